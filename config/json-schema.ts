@@ -1,0 +1,27 @@
+// The JSON Schema of the config file, for editors (yaml-language-server) and other tools.
+import { z } from "zod";
+import { configSchema, iggyProtocol } from "./schema.js";
+
+export function configJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(configSchema, {
+      io: "input",
+      unrepresentable: "any",
+      target: "draft-7",
+      override: (ctx) => {
+        // YAML reads an unquoted 0.8 / 0.10 as a number; the loader accepts both spellings.
+        if (ctx.zodSchema === iggyProtocol) {
+          ctx.jsonSchema.anyOf = [{ enum: ["auto", "0.8", "0.10"] }, { enum: [0.8, 0.1] }];
+          delete ctx.jsonSchema.type;
+          delete ctx.jsonSchema.enum;
+        }
+      },
+    }),
+    $id: "https://github.com/iggy-edge/iggy-edge/config/schema.json",
+    title: "iggy-edge configuration",
+  };
+}
+
+export function configJsonSchemaText(): string {
+  return JSON.stringify(configJsonSchema(), null, 2) + "\n";
+}

@@ -1,0 +1,81 @@
+// The one normalized record every protocol produces, and the shape of a protocol adapter.
+// buffer/ and gateway/ import this module; it imports nothing of theirs.
+import type { Logger } from "pino";
+
+/** float64 (`number`), 64-bit integer (`bigint`), boolean, UTF-8 text, opaque bytes, or no value (bad quality). */
+export type ReadingValue = number | bigint | boolean | string | Uint8Array | null;
+
+export type Quality = "good" | "uncertain" | "bad";
+
+export interface Reading {
+  device: string;
+  point: string;
+  /** Source timestamp, milliseconds since the Unix epoch. */
+  ts: number;
+  value: ReadingValue;
+  quality: Quality;
+  unit?: string;
+  tags?: Record<string, string>;
+}
+
+export type ValueKind = "number" | "integer" | "boolean" | "string" | "bytes" | "null";
+
+export function valueKind(value: ReadingValue): ValueKind {
+  if (value === null) return "null";
+  if (value instanceof Uint8Array) return "bytes";
+  switch (typeof value) {
+    case "number":
+      return "number";
+    case "bigint":
+      return "integer";
+    case "boolean":
+      return "boolean";
+    case "string":
+      return "string";
+  }
+  throw new TypeError(`not a reading value: ${typeof value}`);
+}
+
+/**
+ * Hands readings to the durable buffer. Resolves only after they are committed, so a source may
+ * acknowledge its device afterwards; rejects (for instance with the buffer's "full" error) when they
+ * were not accepted, and then the device must not be acknowledged.
+ */
+export type Emit = (readings: Reading[]) => Promise<void>;
+
+export interface PointRef {
+  device: string;
+  point: string;
+}
+
+export type WriteValue = number | bigint | boolean | string;
+
+export interface DeviceHealth {
+  device: string;
+  up: boolean;
+  /** Last error, for a person; never contains secrets. */
+  error?: string;
+  since: number;
+}
+
+export interface AdapterHealth {
+  protocol: string;
+  devices: DeviceHealth[];
+}
+
+/**
+ * A protocol adapter: constructed with its devices' config, does nothing until `start`.
+ * `write` exists only where the protocol can write; the gateway has already checked that the point
+ * is declared writable and the value is within its range, and the adapter checks again.
+ */
+export interface ProtocolAdapter {
+  readonly protocol: string;
+  start(emit: Emit): Promise<void>;
+  stop(): Promise<void>;
+  write?(target: PointRef, value: WriteValue): Promise<void>;
+  health(): AdapterHealth;
+}
+
+export interface AdapterDeps {
+  log: Logger;
+}

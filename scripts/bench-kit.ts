@@ -1,0 +1,62 @@
+// What a benchmark module under scripts/bench/ exports, and small measuring helpers they share.
+import { cpus } from "node:os";
+
+export interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  /** A peer or ceiling measured in the same run, and value / peer.value. */
+  peer?: { name: string; value: number };
+  ratio?: number;
+  /** A target from the issue, for the table only (">= 100000", "<= 30"). */
+  target?: string;
+}
+
+export interface BenchContext {
+  /** Smaller sizes so the whole benchmark finishes in seconds (CI smoke runs use this). */
+  quick: boolean;
+  /** A fresh directory the benchmark may fill; removed afterwards. */
+  tmpDir: string;
+  /** Progress for the person watching; goes to stderr. */
+  log(message: string): void;
+}
+
+/** Every file scripts/bench/NAME.ts default-exports one of these. */
+export interface Benchmark {
+  description: string;
+  run(ctx: BenchContext): Promise<Figure[]>;
+}
+
+export function withPeer(
+  name: string,
+  value: number,
+  unit: string,
+  peerName: string,
+  peerValue: number,
+  target?: string,
+): Figure {
+  return {
+    name,
+    value,
+    unit,
+    peer: { name: peerName, value: peerValue },
+    ratio: peerValue === 0 ? 0 : value / peerValue,
+    ...(target ? { target } : {}),
+  };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+export function machine(): { cpu: string; cores: number; node: string; platform: string } {
+  const c = cpus();
+  return {
+    cpu: c[0]?.model ?? "unknown",
+    cores: c.length,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs everything iggy-edge needs to build, run its demo and run its tests:
+# npm packages (npm ci), the build (dist/), and with --peers the real test peers
+# (Debian packages in scripts/peers/apt.txt, PyPI packages in scripts/peers/requirements.txt into .venv).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+peers=0
+for arg in "$@"; do
+  case "$arg" in
+    --peers) peers=1 ;;
+    *) echo "usage: scripts/setup.sh [--peers]" >&2; exit 2 ;;
+  esac
+done
+
+major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$major" -lt 20 ]; then
+  echo "iggy-edge needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+# better-sqlite3 is a native addon. Where no prebuilt binary can be downloaded, node-gyp builds it
+# against the running Node's own headers, if that Node ships them.
+node_prefix=$(node -p 'require("path").resolve(process.execPath, "../..")')
+if [ -z "${npm_config_nodedir:-}" ] && [ -f "$node_prefix/include/node/node.h" ]; then
+  export npm_config_nodedir="$node_prefix"
+fi
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if [ "$peers" -eq 1 ]; then
+  mapfile -t apt_pkgs < <(grep -v -E '^\s*(#|$)' scripts/peers/apt.txt || true)
+  missing=()
+  for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+  if grep -q -v -E '^\s*(#|$)' scripts/peers/requirements.txt; then
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    echo "setup: installing PyPI packages into .venv"
+    .venv/bin/python -m pip install -q --disable-pip-version-check -r scripts/peers/requirements.txt
+  fi
+fi
+
+echo "setup: npm ci"
+npm ci --no-audit --no-fund --loglevel=error
+npm run build --silent
+echo "setup: done"

@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { runCli } from "../helpers/cli.js";
+
+const contract = ["run", "check", "simulate", "tail", "command", "status"];
+
+test("--help lists every command of the contract", () => {
+  const r = runCli(["--help"]);
+  assert.equal(r.code, 0);
+  for (const c of contract) assert.match(r.stdout, new RegExp(`^  ${c} `, "m"), c);
+});
+
+for (const c of contract) {
+  test(`iggy-edge ${c} --help describes its options`, () => {
+    const r = runCli([c, "--help"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^Usage: iggy-edge ${c} `, "m"));
+    assert.match(r.stdout, /^Options:/m);
+  });
+}
+
+test("a command whose part is not built says so and exits 2", () => {
+  const r = runCli(["simulate", "-c", "config/examples/demo.yaml"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^iggy-edge simulate: not built yet: /);
+});
+
+test("an unknown command or option is an error with a hint", () => {
+  const r = runCli(["chekc"]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /unknown command 'chekc'/);
+  assert.match(r.stderr, /Did you mean check\?/);
+});
+
+test("check --print shows the effective config with secrets redacted", () => {
+  const r = runCli(["check", "-c", "config/examples/mqtt.yaml", "--print"], {
+    IGGY_PASSWORD: "iggy-pw-123",
+    MQTT_SENSORS_PASSWORD: "sensors-pw-456",
+    SITE_MQTT_PASSWORD: "site-pw-789",
+  });
+  assert.equal(r.code, 0, r.stderr);
+  for (const s of ["iggy-pw-123", "sensors-pw-456", "site-pw-789"]) assert.ok(!r.stdout.includes(s), s);
+  assert.match(r.stdout, /password: "\[redacted\]"/);
+  assert.match(r.stdout, /linger_ms: 20/);
+});
+
+test("--version prints the package version", () => {
+  const r = runCli(["--version"]);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout.trim(), /^\d+\.\d+\.\d+$/);
+});

@@ -1,0 +1,22 @@
+// Runs the built `iggy-edge` command as a user would, and collects what it printed.
+import { spawnSync } from "node:child_process";
+import { resolve } from "node:path";
+import { repoRoot } from "./peers.js";
+
+export const cliPath = resolve(repoRoot, "dist/gateway/cli/main.js");
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
+  const r = spawnSync(process.execPath, [cliPath, ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, IGGY_EDGE_CONFIG: undefined, ...env },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
