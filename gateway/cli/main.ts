@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { checkCommand } from "./check-command.js";
 import {
   commandCommand,
+  devIggyCommand,
   runCommand,
   simulateCommand,
   statusCommand,
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
     simulateCommand(),
     tailCommand(),
     commandCommand(),
+    devIggyCommand(),
     statusCommand(),
   ]) {
     program.addCommand(cmd);

@@ -71,3 +71,13 @@ export function statusCommand(): Command {
     "the HTTP endpoint (after the gateway runtime)",
   );
 }
+
+export function devIggyCommand(): Command {
+  return notBuilt(
+    new Command("dev-iggy")
+      .description("the Iggy-compatible dev server used by the demo and the tests")
+      .option("--port <n>", "TCP port", "8090")
+      .option("--data-dir <dir>", "keep messages in this directory (default: in memory)"),
+    "the Iggy client and dev server (in progress)",
+  );
+}

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { runCli } from "../helpers/cli.js";
 
-const contract = ["run", "check", "simulate", "tail", "command", "status"];
+const contract = ["run", "check", "simulate", "tail", "command", "dev-iggy", "status"];
 
 test("--help lists every command of the contract", () => {
   const r = runCli(["--help"]);
