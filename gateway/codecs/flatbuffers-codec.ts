@@ -1,0 +1,195 @@
+// FlatBuffers encoding of a batch (schema: reading-batch.fbs, generated code in generated/).
+import * as flatbuffers from "flatbuffers";
+import type { ReadingValue, ValueKind } from "../../protocols/adapter.js";
+import {
+  Batch,
+  Blob,
+  BooleanValues,
+  BytesValues,
+  IntegerValues,
+  NumberValues,
+  Series as FbSeries,
+  StringValues,
+  Tag,
+  Values,
+} from "./generated/reading-batch_generated.js";
+import {
+  BatchFormatError,
+  fromSeries,
+  QUALITIES,
+  toSeries,
+  type BatchInput,
+  type DecodedBatch,
+  type Series,
+} from "./series.js";
+
+const KIND_TO_UNION: Record<ValueKind, Values> = {
+  number: Values.NumberValues,
+  integer: Values.IntegerValues,
+  boolean: Values.BooleanValues,
+  string: Values.StringValues,
+  bytes: Values.BytesValues,
+  null: Values.NONE,
+};
+
+function valuesTable(b: flatbuffers.Builder, kind: ValueKind, values: ReadingValue[]): number {
+  switch (kind) {
+    case "number":
+      return NumberValues.createNumberValues(b, NumberValues.createValuesVector(b, values as number[]));
+    case "integer":
+      return IntegerValues.createIntegerValues(b, IntegerValues.createValuesVector(b, values as bigint[]));
+    case "boolean":
+      return BooleanValues.createBooleanValues(b, BooleanValues.createValuesVector(b, values as boolean[]));
+    case "string":
+      return StringValues.createStringValues(
+        b,
+        StringValues.createValuesVector(
+          b,
+          (values as string[]).map((s) => b.createString(s)),
+        ),
+      );
+    case "bytes": {
+      const blobs = (values as Uint8Array[]).map((v) => Blob.createBlob(b, Blob.createDataVector(b, v)));
+      return BytesValues.createBytesValues(b, BytesValues.createValuesVector(b, blobs));
+    }
+    case "null":
+      return 0;
+  }
+}
+
+function seriesTable(b: flatbuffers.Builder, s: Series): number {
+  const tags = s.tags
+    ? FbSeries.createTagsVector(
+        b,
+        s.tags.map(([k, v]) => Tag.createTag(b, b.createSharedString(k), b.createSharedString(v))),
+      )
+    : 0;
+  const ts = FbSeries.createTsOffsetsMsVector(b, s.tsOffsets);
+  const seq = FbSeries.createSeqOffsetsVector(b, s.seqOffsets);
+  const qualities = s.qualities
+    ? FbSeries.createQualitiesVector(
+        b,
+        s.qualities.map((q) => QUALITIES.indexOf(q)),
+      )
+    : 0;
+  const values = valuesTable(b, s.kind, s.values);
+  FbSeries.startSeries(b);
+  FbSeries.addDevice(b, s.device);
+  FbSeries.addPoint(b, s.point);
+  // `unit` is an optional scalar: 0 is a real index, so it must not be elided as a default.
+  if (s.unit !== null) b.addFieldInt32(2, s.unit, null);
+  if (tags) FbSeries.addTags(b, tags);
+  FbSeries.addBaseTsMs(b, BigInt(s.baseTs));
+  FbSeries.addTsOffsetsMs(b, ts);
+  FbSeries.addSeqOffsets(b, seq);
+  if (qualities) FbSeries.addQualities(b, qualities);
+  if (s.kind !== "null") {
+    FbSeries.addValuesType(b, KIND_TO_UNION[s.kind]);
+    FbSeries.addValues(b, values);
+  }
+  return FbSeries.endSeries(b);
+}
+
+export function encodeFlatbuffers(input: BatchInput): Uint8Array {
+  const batch = toSeries(input);
+  const b = new flatbuffers.Builder(64 + batch.count * 24);
+  const strings = Batch.createStringsVector(
+    b,
+    batch.strings.map((s) => b.createString(s)),
+  );
+  const series = Batch.createSeriesVector(
+    b,
+    batch.series.map((s) => seriesTable(b, s)),
+  );
+  const gateway = b.createString(batch.gateway);
+  Batch.startBatch(b);
+  Batch.addSchema(b, batch.schema);
+  Batch.addGateway(b, gateway);
+  Batch.addFirstSeq(b, BigInt(batch.firstSeq));
+  Batch.addCount(b, batch.count);
+  Batch.addStrings(b, strings);
+  Batch.addSeries(b, series);
+  Batch.finishBatchBuffer(b, Batch.endBatch(b));
+  return b.asUint8Array();
+}
+
+function readValues(s: FbSeries, kind: Values, n: number): { kind: ValueKind; values: ReadingValue[] } {
+  switch (kind) {
+    case Values.NONE:
+      return { kind: "null", values: [] };
+    case Values.NumberValues: {
+      const t = s.values(new NumberValues()) as NumberValues;
+      return { kind: "number", values: Array.from(t.valuesArray() ?? []) };
+    }
+    case Values.IntegerValues: {
+      const t = s.values(new IntegerValues()) as IntegerValues;
+      return { kind: "integer", values: Array.from({ length: t.valuesLength() }, (_, i) => t.values(i)!) };
+    }
+    case Values.BooleanValues: {
+      const t = s.values(new BooleanValues()) as BooleanValues;
+      return { kind: "boolean", values: Array.from({ length: t.valuesLength() }, (_, i) => t.values(i)!) };
+    }
+    case Values.StringValues: {
+      const t = s.values(new StringValues()) as StringValues;
+      return { kind: "string", values: Array.from({ length: t.valuesLength() }, (_, i) => t.values(i)) };
+    }
+    case Values.BytesValues: {
+      const t = s.values(new BytesValues()) as BytesValues;
+      return {
+        kind: "bytes",
+        values: Array.from({ length: t.valuesLength() }, (_, i) =>
+          Uint8Array.from(t.values(i)?.dataArray() ?? []),
+        ),
+      };
+    }
+    default:
+      throw new BatchFormatError(`unknown value kind ${String(kind)} in a series of ${n} readings`);
+  }
+}
+
+export function decodeFlatbuffers(bytes: Uint8Array): DecodedBatch {
+  // Typed-array views over the buffer need it 8-byte aligned.
+  const aligned = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
+  const bb = new flatbuffers.ByteBuffer(aligned);
+  if (aligned.length < 8 || !Batch.bufferHasIdentifier(bb)) {
+    throw new BatchFormatError("not an iggy-edge FlatBuffers batch (file identifier IEB1 missing)");
+  }
+  try {
+    const fb = Batch.getRootAsBatch(bb);
+    const strings = Array.from({ length: fb.stringsLength() }, (_, i) => fb.strings(i));
+    const series: Series[] = [];
+    for (let i = 0; i < fb.seriesLength(); i++) {
+      const s = fb.series(i)!;
+      const n = s.seqOffsetsLength();
+      const { kind, values } = readValues(s, s.valuesType(), n);
+      const tags = Array.from({ length: s.tagsLength() }, (_, j): [string, string] => [
+        s.tags(j)!.key()!,
+        s.tags(j)!.value()!,
+      ]);
+      const q = s.qualitiesArray();
+      series.push({
+        device: s.device(),
+        point: s.point(),
+        unit: s.unit(),
+        tags: tags.length ? tags : null,
+        kind,
+        baseTs: Number(s.baseTsMs()),
+        tsOffsets: Array.from(s.tsOffsetsMsArray() ?? []),
+        seqOffsets: Array.from(s.seqOffsetsArray() ?? []),
+        qualities: q ? Array.from(q, (x) => QUALITIES[x] ?? "bad") : null,
+        values,
+      });
+    }
+    return fromSeries({
+      schema: fb.schema(),
+      gateway: fb.gateway() ?? "",
+      firstSeq: Number(fb.firstSeq()),
+      count: fb.count(),
+      strings,
+      series,
+    });
+  } catch (e) {
+    if (e instanceof BatchFormatError) throw e;
+    throw new BatchFormatError(`corrupt FlatBuffers batch: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,169 @@
+// The logical batch both binary codecs share: readings grouped into series (one point, one value
+// kind), names interned once per batch. See reading-batch.fbs for the meaning of every field.
+import {
+  valueKind,
+  type Quality,
+  type Reading,
+  type ReadingValue,
+  type ValueKind,
+} from "../../protocols/adapter.js";
+
+export const SCHEMA_VERSION = 1;
+
+export interface BatchInput {
+  gateway: string;
+  /** Buffer sequence of readings[0]; readings[i] has firstSeq + i. */
+  firstSeq: number;
+  readings: readonly Reading[];
+}
+
+export interface Series {
+  device: number;
+  point: number;
+  unit: number | null;
+  tags: [string, string][] | null;
+  kind: ValueKind;
+  baseTs: number;
+  tsOffsets: number[];
+  seqOffsets: number[];
+  /** null when every reading is good. */
+  qualities: Quality[] | null;
+  values: ReadingValue[];
+}
+
+export interface SeriesBatch {
+  schema: number;
+  gateway: string;
+  firstSeq: number;
+  count: number;
+  strings: string[];
+  series: Series[];
+}
+
+export interface DecodedBatch {
+  schema: number;
+  gateway: string;
+  firstSeq: number;
+  /** In sequence order: readings[i] has sequence firstSeq + i. */
+  readings: Reading[];
+}
+
+export const QUALITIES: readonly Quality[] = ["good", "uncertain", "bad"];
+const MAX_OFFSET = 0xffffffff;
+
+export class StringTable {
+  readonly strings: string[] = [];
+  private readonly index = new Map<string, number>();
+  intern(s: string): number {
+    let i = this.index.get(s);
+    if (i === undefined) {
+      i = this.strings.length;
+      this.strings.push(s);
+      this.index.set(s, i);
+    }
+    return i;
+  }
+}
+
+function tagsKey(tags: Record<string, string> | undefined): string {
+  if (!tags) return "";
+  const keys = Object.keys(tags);
+  return keys.length ? JSON.stringify(keys.sort().map((k) => [k, tags[k]])) : "";
+}
+
+export function toSeries(input: BatchInput): SeriesBatch {
+  const names = new StringTable();
+  const open = new Map<string, Series>();
+  const series: Series[] = [];
+  input.readings.forEach((r, i) => {
+    const kind = valueKind(r.value);
+    const tk = tagsKey(r.tags);
+    const key = `${r.device}\u0000${r.point}\u0000${kind}\u0000${r.unit ?? ""}\u0000${tk}`;
+    let s = open.get(key);
+    // uint32 timestamp offsets: a reading earlier than its series' base, or more than 49 days after
+    // it, starts a new series of the same point.
+    if (s === undefined || r.ts < s.baseTs || r.ts - s.baseTs > MAX_OFFSET) {
+      s = {
+        device: names.intern(r.device),
+        point: names.intern(r.point),
+        unit: r.unit === undefined ? null : names.intern(r.unit),
+        tags: tk ? (JSON.parse(tk) as [string, string][]) : null,
+        kind,
+        baseTs: r.ts,
+        tsOffsets: [],
+        seqOffsets: [],
+        qualities: null,
+        values: [],
+      };
+      open.set(key, s);
+      series.push(s);
+    }
+    if (r.quality !== "good" && s.qualities === null) s.qualities = s.tsOffsets.map(() => "good");
+    s.tsOffsets.push(r.ts - s.baseTs);
+    s.seqOffsets.push(i);
+    s.qualities?.push(r.quality);
+    if (kind !== "null") s.values.push(r.value);
+  });
+  return {
+    schema: SCHEMA_VERSION,
+    gateway: input.gateway,
+    firstSeq: input.firstSeq,
+    count: input.readings.length,
+    strings: names.strings,
+    series,
+  };
+}
+
+export class BatchFormatError extends Error {
+  override name = "BatchFormatError";
+}
+
+/** Back to readings in sequence order; checks that the series cover 0..count-1 exactly once. */
+export function fromSeries(batch: SeriesBatch): DecodedBatch {
+  const out: (Reading | undefined)[] = new Array<Reading | undefined>(batch.count).fill(undefined);
+  let filled = 0;
+  const name = (i: number) => {
+    const s = batch.strings[i];
+    if (s === undefined)
+      throw new BatchFormatError(`string index ${i} out of range (${batch.strings.length} strings)`);
+    return s;
+  };
+  for (const s of batch.series) {
+    const n = s.seqOffsets.length;
+    if (
+      s.tsOffsets.length !== n ||
+      (s.qualities && s.qualities.length !== n) ||
+      (s.kind !== "null" && s.values.length !== n)
+    ) {
+      throw new BatchFormatError("a series has vectors of different lengths");
+    }
+    const device = name(s.device);
+    const point = name(s.point);
+    const unit = s.unit === null ? undefined : name(s.unit);
+    const tags = s.tags ? Object.fromEntries(s.tags) : undefined;
+    for (let i = 0; i < n; i++) {
+      const at = s.seqOffsets[i]!;
+      if (at >= batch.count || out[at] !== undefined)
+        throw new BatchFormatError(`sequence offset ${at} is out of range or repeated`);
+      const r: Reading = {
+        device,
+        point,
+        ts: s.baseTs + s.tsOffsets[i]!,
+        value: s.kind === "null" ? null : s.values[i]!,
+        quality: s.qualities ? s.qualities[i]! : "good",
+      };
+      if (unit !== undefined) r.unit = unit;
+      if (tags) r.tags = { ...tags };
+      out[at] = r;
+      filled++;
+    }
+  }
+  if (filled !== batch.count)
+    throw new BatchFormatError(`the series do not cover all ${batch.count} readings`);
+  return {
+    schema: batch.schema,
+    gateway: batch.gateway,
+    firstSeq: batch.firstSeq,
+    readings: out as Reading[],
+  };
+}
