@@ -1,6 +1,7 @@
 // The one normalized record every protocol produces, and the shape of a protocol adapter.
 // buffer/ and gateway/ import this module; it imports nothing of theirs.
 import type { Logger } from "pino";
+import type { Config, DeviceConfig } from "../config/schema.js";
 
 /** float64 (`number`), 64-bit integer (`bigint`), boolean, UTF-8 text, opaque bytes, or no value (bad quality). */
 export type ReadingValue = number | bigint | boolean | string | Uint8Array | null;
@@ -78,4 +79,22 @@ export interface ProtocolAdapter {
 
 export interface AdapterDeps {
   log: Logger;
+  /** Counts input a source refused before it became a reading (undecodable payload, Modbus exception, ...). */
+  reject(reason: string, device?: string): void;
+}
+
+/** Runs simulated devices of one protocol, listening where the device map says the devices are. */
+export interface Simulator {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * What `protocols/<p>/index.ts` exports. The gateway imports a protocol's module only when the
+ * config has a device of that protocol; `config` gives access to protocol-wide sections
+ * (`mqtt.broker`, `coap.listen`).
+ */
+export interface ProtocolModule<D extends DeviceConfig = DeviceConfig> {
+  createAdapter(devices: D[], config: Config, deps: AdapterDeps): ProtocolAdapter;
+  createSimulator(devices: D[], config: Config, deps: AdapterDeps): Simulator;
 }
