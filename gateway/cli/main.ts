@@ -3,11 +3,11 @@
 import { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { checkCommand } from "./check-command.js";
+import { simulateCommand } from "./simulate-command.js";
 import {
   commandCommand,
   devIggyCommand,
   runCommand,
-  simulateCommand,
   statusCommand,
   tailCommand,
 } from "./planned-commands.js";

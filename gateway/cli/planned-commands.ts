@@ -19,18 +19,6 @@ export function runCommand(): Command {
   );
 }
 
-export function simulateCommand(): Command {
-  return notBuilt(
-    new Command("simulate")
-      .description(
-        "run a simulator for each device in the config, listening where the device map says the device is",
-      )
-      .addOption(configOption())
-      .option("--device <id...>", "only these devices"),
-    "the protocol simulators arrive with each protocol (MQTT, Modbus, CoAP, OPC-UA)",
-  );
-}
-
 export function tailCommand(): Command {
   return notBuilt(
     new Command("tail")

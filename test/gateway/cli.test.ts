@@ -20,9 +20,9 @@ for (const c of contract) {
 }
 
 test("a command whose part is not built says so and exits 2", () => {
-  const r = runCli(["simulate", "-c", "config/examples/demo.yaml"]);
+  const r = runCli(["command", "--device", "boiler-1", "--point", "temperature", "--value", "20"]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /^iggy-edge simulate: not built yet: /);
+  assert.match(r.stderr, /^iggy-edge command: not built yet: /);
 });
 
 test("an unknown command or option is an error with a hint", () => {

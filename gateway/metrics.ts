@@ -1,0 +1,66 @@
+// The gateway's Prometheus metrics (prefix iggy_edge_), in one registry that /metrics serves.
+// Counters that the data path increments live here; gauges that mirror another part's state are
+// read from it when scraped.
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+
+export const PREFIX = "iggy_edge_";
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly readingsReceived: Counter<"protocol" | "device">;
+  readonly readingsRejected: Counter<"reason">;
+  readonly readingsForwarded: Counter;
+  readonly forwardBatches: Counter<"result">;
+  readonly iggyConnected: Gauge;
+  readonly deviceUp: Gauge<"device">;
+  readonly commands: Counter<"result">;
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    const r = [this.registry];
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+    this.readingsReceived = new Counter({
+      name: `${PREFIX}readings_received_total`,
+      help: "Readings accepted into the buffer, by protocol and device",
+      labelNames: ["protocol", "device"],
+      registers: r,
+    });
+    this.readingsRejected = new Counter({
+      name: `${PREFIX}readings_rejected_total`,
+      help: "Readings or payloads refused before they were buffered, by reason",
+      labelNames: ["reason"],
+      registers: r,
+    });
+    this.readingsForwarded = new Counter({
+      name: `${PREFIX}readings_forwarded_total`,
+      help: "Readings Iggy confirmed",
+      registers: r,
+    });
+    this.forwardBatches = new Counter({
+      name: `${PREFIX}forward_batches_total`,
+      help: "Batches sent to Iggy, by result (ok, duplicate, retry, dead_letter)",
+      labelNames: ["result"],
+      registers: r,
+    });
+    this.iggyConnected = new Gauge({
+      name: `${PREFIX}iggy_connected`,
+      help: "1 while the gateway has a logged-in connection to Iggy",
+      registers: r,
+    });
+    this.deviceUp = new Gauge({
+      name: `${PREFIX}device_up`,
+      help: "1 while the device answers, 0 while it is down",
+      labelNames: ["device"],
+      registers: r,
+    });
+    this.commands = new Counter({
+      name: `${PREFIX}commands_total`,
+      help: "Commands from Iggy, by result (ok, rejected, failed, expired)",
+      labelNames: ["result"],
+      registers: r,
+    });
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,113 @@
+// What /api/status reports: the gateway, its devices with their state and last values, the buffer
+// and the Iggy link. Parts register a provider; the board keeps only the last value of each
+// configured point, so it stays as small as the device map.
+import type { AdapterHealth, Reading } from "../protocols/adapter.js";
+
+export interface LastValue {
+  value: string | number | boolean | null;
+  ts: number;
+  quality: string;
+  unit?: string;
+}
+
+export interface DeviceStatus {
+  id: string;
+  protocol: string;
+  up: boolean | null;
+  error?: string;
+  since?: number;
+  points: Record<string, LastValue>;
+}
+
+export interface Status {
+  gateway: string;
+  version: string;
+  started_at: string;
+  uptime_s: number;
+  ready: boolean;
+  devices: DeviceStatus[];
+  buffer: Record<string, unknown> | null;
+  iggy: Record<string, unknown> | null;
+}
+
+/** A reading's value as JSON can carry it: bigint as a decimal string, bytes as their length. */
+export function displayValue(v: Reading["value"]): LastValue["value"] {
+  if (typeof v === "bigint") return v.toString();
+  if (v instanceof Uint8Array) return `<${v.length} bytes>`;
+  if (typeof v === "number" && !Number.isFinite(v)) return String(v);
+  return v;
+}
+
+export class StatusBoard {
+  private readonly devices = new Map<string, DeviceStatus>();
+  private readonly startedAt = Date.now();
+  private healthSources: (() => AdapterHealth)[] = [];
+  bufferStats: (() => Record<string, unknown>) | null = null;
+  iggyStatus: (() => Record<string, unknown>) | null = null;
+  ready = false;
+
+  constructor(
+    readonly gateway: string,
+    readonly version: string,
+    devices: { id: string; protocol: string; points: { name: string }[] }[],
+  ) {
+    this.setDevices(devices);
+  }
+
+  /** On start and on a reload of the device map: keeps last values of points that still exist. */
+  setDevices(devices: { id: string; protocol: string; points: { name: string }[] }[]): void {
+    const old = new Map(this.devices);
+    this.devices.clear();
+    for (const d of devices) {
+      const before = old.get(d.id)?.points ?? {};
+      const points: Record<string, LastValue> = {};
+      for (const p of d.points) if (before[p.name]) points[p.name] = before[p.name]!;
+      this.devices.set(d.id, { id: d.id, protocol: d.protocol, up: null, points });
+    }
+  }
+
+  addHealthSource(source: () => AdapterHealth): void {
+    this.healthSources.push(source);
+  }
+
+  clearHealthSources(): void {
+    this.healthSources = [];
+  }
+
+  record(readings: readonly Reading[]): void {
+    for (const r of readings) {
+      const d = this.devices.get(r.device);
+      if (!d) continue;
+      const last: LastValue = { value: displayValue(r.value), ts: r.ts, quality: r.quality };
+      if (r.unit !== undefined) last.unit = r.unit;
+      d.points[r.point] = last;
+    }
+  }
+
+  deviceUp(): Map<string, boolean> {
+    const up = new Map<string, boolean>();
+    for (const source of this.healthSources) for (const h of source().devices) up.set(h.device, h.up);
+    return up;
+  }
+
+  snapshot(): Status {
+    const health = new Map<string, AdapterHealth["devices"][number]>();
+    for (const source of this.healthSources) for (const h of source().devices) health.set(h.device, h);
+    return {
+      gateway: this.gateway,
+      version: this.version,
+      started_at: new Date(this.startedAt).toISOString(),
+      uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+      ready: this.ready,
+      devices: [...this.devices.values()].map((d) => {
+        const h = health.get(d.id);
+        const out: DeviceStatus = { ...d, points: { ...d.points }, up: h ? h.up : null };
+        if (h?.error) out.error = h.error;
+        if (h) out.since = h.since;
+        return out;
+      }),
+      buffer: this.bufferStats?.() ?? null,
+      iggy: this.iggyStatus?.() ?? null,
+    };
+  }
+}
