@@ -335,6 +335,9 @@ const modbusDevice = z.strictObject({
       timeout_ms: positiveMs.default(1000),
       retries: z.number().int().min(0).max(10).default(1),
       max_gap: z.number().int().min(0).max(125).default(10),
+      // Some devices answer fewer than the spec's 125 registers / 2000 bits per read.
+      max_registers_per_read: z.number().int().min(1).max(125).default(125),
+      max_bits_per_read: z.number().int().min(1).max(2000).default(2000),
     })
     .superRefine((c, ctx) => {
       if (c.transport === "rtu" && c.serial === undefined) {

@@ -1,0 +1,32 @@
+// The Modbus protocol module, loaded by the gateway's registry when the config has a modbus device.
+import type { Config, ModbusDeviceConfig } from "../../config/schema.js";
+import type { AdapterDeps, ProtocolAdapter, ProtocolModule, Simulator } from "../adapter.js";
+import { ModbusAdapter } from "./adapter.js";
+import { ModbusSimulator, parseFaults } from "./simulator.js";
+
+export { ModbusAdapter } from "./adapter.js";
+export { ModbusSimulator, parseFaults, type SimFault } from "./simulator.js";
+export { planReads, type ReadBlock } from "./planner.js";
+
+export function createAdapter(
+  devices: ModbusDeviceConfig[],
+  _config: Config,
+  deps: AdapterDeps,
+): ProtocolAdapter {
+  return new ModbusAdapter(devices, deps);
+}
+
+/** Faults can be set from the start with IGGY_EDGE_MODBUS_FAULTS (see parseFaults). */
+export function createSimulator(
+  devices: ModbusDeviceConfig[],
+  _config: Config,
+  deps: AdapterDeps,
+): Simulator {
+  return new ModbusSimulator(devices, {
+    log: deps.log.child({ protocol: "modbus", role: "simulator" }),
+    faults: parseFaults(process.env.IGGY_EDGE_MODBUS_FAULTS),
+  });
+}
+
+const mod: ProtocolModule<ModbusDeviceConfig> = { createAdapter, createSimulator };
+export default mod;
