@@ -1,0 +1,173 @@
+// One TCP (or TLS) connection speaking one wire generation, one request at a time.
+import { connect as netConnect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import { IggyConnectionError, IggyError, IggyProtocolError, IggyTimeoutError } from "./errors.js";
+import type { Op, RequestOf, Results, WireSession } from "./wire/generation.js";
+
+export interface Endpoint {
+  host: string;
+  port: number;
+  /** TLS around the same framing; `ca` holds PEM bytes, `serverName` the name the certificate must carry. */
+  tls?: { ca?: Buffer; serverName?: string };
+}
+
+interface Pending {
+  request: RequestOf<Op>;
+  resolve(value: unknown): void;
+  reject(error: IggyError): void;
+  timer: NodeJS.Timeout;
+}
+
+function written<E extends IggyError>(e: E, flag: boolean): E {
+  e.requestWritten = flag;
+  return e;
+}
+
+export class Connection {
+  private pending: Pending | null = null;
+  private closedError: IggyError | null = null;
+  private readonly closeListeners: ((e: IggyError) => void)[] = [];
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly session: WireSession,
+    readonly endpoint: Endpoint,
+  ) {
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("error", (e) => this.fail(new IggyConnectionError(`connection error: ${e.message}`)));
+    socket.on("end", () => this.onClose());
+    socket.on("close", () => this.onClose());
+  }
+
+  static open(endpoint: Endpoint, session: WireSession, timeoutMs: number): Promise<Connection> {
+    return new Promise((resolve, reject) => {
+      const where = `${endpoint.host}:${endpoint.port}`;
+      const socket = endpoint.tls
+        ? tlsConnect({
+            host: endpoint.host,
+            port: endpoint.port,
+            servername: endpoint.tls.serverName ?? endpoint.host,
+            ...(endpoint.tls.ca ? { ca: endpoint.tls.ca } : {}),
+          })
+        : netConnect({ host: endpoint.host, port: endpoint.port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new IggyTimeoutError(`connecting to ${where} took longer than ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onError = (e: Error): void => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(new IggyConnectionError(`cannot connect to ${where}: ${e.message}`));
+      };
+      socket.once("error", onError);
+      socket.once(endpoint.tls ? "secureConnect" : "connect", () => {
+        clearTimeout(timer);
+        socket.off("error", onError);
+        socket.setNoDelay(true);
+        socket.setKeepAlive(true, 10_000);
+        resolve(new Connection(socket, session, endpoint));
+      });
+    });
+  }
+
+  get closed(): boolean {
+    return this.closedError !== null;
+  }
+
+  onClosed(listener: (e: IggyError) => void): void {
+    this.closeListeners.push(listener);
+  }
+
+  /**
+   * Sends one request and waits for its reply. Failures carry `requestWritten`: false when no byte
+   * of the request left this process, true once it was handed to the socket.
+   */
+  request<K extends Op>(request: RequestOf<K>, timeoutMs: number): Promise<Results[K]> {
+    if (this.closedError) {
+      return Promise.reject(
+        written(new IggyConnectionError(`not connected: ${this.closedError.message}`), false),
+      );
+    }
+    if (this.pending) {
+      return Promise.reject(
+        written(new IggyProtocolError("a request is already in flight on this connection"), false),
+      );
+    }
+    let frames: Buffer[];
+    try {
+      frames = this.session.encode(request);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<Results[K]>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.fail(new IggyTimeoutError(`no reply to ${request.op} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending = { request, resolve: resolve as (v: unknown) => void, reject, timer };
+      this.socket.cork();
+      for (const f of frames) this.socket.write(f);
+      this.socket.uncork();
+    });
+  }
+
+  /** Whether the generation says this connection is unusable after `request` failed with `code`. */
+  mustCloseAfter(request: RequestOf<Op>, code: number): boolean {
+    return this.session.mustCloseAfter(request, code);
+  }
+
+  close(): void {
+    this.fail(new IggyConnectionError("connection closed by the client"));
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closedError) return;
+    let replies;
+    try {
+      replies = this.session.push(chunk);
+    } catch (e) {
+      this.fail(e instanceof IggyError ? e : new IggyProtocolError(String(e)));
+      return;
+    }
+    for (const reply of replies) {
+      const p = this.pending;
+      if (!p) {
+        this.fail(new IggyProtocolError("the server sent a reply nobody asked for"));
+        return;
+      }
+      this.pending = null;
+      clearTimeout(p.timer);
+      try {
+        p.resolve(this.session.decode(p.request, reply));
+      } catch (e) {
+        const err = e instanceof IggyError ? e : new IggyProtocolError(String(e));
+        p.reject(written(err, true));
+        if (err instanceof IggyProtocolError) this.fail(err);
+      }
+    }
+  }
+
+  private onClose(): void {
+    const { have, expecting } = this.session.pendingReply();
+    this.fail(
+      have > 0
+        ? new IggyProtocolError(
+            `connection closed in the middle of a reply (${have} of ${expecting ?? "?"} bytes arrived)`,
+          )
+        : new IggyConnectionError("connection closed by the server"),
+    );
+  }
+
+  /** Ends the connection for good and fails the request in flight with `error`. */
+  private fail(error: IggyError): void {
+    if (this.closedError) return;
+    this.closedError = error;
+    const p = this.pending;
+    this.pending = null;
+    if (p) {
+      clearTimeout(p.timer);
+      p.reject(written(error, true));
+    }
+    this.socket.destroy();
+    for (const l of this.closeListeners) l(error);
+  }
+}

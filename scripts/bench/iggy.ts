@@ -1,0 +1,171 @@
+// Iggy client send throughput and latency: to dev-iggy (a child process on loopback) and, when
+// IGGY_E2E_ADDR is set (with IGGY_E2E_USERNAME / IGGY_E2E_PASSWORD), to a real Iggy server.
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { IggyClient, type OutgoingMessage, type Credentials } from "../../gateway/iggy/index.js";
+import { percentile, withPeer, type Benchmark, type BenchContext, type Figure } from "../bench-kit.js";
+
+const DEV_MAIN = resolve(import.meta.dirname, "../../gateway/iggy/dev-server/main.js");
+const MB = 1024 * 1024;
+
+interface Target {
+  label: string;
+  address: string;
+  credentials: Credentials;
+}
+
+interface Measured {
+  bigBatchMBps: number;
+  smallBatchMBps: number;
+  smallBatchMsgps: number;
+  rttP50us: number;
+  rttP99us: number;
+}
+
+async function startDev(): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [DEV_MAIN, "--port", "0", "--password", "bench-pw"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  const port = await new Promise<number>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error("dev-iggy did not start within 15 s")), 15_000);
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on \S+:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        ok(Number(m[1]));
+      }
+    });
+    child.once("exit", (code) => fail(new Error(`dev-iggy exited with ${code}`)));
+  });
+  return { child, port };
+}
+
+/** Sends `batch` repeatedly, one request at a time, up to `maxBatches` or `maxMs`; returns bytes/s and batches/s. */
+async function throughput(
+  client: IggyClient,
+  stream: string,
+  topic: string,
+  batch: OutgoingMessage[],
+  maxBatches: number,
+  maxMs: number,
+): Promise<{ bytesPerSec: number; batchesPerSec: number }> {
+  const bytes = batch.reduce((n, m) => n + m.payload.length, 0);
+  const start = performance.now();
+  let sent = 0;
+  while (sent < maxBatches && performance.now() - start < maxMs) {
+    const out = await client.send(stream, topic, batch, { partitioning: { kind: "partition", id: 0 } });
+    if (out.status !== "confirmed") throw new Error(`send was ${out.status}: ${out.error.message}`);
+    sent++;
+  }
+  const secs = (performance.now() - start) / 1000;
+  return { bytesPerSec: (bytes * sent) / secs, batchesPerSec: sent / secs };
+}
+
+async function measure(target: Target, ctx: BenchContext): Promise<Measured> {
+  const client = new IggyClient({
+    address: target.address,
+    credentials: target.credentials,
+    requestTimeoutMs: 30_000,
+  });
+  const stream = `bench-${randomBytes(3).toString("hex")}`;
+  try {
+    await client.connect();
+    await client.createStream(stream);
+    for (const t of ["big", "small", "rtt"]) await client.createTopic(stream, t, { partitions: 1 });
+    const q = ctx.quick;
+
+    ctx.log(`${target.label}: 1 MiB batches`);
+    const big = [{ id: 1n, payload: randomBytes(MB) }];
+    await throughput(client, stream, "big", big, 3, 5_000);
+    const bigRun = await throughput(client, stream, "big", big, q ? 40 : 400, q ? 2_000 : 10_000);
+
+    ctx.log(`${target.label}: 1,000-message batches (100-byte payloads)`);
+    const small = Array.from({ length: 1000 }, (_, i) => ({ id: BigInt(i + 1), payload: randomBytes(100) }));
+    await throughput(client, stream, "small", small, 3, 5_000);
+    const smallRun = await throughput(client, stream, "small", small, q ? 100 : 2_000, q ? 2_000 : 10_000);
+
+    ctx.log(`${target.label}: round trips of a single 100-byte send`);
+    const one = [{ id: 1n, payload: randomBytes(100) }];
+    const rtts: number[] = [];
+    const n = q ? 300 : 5_000;
+    const until = performance.now() + (q ? 3_000 : 20_000);
+    for (let i = 0; i < n && performance.now() < until; i++) {
+      const t0 = performance.now();
+      const out = await client.send(stream, "rtt", one, { partitioning: { kind: "partition", id: 0 } });
+      if (out.status !== "confirmed") throw new Error(`send was ${out.status}`);
+      rtts.push((performance.now() - t0) * 1000);
+    }
+    rtts.sort((a, b) => a - b);
+    await client.deleteStream(stream).catch(() => undefined);
+    return {
+      bigBatchMBps: bigRun.bytesPerSec / MB,
+      smallBatchMBps: smallRun.bytesPerSec / MB,
+      smallBatchMsgps: smallRun.batchesPerSec * 1000,
+      rttP50us: percentile(rtts, 50),
+      rttP99us: percentile(rtts, 99),
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+function figures(dev: Measured, real: Measured | null): Figure[] {
+  const row = (name: string, unit: string, pick: (m: Measured) => number, target?: string): Figure => {
+    const v = Math.round(pick(dev) * 10) / 10;
+    if (!real) return { name, value: v, unit, ...(target ? { target } : {}) };
+    return withPeer(name, v, unit, "real Iggy server, same client", Math.round(pick(real) * 10) / 10, target);
+  };
+  return [
+    row("send 1 MiB batches, dev-iggy", "MB/s", (m) => m.bigBatchMBps, ">= 100"),
+    row("send 1,000 x 100 B batches, dev-iggy", "MB/s", (m) => m.smallBatchMBps),
+    row("send 1,000 x 100 B batches, dev-iggy", "messages/s", (m) => m.smallBatchMsgps),
+    row("single 100 B send round trip p50, dev-iggy", "µs", (m) => m.rttP50us),
+    row("single 100 B send round trip p99, dev-iggy", "µs", (m) => m.rttP99us),
+  ];
+}
+
+const bench: Benchmark = {
+  description:
+    "Iggy client: send throughput (1 MiB and 1,000-message batches) and small-send round trip, dev-iggy and a real server",
+  async run(ctx) {
+    const dev = await startDev();
+    let devResult: Measured;
+    try {
+      devResult = await measure(
+        {
+          label: "dev-iggy",
+          address: `127.0.0.1:${dev.port}`,
+          credentials: { username: "iggy", password: "bench-pw" },
+        },
+        ctx,
+      );
+    } finally {
+      dev.child.kill("SIGTERM");
+      await once(dev.child, "exit");
+    }
+    const addr = process.env.IGGY_E2E_ADDR;
+    let realResult: Measured | null = null;
+    if (addr) {
+      realResult = await measure(
+        {
+          label: `real Iggy at ${addr}`,
+          address: addr,
+          credentials: {
+            username: process.env.IGGY_E2E_USERNAME ?? "iggy",
+            password: process.env.IGGY_E2E_PASSWORD ?? "iggy",
+          },
+        },
+        ctx,
+      );
+    } else {
+      ctx.log("real Iggy server skipped: IGGY_E2E_ADDR not set");
+    }
+    return figures(devResult, realResult);
+  },
+};
+
+export default bench;
