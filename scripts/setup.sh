@@ -42,6 +42,20 @@ if [ "$peers" -eq 1 ]; then
     echo "setup: installing PyPI packages into .venv"
     .venv/bin/python -m pip install -q --disable-pip-version-check -r scripts/peers/requirements.txt
   fi
+  # Rust peers build once per machine (a few minutes each) into a cache outside the clone.
+  peers_dir="${IGGY_EDGE_PEERS_DIR:-$HOME/.cache/iggy-edge/peers}"
+  while read -r crate version; do
+    dest="$peers_dir/$crate-$version"
+    [ -d "$dest/bin" ] && [ -n "$(ls -A "$dest/bin" 2>/dev/null)" ] && continue
+    command -v cargo >/dev/null || { echo "setup: cargo is needed to build the test peer $crate $version (install Rust)" >&2; exit 1; }
+    echo "setup: building test peer $crate $version with cargo (once per machine, a few minutes)"
+    nice cargo install --quiet "$crate" --version "$version" --locked --root "$dest"
+  done < <(grep -v -E '^\s*(#|$)' scripts/peers/cargo.txt)
+  # The 0.10-line Python SDK conflicts with the 0.8 one above, so it gets its own venv.
+  [ -x .venv-iggy010/bin/python ] || python3 -m venv .venv-iggy010
+  echo "setup: installing PyPI packages into .venv-iggy010"
+  .venv-iggy010/bin/python -m pip install -q --disable-pip-version-check -r scripts/peers/requirements-iggy010.txt ||
+    echo "setup: warning: apache-iggy 0.10.x did not install; the Python 0.10 conformance test will be skipped" >&2
 fi
 
 echo "setup: npm ci"

@@ -27,6 +27,7 @@ interface DevIggyOptions {
   tlsCert?: string;
   tlsKey?: string;
   maxRequestBytes: number;
+  protocol: string;
 }
 
 /**
@@ -37,7 +38,17 @@ export function devIggyCommand(
   deps: { logger?: Logger; onListening?: (server: DevIggyServer) => void; signal?: AbortSignal } = {},
 ): Command {
   return new Command("dev-iggy")
-    .description("run an Iggy-compatible server (Iggy 0.8 TCP protocol) for demos and tests")
+    .description(
+      "run an Iggy-compatible server (Iggy 0.8 and 0.10 TCP protocols on one port) for demos and tests",
+    )
+    .addOption(
+      new Option(
+        "--protocol <generation>",
+        "wire generations served: both (told apart per connection), or one",
+      )
+        .choices(["auto", "0.8", "0.10"])
+        .default("auto"),
+    )
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <port>", "TCP port (0 = any free port)", integer(0, 65535), 8090)
     .option("--data-dir <dir>", "keep streams, messages and offsets in this directory (default: memory only)")
@@ -94,10 +105,14 @@ export function devIggyCommand(
           ? { tls: { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } }
           : {}),
         maxRequestBytes: o.maxRequestBytes,
+        protocol: o.protocol,
         ...(deps.logger ? { logger: deps.logger } : {}),
       });
       const { host, port } = server.address;
-      deps.logger?.info({ host, port, dataDir: o.dataDir ?? null, dedup: o.dedup }, "dev-iggy listening");
+      deps.logger?.info(
+        { host, port, dataDir: o.dataDir ?? null, dedup: o.dedup, protocol: o.protocol },
+        "dev-iggy listening",
+      );
       process.stdout.write(`dev-iggy listening on ${host}:${port}\n`);
       deps.onListening?.(server);
       await new Promise<void>((resolve) => {

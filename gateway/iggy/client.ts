@@ -31,7 +31,16 @@ import type {
   TopicInfo,
   TopicSettings,
 } from "./types.js";
-import type { Op, RequestOf, Results, SendConfirmation, WireGeneration } from "./wire/generation.js";
+import { partitionForKey } from "./partitioning.js";
+import { detectGeneration } from "./wire/detect.js";
+import type {
+  Op,
+  PartitionContext,
+  RequestOf,
+  Results,
+  SendConfirmation,
+  WireGeneration,
+} from "./wire/generation.js";
 import { wireFor, type WireVersion } from "./wire/registry.js";
 
 export interface IggyClientOptions {
@@ -40,8 +49,15 @@ export interface IggyClientOptions {
   credentials: Credentials;
   /** TLS: `ca` is a PEM file (omit to use the system's CAs), `serverName` the expected certificate name. */
   tls?: { ca?: string; serverName?: string };
-  /** Wire generation; only "0.8" exists so far. */
-  protocol?: WireVersion;
+  /**
+   * Wire generation: "0.8" (the default), "0.10", or "auto": probe the server once before the
+   * first login (bounded by `probeTimeoutMs`), log what it speaks, and keep that for reconnects.
+   */
+  protocol?: WireVersion | "auto";
+  /** Time limit of each detection probe with protocol "auto". Default 2 s. */
+  probeTimeoutMs?: number;
+  /** 0.10: send explicit-partition batches as an idempotent producer. Default true. */
+  idempotentProducer?: boolean;
   /** Time limit of one request, and of waiting for a connection before it is sent. Default 10 s. */
   requestTimeoutMs?: number;
   /** Time limit of one TCP/TLS connect. Default 5 s. */
@@ -79,7 +95,13 @@ export interface SendOptions {
 }
 
 /** Codes after which logging in again cannot help. */
-const AUTH_FAILURES = new Set([42, 43, 44, 47, 53, 54]);
+const AUTH_FAILURES = new Set([42, 43, 44, 47, 53, 54, 14003]);
+/** Codes after which a topic's partition records are read again (0.10: partition recreated or gone). */
+const STALE_ROUTE = new Set([87, 3007, 3014, 2010]);
+
+function routeKey(stream: Identifier, topic: Identifier): string {
+  return `${typeof stream}:${stream}/${typeof topic}:${topic}`;
+}
 
 export function parseAddress(address: string): { host: string; port: number } {
   const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(address.trim());
@@ -88,8 +110,17 @@ export function parseAddress(address: string): { host: string; port: number } {
   return { host: m[1]!, port };
 }
 
+interface TopicRoute {
+  partitionsCount: number;
+  contexts: Map<number, PartitionContext>;
+  nextBalanced: number;
+}
+
 export class IggyClient extends EventEmitter<{ connected: []; disconnected: [IggyError] }> {
-  private readonly wire: WireGeneration;
+  /** null until "auto" has found the server's generation. */
+  private wire: WireGeneration | null;
+  private wireState: unknown;
+  private readonly routes = new Map<string, TopicRoute>();
   private readonly endpoint: Endpoint;
   private readonly requestTimeoutMs: number;
   private readonly connectTimeoutMs: number;
@@ -107,7 +138,9 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
 
   constructor(private readonly options: IggyClientOptions) {
     super();
-    this.wire = wireFor(options.protocol ?? "0.8");
+    const protocol = options.protocol ?? "0.8";
+    this.wire = protocol === "auto" ? null : wireFor(protocol);
+    this.wireState = this.newWireState();
     const { host, port } = parseAddress(options.address);
     this.endpoint = {
       host,
@@ -133,8 +166,22 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
     return this.conn !== null && !this.conn.closed;
   }
 
+  /** "0.8" or "0.10"; "auto" until the first connect has found out. */
   get protocolVersion(): string {
-    return this.wire.version;
+    return this.wire?.version ?? "auto";
+  }
+
+  private newWireState(): unknown {
+    const state = this.wire?.newClientState?.();
+    if (
+      state &&
+      typeof state === "object" &&
+      "producers" in state &&
+      this.options.idempotentProducer === false
+    ) {
+      (state as { producers: { enabled: boolean } }).producers.enabled = false;
+    }
+    return state;
   }
 
   /** Connects and logs in, retrying with backoff for up to `timeoutMs`; wrong credentials fail at once. */
@@ -168,6 +215,7 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
   }
 
   deleteStream(stream: Identifier): Promise<void> {
+    this.routes.clear();
     return this.call({ op: "deleteStream", stream });
   }
 
@@ -221,18 +269,29 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
     options: SendOptions,
   ): Promise<SendOutcome> {
     try {
-      const confirmation = await this.call({
-        op: "send",
-        stream,
-        topic,
-        partitioning: options.partitioning,
-        messages,
-      });
+      let partitioning = options.partitioning;
+      let context: PartitionContext | undefined;
+      if (await this.needsRoutes()) {
+        if (messages.length === 0) throw new IggyInputError("a batch must hold at least one message");
+        ({ partitioning, context } = await this.route(stream, topic, partitioning));
+      }
+      const request = { op: "send" as const, stream, topic, partitioning, messages };
+      let confirmation: SendConfirmation;
+      try {
+        confirmation = await this.call(context ? { ...request, context } : request);
+      } catch (e) {
+        // The partition was recreated or the topic changed under us: nothing was stored; read the
+        // topic again and send once more.
+        if (!(context && e instanceof IggyServerError && STALE_ROUTE.has(e.code))) throw e;
+        this.routes.delete(routeKey(stream, topic));
+        ({ partitioning, context } = await this.route(stream, topic, options.partitioning));
+        confirmation = await this.call({ ...request, partitioning, context });
+      }
       return { status: "confirmed", confirmation };
     } catch (e) {
       if (e instanceof IggyInputError || e instanceof IggyClosedError || !(e instanceof IggyError)) throw e;
       if (e instanceof IggyServerError) {
-        return this.wire.uncertainSendCodes.has(e.code)
+        return this.wire?.uncertainSendCodes.has(e.code)
           ? { status: "unknown", error: e }
           : { status: "rejected", error: e };
       }
@@ -240,8 +299,10 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
     }
   }
 
-  poll(stream: Identifier, topic: Identifier, options: PollOptions): Promise<PolledBatch> {
+  async poll(stream: Identifier, topic: Identifier, options: PollOptions): Promise<PolledBatch> {
+    const context = await this.contextFor(stream, topic, options.partition);
     return this.call({
+      ...context,
       op: "poll",
       consumer: options.consumer ?? { kind: "consumer", id: 0 },
       stream,
@@ -264,14 +325,16 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
     return batch.messages;
   }
 
-  storeConsumerOffset(
+  async storeConsumerOffset(
     stream: Identifier,
     topic: Identifier,
     consumer: Consumer,
     partition: number | undefined,
     offset: bigint,
   ): Promise<void> {
+    const context = await this.contextFor(stream, topic, partition);
     return this.call({
+      ...context,
       op: "storeOffset",
       consumer,
       stream,
@@ -281,19 +344,75 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
     });
   }
 
-  getConsumerOffset(
+  async getConsumerOffset(
     stream: Identifier,
     topic: Identifier,
     consumer: Consumer,
     partition?: number,
   ): Promise<ConsumerOffsetInfo | null> {
+    const context = await this.contextFor(stream, topic, partition);
     return this.call({
+      ...context,
       op: "getOffset",
       consumer,
       stream,
       topic,
       ...(partition === undefined ? {} : { partition }),
     });
+  }
+
+  // ---- 0.10 partition routing ----
+
+  /** Whether this generation wants explicit partitions and partition contexts (connects to find out). */
+  private async needsRoutes(): Promise<boolean> {
+    if (!this.wire) await this.connect();
+    return this.wire?.explicitPartitions === true;
+  }
+
+  private async topicRoute(stream: Identifier, topic: Identifier): Promise<TopicRoute> {
+    const key = routeKey(stream, topic);
+    const known = this.routes.get(key);
+    if (known) return known;
+    const t = await this.getTopic(stream, topic);
+    if (!t) throw new IggyServerError(2010, "send");
+    const route: TopicRoute = {
+      partitionsCount: t.partitionsCount,
+      contexts: new Map(t.partitions.filter((p) => p.context).map((p) => [p.id, p.context!])),
+      nextBalanced: 0,
+    };
+    this.routes.set(key, route);
+    return route;
+  }
+
+  /** The explicit partition (the client resolves balanced and key partitioning) and its context. */
+  private async route(
+    stream: Identifier,
+    topic: Identifier,
+    partitioning: Partitioning,
+  ): Promise<{ partitioning: Partitioning; context: PartitionContext | undefined }> {
+    const r = await this.topicRoute(stream, topic);
+    let id: number;
+    if (partitioning.kind === "partition") id = partitioning.id;
+    else if (r.partitionsCount === 0) throw new IggyServerError(3008, "send");
+    else if (partitioning.kind === "key") id = partitionForKey(partitioning.key, r.partitionsCount);
+    else id = r.nextBalanced++ % r.partitionsCount;
+    return { partitioning: { kind: "partition", id }, context: r.contexts.get(id) };
+  }
+
+  private async contextFor(
+    stream: Identifier,
+    topic: Identifier,
+    partition: number | undefined,
+  ): Promise<{ context?: PartitionContext }> {
+    if (!(await this.needsRoutes())) return {};
+    try {
+      const context = (await this.topicRoute(stream, topic)).contexts.get(partition ?? 0);
+      return context ? { context } : {};
+    } catch (e) {
+      // A missing topic is the command's own error to report.
+      if (e instanceof IggyServerError && e.code === 2010) return {};
+      throw e;
+    }
   }
 
   // ---- machinery ----
@@ -312,6 +431,7 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
         return await conn.request(request, this.requestTimeoutMs);
       } catch (e) {
         if (e instanceof IggyServerError) {
+          if (STALE_ROUTE.has(e.code)) this.routes.clear();
           if (conn.mustCloseAfter(request, e.code)) this.drop(conn, e);
         } else if (!(e instanceof IggyInputError)) {
           this.drop(conn, e instanceof IggyError ? e : new IggyConnectionError(String(e)));
@@ -365,7 +485,7 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
         this.lastConnectError = null;
         this.conn = conn;
         conn.onClosed((e) => this.drop(conn, e));
-        this.log?.info({ address: this.options.address, protocol: this.wire.version }, "iggy connected");
+        this.log?.info({ address: this.options.address, protocol: this.protocolVersion }, "iggy connected");
         this.emit("connected");
         return conn;
       } catch (e) {
@@ -394,9 +514,18 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
 
   private async openAndLogin(deadline: number): Promise<Connection> {
     const timeout = Math.max(1, Math.min(this.connectTimeoutMs, deadline - Date.now()));
+    if (!this.wire) {
+      const found = await detectGeneration(this.endpoint, this.options.probeTimeoutMs ?? 2_000, timeout);
+      this.wire = wireFor(found);
+      this.wireState = this.newWireState();
+      this.log?.info(
+        { address: this.options.address, protocol: found },
+        `iggy server speaks protocol ${found} (detected)`,
+      );
+    }
     const conn = await Connection.open(
       this.endpoint,
-      this.wire.newSession({ maxReplyBytes: this.maxReplyBytes }),
+      this.wire.newSession({ maxReplyBytes: this.maxReplyBytes, state: this.wireState }),
       timeout,
     );
     try {

@@ -1,7 +1,13 @@
 // One TCP (or TLS) connection speaking one wire generation, one request at a time.
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
-import { IggyConnectionError, IggyError, IggyProtocolError, IggyTimeoutError } from "./errors.js";
+import {
+  IggyConnectionError,
+  IggyError,
+  IggyProtocolError,
+  IggyServerError,
+  IggyTimeoutError,
+} from "./errors.js";
 import type { Op, RequestOf, Results, WireSession } from "./wire/generation.js";
 
 export interface Endpoint {
@@ -16,6 +22,8 @@ interface Pending {
   resolve(value: unknown): void;
   reject(error: IggyError): void;
   timer: NodeJS.Timeout;
+  /** Resends so far on the generation's say (0.10 status 57). */
+  attempts: number;
 }
 
 function written<E extends IggyError>(e: E, flag: boolean): E {
@@ -103,7 +111,7 @@ export class Connection {
       const timer = setTimeout(() => {
         this.fail(new IggyTimeoutError(`no reply to ${request.op} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending = { request, resolve: resolve as (v: unknown) => void, reject, timer };
+      this.pending = { request, resolve: resolve as (v: unknown) => void, reject, timer, attempts: 0 };
       this.socket.cork();
       for (const f of frames) this.socket.write(f);
       this.socket.uncork();
@@ -135,15 +143,39 @@ export class Connection {
         return;
       }
       this.pending = null;
-      clearTimeout(p.timer);
       try {
-        p.resolve(this.session.decode(p.request, reply));
+        const value = this.session.decode(p.request, reply);
+        clearTimeout(p.timer);
+        p.resolve(value);
       } catch (e) {
+        if (e instanceof IggyServerError && this.resend(p, e)) continue;
+        clearTimeout(p.timer);
         const err = e instanceof IggyError ? e : new IggyProtocolError(String(e));
         p.reject(written(err, true));
         if (err instanceof IggyProtocolError) this.fail(err);
       }
     }
+  }
+
+  /** Writes the request again when the generation says so; the request's time limit still runs. */
+  private resend(p: Pending, error: IggyServerError): boolean {
+    let again;
+    try {
+      again = this.session.retry?.(p.request, error, p.attempts + 1) ?? null;
+    } catch {
+      again = null;
+    }
+    if (!again) return false;
+    p.attempts++;
+    this.pending = p;
+    const frames = again.frames;
+    setTimeout(() => {
+      if (this.pending !== p || this.closedError) return;
+      this.socket.cork();
+      for (const f of frames) this.socket.write(f);
+      this.socket.uncork();
+    }, again.delayMs);
+    return true;
   }
 
   private onClose(): void {

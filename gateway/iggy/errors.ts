@@ -45,6 +45,10 @@ const CODE_NAMES = new Map<number, string>([
   [53, "InvalidPersonalAccessToken"],
   [54, "PersonalAccessTokenExpired"],
   [55, "UsersLimitReached"],
+  [56, "InvalidPersonalAccessTokenExpiry"],
+  [57, "TransientNotCommitted"],
+  [58, "TransientNotAccepted"],
+  [59, "RequestAlreadyApplied"],
   [61, "NotConnected"],
   [63, "ClientShutdown"],
   [64, "InvalidTlsDomain"],
@@ -66,6 +70,21 @@ const CODE_NAMES = new Map<number, string>([
   [82, "InvalidNumberEncoding"],
   [83, "InvalidBooleanValue"],
   [84, "InvalidNumberValue"],
+  [85, "RequestTooOld"],
+  [87, "HistoryUnavailable"],
+  [88, "LifecycleBusy"],
+  [89, "NotPrimary"],
+  [91, "ProducerIdsExhausted"],
+  [92, "ProducerSequenceOutOfOrder"],
+  [93, "ProducerEpochFenced"],
+  [94, "ProducerUnknown"],
+  [95, "ProducerPartitionRequired"],
+  [3014, "PartitionHistoryChanged"],
+  [4027, "InvalidMessageChecksum"],
+  [4039, "InvalidBatchChecksum"],
+  [4041, "UnsupportedOptionKey"],
+  [4042, "InvalidOptionValue"],
+  [14003, "IncompatibleProtocolVersion"],
   [100, "ClientNotFound"],
   [101, "InvalidClientId"],
   [206, "ConnectionClosed"],
@@ -273,9 +292,11 @@ export class IggyServerError extends IggyError {
   constructor(
     readonly code: number,
     readonly command?: string,
+    /** Replaces the generic text (e.g. the protocol versions of a refused login). */
+    detail?: string,
   ) {
     const codeName = errorName(code);
-    const text = READABLE[code] ?? spelled(codeName);
+    const text = detail ?? READABLE[code] ?? spelled(codeName);
     super(`Iggy error ${code} ${codeName}: ${text}${command ? ` (command ${command})` : ""}`);
     this.codeName = codeName;
   }

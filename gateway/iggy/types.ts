@@ -66,6 +66,8 @@ export interface PartitionInfo {
   currentOffset: bigint;
   sizeBytes: bigint;
   messagesCount: bigint;
+  /** 0.10: the partition's incarnation, owner generation and metadata op (stamped on partition requests). */
+  context?: { incarnation: bigint; ownerGeneration: bigint; metadataOp: bigint };
 }
 
 export interface TopicInfo {

@@ -1,10 +1,17 @@
-// Iggy client send throughput and latency: to dev-iggy (a child process on loopback) and, when
-// IGGY_E2E_ADDR is set (with IGGY_E2E_USERNAME / IGGY_E2E_PASSWORD), to a real Iggy server.
+// Iggy client send throughput and latency, both wire generations side by side: to dev-iggy (a
+// child process on loopback serving 0.8 and 0.10 on one port) with protocol 0.8 and with 0.10, and,
+// when IGGY_E2E_ADDR is set (with IGGY_E2E_USERNAME / IGGY_E2E_PASSWORD, and IGGY_E2E_PROTOCOL=0.10
+// for a 0.10 server; 0.8 otherwise), to a real Iggy server.
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { resolve } from "node:path";
 import { randomBytes } from "node:crypto";
-import { IggyClient, type OutgoingMessage, type Credentials } from "../../gateway/iggy/index.js";
+import {
+  IggyClient,
+  type OutgoingMessage,
+  type Credentials,
+  type WireVersion,
+} from "../../gateway/iggy/index.js";
 import { percentile, withPeer, type Benchmark, type BenchContext, type Figure } from "../bench-kit.js";
 
 const DEV_MAIN = resolve(import.meta.dirname, "../../gateway/iggy/dev-server/main.js");
@@ -14,6 +21,7 @@ interface Target {
   label: string;
   address: string;
   credentials: Credentials;
+  protocol: WireVersion;
 }
 
 interface Measured {
@@ -69,6 +77,7 @@ async function measure(target: Target, ctx: BenchContext): Promise<Measured> {
   const client = new IggyClient({
     address: target.address,
     credentials: target.credentials,
+    protocol: target.protocol,
     requestTimeoutMs: 30_000,
   });
   const stream = `bench-${randomBytes(3).toString("hex")}`;
@@ -113,58 +122,108 @@ async function measure(target: Target, ctx: BenchContext): Promise<Measured> {
   }
 }
 
-function figures(dev: Measured, real: Measured | null): Figure[] {
-  const row = (name: string, unit: string, pick: (m: Measured) => number, target?: string): Figure => {
-    const v = Math.round(pick(dev) * 10) / 10;
-    if (!real) return { name, value: v, unit, ...(target ? { target } : {}) };
-    return withPeer(name, v, unit, "real Iggy server, same client", Math.round(pick(real) * 10) / 10, target);
-  };
-  return [
-    row("send 1 MiB batches, dev-iggy", "MB/s", (m) => m.bigBatchMBps, ">= 100"),
-    row("send 1,000 x 100 B batches, dev-iggy", "MB/s", (m) => m.smallBatchMBps),
-    row("send 1,000 x 100 B batches, dev-iggy", "messages/s", (m) => m.smallBatchMsgps),
-    row("single 100 B send round trip p50, dev-iggy", "µs", (m) => m.rttP50us),
-    row("single 100 B send round trip p99, dev-iggy", "µs", (m) => m.rttP99us),
-  ];
+type Row = [name: string, unit: string, pick: (m: Measured) => number, target?: string];
+
+const ROWS: Row[] = [
+  ["send 1 MiB batches", "MB/s", (m) => m.bigBatchMBps, ">= 100"],
+  ["send 1,000 x 100 B batches", "MB/s", (m) => m.smallBatchMBps],
+  ["send 1,000 x 100 B batches", "messages/s", (m) => m.smallBatchMsgps],
+  ["single 100 B send round trip p50", "µs", (m) => m.rttP50us],
+  ["single 100 B send round trip p99", "µs", (m) => m.rttP99us],
+];
+
+const round = (v: number): number => Math.round(v * 10) / 10;
+
+/**
+ * 0.8 rows (names as before; peer: a real 0.8 server when given), then 0.10 rows with the 0.8
+ * figure as peer (the generations side by side), then a real 0.10 server's rows with dev-iggy 0.10
+ * as peer when one is given.
+ */
+function figures(
+  dev08: Measured,
+  dev010: Measured,
+  real: Measured | null,
+  realProtocol: WireVersion,
+): Figure[] {
+  const out: Figure[] = [];
+  for (const [name, unit, pick, target] of ROWS) {
+    const n = `${name}, dev-iggy`;
+    const v = round(pick(dev08));
+    out.push(
+      real && realProtocol === "0.8"
+        ? withPeer(n, v, unit, "real Iggy server, same client", round(pick(real)), target)
+        : { name: n, value: v, unit, ...(target ? { target } : {}) },
+    );
+  }
+  for (const [name, unit, pick, target] of ROWS) {
+    out.push(
+      withPeer(
+        `${name}, dev-iggy, protocol 0.10`,
+        round(pick(dev010)),
+        unit,
+        "protocol 0.8, same client and dev-iggy",
+        round(pick(dev08)),
+        target,
+      ),
+    );
+  }
+  if (real && realProtocol === "0.10") {
+    for (const [name, unit, pick, target] of ROWS) {
+      out.push(
+        withPeer(
+          `${name}, real Iggy 0.10`,
+          round(pick(real)),
+          unit,
+          "dev-iggy, protocol 0.10",
+          round(pick(dev010)),
+          target,
+        ),
+      );
+    }
+  }
+  return out;
 }
 
 const bench: Benchmark = {
   description:
-    "Iggy client: send throughput (1 MiB and 1,000-message batches) and small-send round trip, dev-iggy and a real server",
+    "Iggy client: send throughput (1 MiB and 1,000-message batches) and small-send round trip, protocols 0.8 and 0.10, dev-iggy and a real server",
   async run(ctx) {
     const dev = await startDev();
-    let devResult: Measured;
+    let dev08: Measured;
+    let dev010: Measured;
     try {
-      devResult = await measure(
-        {
-          label: "dev-iggy",
-          address: `127.0.0.1:${dev.port}`,
-          credentials: { username: "iggy", password: "bench-pw" },
-        },
-        ctx,
-      );
+      const on = (protocol: WireVersion): Target => ({
+        label: `dev-iggy, protocol ${protocol}`,
+        address: `127.0.0.1:${dev.port}`,
+        credentials: { username: "iggy", password: "bench-pw" },
+        protocol,
+      });
+      dev08 = await measure(on("0.8"), ctx);
+      dev010 = await measure(on("0.10"), ctx);
     } finally {
       dev.child.kill("SIGTERM");
       await once(dev.child, "exit");
     }
     const addr = process.env.IGGY_E2E_ADDR;
+    const realProtocol: WireVersion = process.env.IGGY_E2E_PROTOCOL === "0.10" ? "0.10" : "0.8";
     let realResult: Measured | null = null;
     if (addr) {
       realResult = await measure(
         {
-          label: `real Iggy at ${addr}`,
+          label: `real Iggy ${realProtocol} at ${addr}`,
           address: addr,
           credentials: {
             username: process.env.IGGY_E2E_USERNAME ?? "iggy",
             password: process.env.IGGY_E2E_PASSWORD ?? "iggy",
           },
+          protocol: realProtocol,
         },
         ctx,
       );
     } else {
       ctx.log("real Iggy server skipped: IGGY_E2E_ADDR not set");
     }
-    return figures(devResult, realResult);
+    return figures(dev08, dev010, realResult, realProtocol);
   },
 };
 

@@ -2,6 +2,7 @@
 // Outside CI a missing peer skips the test with a line saying what to install; under CI=true it fails.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { homedir } from "node:os";
 import { resolve } from "node:path";
 import type { TestContext } from "node:test";
 
@@ -11,6 +12,19 @@ export const repoRoot = resolve(import.meta.dirname, "../../..");
 export function peerPython(): string {
   const venv = resolve(repoRoot, ".venv/bin/python");
   return existsSync(venv) ? venv : "python3";
+}
+
+/** The Python of the second peer venv (.venv-iggy010: Iggy's 0.10-line Python SDK), or null. */
+export function peerPython010(): string | null {
+  const venv = resolve(repoRoot, ".venv-iggy010/bin/python");
+  return existsSync(venv) ? venv : null;
+}
+
+/** A binary of a Rust peer that scripts/setup.sh --peers built from scripts/peers/cargo.txt, or null. */
+export function cargoPeer(crate: string, version: string, bin: string): string | null {
+  const dir = process.env.IGGY_EDGE_PEERS_DIR ?? resolve(homedir(), ".cache/iggy-edge/peers");
+  const path = resolve(dir, `${crate}-${version}`, "bin", bin);
+  return existsSync(path) ? path : null;
 }
 
 export function hasCommand(cmd: string, args: string[] = ["--help"]): boolean {

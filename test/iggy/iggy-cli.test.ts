@@ -1,15 +1,16 @@
 // dev-iggy against Iggy's Rust client, through `iggy-cli` 0.13.0 (Rust SDK speaking 0.8): the
-// one official client here that sets and shows user headers. Optional: runs when the `iggy` binary
-// is on PATH or named by IGGY_CLI (cargo install iggy-cli --version 0.13.0 --locked).
+// one official client here that sets and shows user headers. Built by scripts/setup.sh --peers;
+// IGGY_CLI names another binary (cargo install iggy-cli --version 0.13.0 --locked).
 import assert from "node:assert/strict";
 import { execFile, spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { header } from "../../gateway/iggy/index.js";
+import { cargoPeer, requirePeer } from "../helpers/peers.js";
 import { clientFor, PASSWORD, startDev } from "./helpers.js";
 
 const run = promisify(execFile);
-const cli = process.env.IGGY_CLI ?? "iggy";
+const cli = process.env.IGGY_CLI ?? cargoPeer("iggy-cli", "0.13.0", "iggy") ?? "iggy";
 
 function cliVersion(): string | null {
   const r = spawnSync(cli, ["--version"], { encoding: "utf8", timeout: 10_000 });
@@ -17,12 +18,15 @@ function cliVersion(): string | null {
 }
 
 test("iggy-cli 0.13 (Rust SDK) sends and reads user headers through dev-iggy", async (t) => {
-  if (!cliVersion()) {
-    t.skip(
-      `optional peer iggy-cli 0.13.x not found (${cli}); cargo install iggy-cli --version 0.13.0 --locked`,
-    );
+  if (
+    !requirePeer(
+      t,
+      "iggy-cli 0.13.x",
+      cliVersion() !== null,
+      "scripts/setup.sh --peers (cargo install iggy-cli --version 0.13.0 --locked)",
+    )
+  )
     return;
-  }
   const server = await startDev();
   const client = clientFor(server.address.port);
   const iggy = (...args: string[]) =>

@@ -3,7 +3,13 @@
 import { randomBytes } from "node:crypto";
 import { partitionForKey } from "../partitioning.js";
 import type { Consumer, Identifier, PartitionInfo, StreamInfo, TopicInfo } from "../types.js";
-import type { ServerRequest, ServerResults, StoredMessage } from "../wire/generation.js";
+import type {
+  PartitionContext,
+  ProducerSection,
+  ServerRequest,
+  ServerResults,
+  StoredMessage,
+} from "../wire/generation.js";
 import { Deduplicator, type DedupSettings } from "./dedup.js";
 import type { DataDir, Meta } from "./store.js";
 
@@ -31,7 +37,20 @@ interface Partition {
   sizeBytes: bigint;
   offsets: Map<string, bigint>;
   dedup: Deduplicator | null;
+  /** 0.10 idempotent producers: producer id → last epoch and the batches it wrote lately. */
+  producers: Map<bigint, ProducerRecord>;
 }
+
+interface ProducerRecord {
+  epoch: number;
+  next: number;
+  /** base sequence → [message count, base offset] of the last few batches (duplicates answer these). */
+  recent: Map<number, [number, bigint]>;
+}
+
+/** Batches per producer whose duplicates are recognised (Kafka keeps five). */
+const PRODUCER_WINDOW = 5;
+const SEQUENCE_MAX = 0x7fffffff;
 
 interface Topic {
   id: number;
@@ -99,6 +118,10 @@ export interface Session {
 
 export class Engine {
   private streams: Stream[] = [];
+  /** Where clients reach this server (GET_CLUSTER_METADATA names it). */
+  endpoint = { host: "127.0.0.1", port: 8090 };
+  /** 0.10 session epochs: unique per server (producer ids derive from them), increasing across restarts. */
+  private lastSession = 0n;
 
   constructor(private readonly options: EngineOptions) {
     const dir = options.dataDir;
@@ -114,9 +137,22 @@ export class Engine {
 
   private dispatch(session: Session, r: ServerRequest): ServerResults[ServerRequest["op"]] {
     if (r.op === "ping") return undefined;
-    if (r.op === "login") return { userId: this.login(session, r.credentials) };
+    if (r.op === "login") {
+      const userId = this.login(session, r.credentials);
+      const now = BigInt(Date.now());
+      this.lastSession = now > this.lastSession ? now : this.lastSession + 1n;
+      return { userId, session: this.lastSession };
+    }
     if (session.userId === null) throw new StatusError(40, "not logged in");
     switch (r.op) {
+      case "clusterInfo":
+        return { name: "dev-iggy", ...this.endpoint };
+      case "partitionRoute": {
+        const t = this.topicOf(r.stream, r.topic);
+        const p = t.partitions.find((x) => x.id === r.partition);
+        if (!p) throw new StatusError(3007, `partition ${r.partition} not found`);
+        return { context: contextOf(p), partitionsCount: t.partitions.length };
+      }
       case "logout":
         session.userId = null;
         return undefined;
@@ -147,6 +183,7 @@ export class Engine {
         return this.poll(r);
       case "storeOffset": {
         const p = this.partition(r.stream, r.topic, r.partition ?? 0, r.consumer);
+        checkContext(p, r.context);
         const current = p.messages.length - 1;
         if (current < 0 || r.offset > BigInt(current)) {
           throw new StatusError(4100, `offset ${r.offset} is beyond the partition's current offset`);
@@ -159,6 +196,7 @@ export class Engine {
         const s = byId(this.streams, r.stream);
         const t = s && byId(s.topics, r.topic);
         const p = t?.partitions.find((x) => x.id === (r.partition ?? 0));
+        if (p) checkContext(p, r.context);
         const stored = p?.offsets.get(consumerKey(r.consumer));
         if (!p || stored === undefined) return null;
         return { partitionId: p.id, currentOffset: currentOffset(p), storedOffset: stored };
@@ -234,6 +272,7 @@ export class Engine {
       sizeBytes,
       offsets: new Map(),
       dedup: this.options.dedup.enabled ? new Deduplicator(this.options.dedup) : null,
+      producers: new Map(),
     };
   }
 
@@ -272,6 +311,16 @@ export class Engine {
     }
     const p = t.partitions.find((x) => x.id === pid);
     if (!p) throw new StatusError(3007, `partition ${pid} not found`);
+    checkContext(p, r.context);
+    const confirm = (baseOffset: bigint): ServerResults["send"] => ({
+      partitions: [{ partitionId: p.id, baseOffset, streamId: this.streamOf(t).id, topicId: t.id }],
+    });
+    let producer: ProducerRecord | undefined;
+    if (r.producer) {
+      const known = this.admitProducer(p, r.producer, r.messages.length);
+      if (typeof known === "bigint") return confirm(known);
+      producer = known;
+    }
     const now = Date.now();
     const timestamp = BigInt(now) * 1000n;
     const appended: StoredMessage[] = [];
@@ -288,6 +337,7 @@ export class Engine {
         timestamp,
       });
     }
+    const baseOffset = BigInt(p.messages.length);
     if (appended.length > 0) {
       this.options.dataDir?.append(p.key, appended, this.options.fsync ?? false);
       for (const m of appended) {
@@ -295,13 +345,53 @@ export class Engine {
         p.sizeBytes += BigInt(64 + m.payload.length + m.headers.length);
       }
     }
-    return { partitions: [] };
+    if (producer && r.producer) {
+      const count = r.messages.length;
+      producer.next = (r.producer.baseSequence + count) % (SEQUENCE_MAX + 1);
+      producer.recent.set(r.producer.baseSequence, [count, baseOffset]);
+      if (producer.recent.size > PRODUCER_WINDOW)
+        producer.recent.delete(producer.recent.keys().next().value!);
+    }
+    return confirm(baseOffset);
+  }
+
+  /**
+   * The producer rules of a 0.10 partition: a known batch is a duplicate (answer its receipt, write
+   * nothing); an older epoch is fenced (93); a new producer or epoch must start at sequence 0 (94);
+   * a gap or a reorder is refused (92). Returns the base offset of a duplicate, or the record to
+   * advance after writing.
+   */
+  private admitProducer(p: Partition, s: ProducerSection, count: number): ProducerRecord | bigint {
+    const known = p.producers.get(s.producerId);
+    if (known && s.epoch < known.epoch) throw new StatusError(93, "a newer epoch of the producer wrote here");
+    if (!known || s.epoch > known.epoch) {
+      if (s.baseSequence !== 0)
+        throw new StatusError(94, "unknown producer or epoch must start at sequence 0");
+      const fresh: ProducerRecord = { epoch: s.epoch, next: 0, recent: new Map() };
+      p.producers.set(s.producerId, fresh);
+      return fresh;
+    }
+    const dup = known.recent.get(s.baseSequence);
+    if (dup && dup[0] === count) return dup[1];
+    if (s.baseSequence !== known.next)
+      throw new StatusError(92, `sequence ${s.baseSequence} does not follow ${known.next}`);
+    return known;
+  }
+
+  private streamOf(t: Topic): Stream {
+    return this.streams.find((s) => s.topics.includes(t))!;
   }
 
   private poll(r: ServerRequest & { op: "poll" }): ServerResults["poll"] {
     const p = this.partition(r.stream, r.topic, r.partition ?? 0, r.consumer);
+    checkContext(p, r.context);
     const current = currentOffset(p);
-    const empty = { partitionId: p.id, currentOffset: current, messages: [] as StoredMessage[] };
+    const empty = {
+      partitionId: p.id,
+      currentOffset: current,
+      messages: [] as StoredMessage[],
+      context: contextOf(p),
+    };
     const n = p.messages.length;
     if (r.count === 0 || n === 0) return empty;
     let start: number;
@@ -345,6 +435,7 @@ export class Engine {
       currentOffset: currentOffset(p),
       sizeBytes: p.sizeBytes,
       messagesCount: BigInt(p.messages.length),
+      context: contextOf(p),
     };
   }
 
@@ -436,6 +527,20 @@ export class Engine {
       return s;
     });
   }
+}
+
+/** A partition's incarnation: its creation time (µs), which a recreated partition does not share. */
+function contextOf(p: Partition): PartitionContext {
+  return { incarnation: p.createdAt, ownerGeneration: 0n, metadataOp: 0n };
+}
+
+/** 0.10 partition requests name the incarnation they mean; another one (zero too) is refused. */
+function checkContext(p: Partition, context: PartitionContext | undefined): void {
+  if (context === undefined) return;
+  if (context.incarnation !== p.createdAt)
+    throw new StatusError(87, `partition ${p.id}: incarnation ${context.incarnation} is not the current one`);
+  if (context.ownerGeneration !== 0n)
+    throw new StatusError(5009, "a plain consumer names no owner generation");
 }
 
 function currentOffset(p: Partition): bigint {

@@ -28,6 +28,7 @@ export interface DevServerOptions {
   tls?: { cert: Buffer; key: Buffer };
   /** Largest request frame read; a longer length is answered with InvalidCommand and the connection closed. */
   maxRequestBytes?: number;
+  /** "auto" (default): 0.8 and 0.10 on one port, per connection; or "0.8" / "0.10" only. */
   protocol?: string;
   logger?: Logger;
 }
@@ -60,7 +61,7 @@ export class DevIggyServer {
       ...(dataDir ? { dataDir } : {}),
       fsync: options.fsync ?? false,
     });
-    const wire = serverWireFor(options.protocol ?? "0.8");
+    const wire = serverWireFor(options.protocol ?? "auto");
     const server = options.tls
       ? createTlsServer({ cert: options.tls.cert, key: options.tls.key })
       : createTcpServer();
@@ -84,6 +85,7 @@ export class DevIggyServer {
       });
     });
     server.on("error", (e) => dev.log?.error({ err: e.message }, "dev-iggy listener error"));
+    engine.endpoint = dev.address;
     return dev;
   }
 
@@ -126,6 +128,12 @@ export class DevIggyServer {
       socket.cork();
       for (const f of frames) {
         for (const b of this.answer(wire, session, f.code, f.body)) socket.write(b);
+        if (wire.closeAfterReply?.()) {
+          socket.uncork();
+          socket.end();
+          socket.destroySoon();
+          return;
+        }
       }
       socket.uncork();
     });
@@ -136,7 +144,10 @@ export class DevIggyServer {
       const request = wire.decodeRequest(code, body);
       return wire.encodeReply(request, this.engine.handle(session, request));
     } catch (e) {
-      if (e instanceof StatusError || e instanceof LayoutError) return [wire.encodeError(e.code)];
+      if (e instanceof StatusError || e instanceof LayoutError) {
+        this.log?.debug({ code, status: e.code, err: e.message }, "dev-iggy refused a request");
+        return [wire.encodeError(e.code)];
+      }
       this.log?.error(
         { err: e instanceof Error ? e.stack : String(e), code },
         "dev-iggy failed on a request",

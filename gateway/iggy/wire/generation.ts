@@ -2,11 +2,15 @@
 // differs between Iggy 0.8 (legacy framing) and 0.10 (VSR framing) sits behind these interfaces:
 // framing, per-connection session state, command codes and payload layouts.
 //
-// How 0.10 fits: its WireSession keeps the client id, session and request counter; encode()
-// stamps the 256-byte header; "login" becomes LOGIN_REGISTER with the protocol version and the
-// reply's session is kept; an Eviction frame comes out of push() as a reply whose status decode()
-// turns into an error, and mustCloseAfter() says to reconnect; send confirmations fill
-// SendConfirmation.partitions. Types in ../types.ts stay the same.
+// How 0.10 fits (wire/v0_10/): its WireSession keeps the client id, session epoch and request
+// counter; encode() stamps the 256-byte header; "login" becomes LOGIN_REGISTER with the protocol
+// version; an Eviction frame comes out of push() as a reply whose decode() throws, and
+// mustCloseAfter() says to reconnect; retry() resends on status 57; send confirmations fill
+// SendConfirmation.partitions. State that must outlive a connection (the idempotent producer's
+// ids and sequences) comes from newClientState(). `explicitPartitions` makes the client resolve
+// partitions and partition contexts (incarnations) from the topic before partition requests.
+// The dev server serves both generations on one port (wire/detect.ts). Types in ../types.ts stay
+// the same (PartitionInfo gained an optional `context`).
 import type {
   Consumer,
   ConsumerOffsetInfo,
@@ -20,6 +24,21 @@ import type {
   TopicInfo,
   TopicSettings,
 } from "../types.js";
+import type { IggyServerError } from "../errors.js";
+
+/** Which incarnation of a partition a 0.10 partition request addresses (request header 200..224). */
+export interface PartitionContext {
+  incarnation: bigint;
+  ownerGeneration: bigint;
+  metadataOp: bigint;
+}
+
+/** An idempotent producer's section of a 0.10 batch header. */
+export interface ProducerSection {
+  producerId: bigint;
+  epoch: number;
+  baseSequence: number;
+}
 
 export type Request =
   | { op: "ping" }
@@ -36,6 +55,8 @@ export type Request =
       topic: Identifier;
       partitioning: Partitioning;
       messages: OutgoingMessage[];
+      /** 0.10: filled by the client from the topic's partition records. */
+      context?: PartitionContext;
     }
   | {
       op: "poll";
@@ -46,6 +67,7 @@ export type Request =
       strategy: PollingStrategy;
       count: number;
       autoCommit: boolean;
+      context?: PartitionContext;
     }
   | {
       op: "storeOffset";
@@ -54,17 +76,26 @@ export type Request =
       topic: Identifier;
       partition?: number;
       offset: bigint;
+      context?: PartitionContext;
     }
-  | { op: "getOffset"; consumer: Consumer; stream: Identifier; topic: Identifier; partition?: number };
+  | {
+      op: "getOffset";
+      consumer: Consumer;
+      stream: Identifier;
+      topic: Identifier;
+      partition?: number;
+      context?: PartitionContext;
+    };
 
 /** What the server confirmed for a send. 0.8 confirms without offsets; 0.10 returns base offsets. */
 export interface SendConfirmation {
-  partitions: { partitionId: number; baseOffset: bigint }[];
+  partitions: { partitionId: number; baseOffset: bigint; streamId?: number; topicId?: number }[];
 }
 
 export interface Results {
   ping: void;
-  login: { userId: number };
+  /** `session`: the 0.10 session epoch a server minted (unique per server; producer ids derive from it). */
+  login: { userId: number; session?: bigint };
   logout: void;
   getStream: StreamInfo | null;
   createStream: StreamInfo;
@@ -98,12 +129,30 @@ export interface WireSession {
   decode<K extends Op>(request: RequestOf<K>, reply: WireReply): Results[K];
   /** Whether the connection must be dropped after this request failed with this server code. */
   mustCloseAfter(request: Request, code: number): boolean;
+  /**
+   * After `decode` threw this server error: the bytes to write again on the same connection and
+   * when, or null to fail the request. 0.10 resends the identical request (same id) on status 57,
+   * and starts a new producer epoch when a partition forgot the producer (94).
+   */
+  retry?(
+    request: Request,
+    error: IggyServerError,
+    attempt: number,
+  ): { delayMs: number; frames: Buffer[] } | null;
 }
 
 export interface WireGeneration {
   /** "0.8", later "0.10". */
   readonly version: string;
-  newSession(options: { maxReplyBytes: number }): WireSession;
+  /** `state` comes from newClientState() and lives as long as the client (0.10: producer sequences). */
+  newSession(options: { maxReplyBytes: number; state?: unknown }): WireSession;
+  /** State one client keeps across its connections and reconnects. */
+  newClientState?(): unknown;
+  /**
+   * 0.10: the server routes only explicit partitions and wants each partition request stamped
+   * with the partition's context, so the client resolves both from the topic before sending.
+   */
+  readonly explicitPartitions?: boolean;
   /**
    * Status codes with which a server may fail a SEND after having stored some or all of it
    * (internal faults): the client reports such a send as "unknown", not "rejected".
@@ -129,21 +178,31 @@ export interface StoredMessage extends IncomingMessage {
 }
 
 export type ServerRequest =
-  Exclude<Request, { op: "send" }> | (Omit<RequestOf<"send">, "messages"> & { messages: IncomingMessage[] });
+  | Exclude<Request, { op: "send" }>
+  | (Omit<RequestOf<"send">, "messages"> & { messages: IncomingMessage[]; producer?: ProducerSection })
+  // Server-only: what official 0.10 SDKs ask before partition requests (GET_CLUSTER_METADATA, GET_PARTITION_ROUTE).
+  | { op: "clusterInfo" }
+  | { op: "partitionRoute"; stream: Identifier; topic: Identifier; partition: number };
+
+export type ServerOp = ServerRequest["op"];
 
 export interface ServerResults extends Omit<Results, "poll"> {
-  poll: { partitionId: number; currentOffset: bigint; messages: StoredMessage[] };
+  poll: { partitionId: number; currentOffset: bigint; messages: StoredMessage[]; context?: PartitionContext };
+  clusterInfo: { name: string; host: string; port: number };
+  partitionRoute: { context: PartitionContext; partitionsCount: number };
 }
 
-export type ServerRequestOf<K extends Op> = Extract<ServerRequest, { op: K }>;
+export type ServerRequestOf<K extends ServerOp> = Extract<ServerRequest, { op: K }>;
 
 export interface ServerWireSession {
   /** Received bytes in, whole request frames out. Throws LayoutError when the stream cannot be followed. */
   push(chunk: Buffer): { code: number; body: Buffer }[];
   /** Throws LayoutError (carrying the status to answer) for an unknown code or a bad payload. */
   decodeRequest(code: number, body: Buffer): ServerRequest;
-  encodeReply<K extends Op>(request: ServerRequestOf<K>, result: ServerResults[K]): Buffer[];
+  encodeReply<K extends ServerOp>(request: ServerRequestOf<K>, result: ServerResults[K]): Buffer[];
   encodeError(code: number): Buffer;
+  /** Whether the connection must be closed once the last answer is written (0.10 evictions). */
+  closeAfterReply?(): boolean;
 }
 
 export interface ServerWireGeneration {

@@ -10,6 +10,7 @@ import type {
   RequestOf,
   Results,
   ServerRequest,
+  ServerOp,
   ServerRequestOf,
   ServerResults,
   ServerWireGeneration,
@@ -241,9 +242,9 @@ class ServerSession implements ServerWireSession {
     return decodeServerRequest(code, body);
   }
 
-  encodeReply<K extends Op>(request: ServerRequestOf<K>, result: ServerResults[K]): Buffer[] {
+  encodeReply<K extends ServerOp>(request: ServerRequestOf<K>, result: ServerResults[K]): Buffer[] {
     const r = request as ServerRequest;
-    const any = result as ServerResults[Op];
+    const any = result as ServerResults[ServerOp];
     switch (r.op) {
       case "ping":
       case "logout":
@@ -271,6 +272,9 @@ class ServerSession implements ServerWireSession {
       }
       case "getOffset":
         return replyFrame([L.encodeOffsetInfo(any as ServerResults["getOffset"])]);
+      case "clusterInfo":
+      case "partitionRoute":
+        throw new LayoutError(`${r.op} is not a 0.8 command`, 3);
     }
   }
 
