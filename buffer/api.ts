@@ -1,0 +1,66 @@
+// What the rest of the gateway sees of the buffer: the ReadingBuffer interface and its data.
+import type { Reading } from "../protocols/adapter.js";
+import type { DeadLetterEntry, DeadLetterSelector, PurgeResult, ReplayResult, StoreStats } from "./wire.js";
+
+export interface AppendResult {
+  /** Sequence numbers of the call's first and last reading (consecutive); for an empty call lastSeq = firstSeq - 1. */
+  firstSeq: number;
+  lastSeq: number;
+  count: number;
+}
+
+export interface Batch {
+  /** The handle for release/requeue/deadLetter; equal to firstSeq. */
+  id: number;
+  /** Sequence number of the batch's first reading: with the gateway id, the Iggy message id. */
+  firstSeq: number;
+  lastSeq: number;
+  readings: Reading[];
+  /** 1 on the first lease; more when the batch is handed out again (after a crash or a requeue). */
+  attempts: number;
+}
+
+export interface LeaseOptions {
+  maxReadings: number;
+  /** Bound on the batch's readings in stored bytes plus their device/point/unit/tag names. */
+  maxBytes?: number;
+}
+
+export interface StoredReading {
+  seq: number;
+  /** The reading, or why its stored bytes do not decode. */
+  reading: Reading | null;
+  error?: string;
+}
+
+export interface BufferStats extends StoreStats {
+  /** Age of the oldest buffered reading by its source timestamp, ms; null when empty. */
+  oldestAgeMs: number | null;
+  /** Readings handed to append() whose commit has not finished. */
+  pendingReadings: number;
+}
+
+export interface ReadingBuffer {
+  /**
+   * Stores the readings durably. Resolves after their transaction committed (acknowledge devices
+   * then); rejects with BufferFullError, BufferStorageError, InvalidReadingError,
+   * BufferOverloadedError or BufferClosedError, and then none of the call's readings was stored.
+   */
+  append(readings: Reading[]): Promise<AppendResult>;
+  /** The next batch to send (a batch left unconfirmed by a crashed run first), or null when there is nothing. */
+  lease(options: LeaseOptions): Promise<Batch | null>;
+  /** Iggy confirmed the batch: its readings are deleted. False when the batch is unknown (already released). */
+  release(batchId: number): Promise<boolean>;
+  /** Gives a leased batch back unsent; the next lease returns it again, identical. */
+  requeue(batchId: number): Promise<boolean>;
+  /** The batch can never be sent: its readings move to the dead letters. Returns the entry id, or null for an unknown batch. */
+  deadLetter(batchId: number, reason: string): Promise<number | null>;
+  listDeadLetters(): Promise<DeadLetterEntry[]>;
+  readDeadLetter(entry: number, options?: { offset?: number; limit?: number }): Promise<StoredReading[]>;
+  /** Appends the entries' readings again as new readings, in their old order, and removes the entries. */
+  replayDeadLetters(entries: DeadLetterSelector): Promise<ReplayResult>;
+  purgeDeadLetters(entries: DeadLetterSelector): Promise<PurgeResult>;
+  stats(): Promise<BufferStats>;
+  /** Commits what is pending, checkpoints and closes the file. */
+  close(): Promise<void>;
+}

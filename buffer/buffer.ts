@@ -1,0 +1,466 @@
+// The buffer as the gateway sees it. Lives on the main thread: it checks and encodes readings,
+// gathers the append calls of one event-loop turn into one frame for the store worker, and decodes
+// leased batches. All SQLite work, and so every fsync, happens in the worker.
+import { once } from "node:events";
+import { Worker } from "node:worker_threads";
+import pino, { type Logger } from "pino";
+import type { Reading } from "../protocols/adapter.js";
+import {
+  BufferClosedError,
+  BufferOverloadedError,
+  BufferStorageError,
+  InvalidReadingError,
+  errorFromWire,
+} from "./errors.js";
+import { type BufferOptions, type ResolvedOptions, resolveOptions } from "./options.js";
+import { ByteReader, ByteWriter } from "./bytes.js";
+import { ReadingProblem, readReading, writeReading } from "./reading-codec.js";
+import { SeriesDictionary } from "./series-dictionary.js";
+import type { AppendResult, Batch, BufferStats, LeaseOptions, ReadingBuffer, StoredReading } from "./api.js";
+import type {
+  AppendFrame,
+  AppendOutcome,
+  DeadLetterEntry,
+  DeadLetterSelector,
+  LeasedBatch,
+  PurgeResult,
+  ReadyInfo,
+  ReplayResult,
+  Request,
+  StoreStats,
+  StoredReadings,
+  WorkerMessage,
+} from "./wire.js";
+
+interface PendingCall {
+  count: number;
+  resolve(r: AppendResult): void;
+  reject(e: Error): void;
+}
+
+interface Waiter {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+}
+
+/** The append calls of one event-loop turn, encoded back to back. */
+class FrameBuilder {
+  readonly writer: ByteWriter;
+  readonly lengths: number[] = [];
+  readonly calls: PendingCall[] = [];
+
+  constructor(sizeHint: number) {
+    this.writer = new ByteWriter(sizeHint);
+  }
+}
+
+const WORKER_URL = new URL("./store-worker.js", import.meta.url);
+
+function defaultLogger(): Logger {
+  return pino({ name: "buffer", level: "warn" }, pino.destination(2));
+}
+
+export async function openBuffer(options: BufferOptions): Promise<ReadingBuffer> {
+  const o = resolveOptions(options);
+  const log = options.log ?? defaultLogger();
+  const worker = new Worker(WORKER_URL, { workerData: o });
+  const info = await new Promise<ReadyInfo>((resolve, reject) => {
+    const onMessage = (m: WorkerMessage) => {
+      if (m.type === "log") logFromWorker(log, m);
+      else if (m.type === "ready") done(() => resolve(m.info));
+      else if (m.type === "failed") done(() => reject(errorFromWire(m.error)));
+    };
+    const onError = (err: Error) =>
+      done(() =>
+        reject(new BufferStorageError("BUFFER_IO", `buffer worker failed while opening: ${err.message}`)),
+      );
+    const onExit = (code: number) =>
+      done(() => reject(new BufferStorageError("BUFFER_IO", `buffer worker exited (${code}) while opening`)));
+    function done(settle: () => void) {
+      worker.off("message", onMessage);
+      worker.off("error", onError);
+      worker.off("exit", onExit);
+      settle();
+    }
+    worker.on("message", onMessage);
+    worker.on("error", onError);
+    worker.on("exit", onExit);
+  }).catch(async (err: unknown) => {
+    await worker.terminate();
+    throw err;
+  });
+  const buffer = new WorkerBuffer(worker, o, log, info);
+  log.info(
+    {
+      dir: o.dir,
+      readings: info.readings,
+      unconfirmedBatches: info.pendingBatches,
+      sync: o.sync,
+      onFull: o.onFull,
+    },
+    "buffer open",
+  );
+  return buffer;
+}
+
+function logFromWorker(log: Logger, m: Extract<WorkerMessage, { type: "log" }>): void {
+  log[m.level](m.fields ?? {}, m.msg);
+}
+
+class WorkerBuffer implements ReadingBuffer {
+  private readonly dict: SeriesDictionary;
+  private nextId = 1;
+  private readonly waiters = new Map<number, Waiter>();
+  private readonly inflight = new Map<number, PendingCall[]>();
+  private inflightBytes = 0;
+  private readonly inflightSizes = new Map<number, number>();
+  private frame: FrameBuilder | null = null;
+  private flushScheduled = false;
+  private lastFrameSize = 4096;
+  private failure: Error | null = null;
+  private closing: Promise<void> | null = null;
+  private referenced = false;
+  private readonly rejected: Record<string, number> = {};
+
+  constructor(
+    private readonly worker: Worker,
+    private readonly o: ResolvedOptions,
+    private readonly log: Logger,
+    info: ReadyInfo,
+  ) {
+    this.dict = new SeriesDictionary(o.seriesLimit);
+    const bad = this.dict.load(info.series);
+    if (bad.length > 0)
+      log.error(
+        { series: bad },
+        "buffer: some stored series definitions do not decode; their readings will be dead-lettered",
+      );
+    worker.on("message", (m: WorkerMessage) => this.onMessage(m));
+    worker.on("error", (err) =>
+      this.fail(new BufferStorageError("BUFFER_IO", `buffer worker failed: ${err.message}`)),
+    );
+    worker.on("exit", (code) => {
+      if (this.closing === null)
+        this.fail(new BufferStorageError("BUFFER_IO", `buffer worker exited unexpectedly (${code})`));
+    });
+    worker.unref();
+  }
+
+  // ---- plumbing --------------------------------------------------------------------------------
+
+  private updateRef(): void {
+    if (this.closing) return;
+    const busy = this.waiters.size > 0 || this.inflight.size > 0 || this.frame !== null;
+    if (busy && !this.referenced) this.worker.ref();
+    else if (!busy && this.referenced) this.worker.unref();
+    this.referenced = busy;
+  }
+
+  private unusable(): Error | null {
+    if (this.failure) return this.failure;
+    if (this.closing) return new BufferClosedError();
+    return null;
+  }
+
+  private fail(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.log.error({ err }, "buffer worker stopped; appends fail until the gateway restarts");
+    for (const calls of this.inflight.values()) for (const c of calls) c.reject(err);
+    this.inflight.clear();
+    for (const w of this.waiters.values()) w.reject(err);
+    this.waiters.clear();
+    if (this.frame) for (const c of this.frame.calls) c.reject(err);
+    this.frame = null;
+    this.updateRef();
+  }
+
+  private request<T>(req: Request, transfer: ArrayBuffer[] = []): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.waiters.set(req.id, { resolve: resolve as (v: unknown) => void, reject });
+      this.updateRef();
+      this.worker.postMessage(req, transfer);
+    });
+  }
+
+  private call<T>(build: (id: number) => Request): Promise<T> {
+    const bad = this.unusable();
+    if (bad) return Promise.reject(bad);
+    return this.request<T>(build(this.nextId++));
+  }
+
+  private onMessage(m: WorkerMessage): void {
+    if (m.type === "log") return logFromWorker(this.log, m);
+    if (m.type !== "reply") return;
+    const calls = this.inflight.get(m.id);
+    if (calls !== undefined) {
+      this.inflight.delete(m.id);
+      this.inflightBytes -= this.inflightSizes.get(m.id) ?? 0;
+      this.inflightSizes.delete(m.id);
+      if (m.ok) this.settleFrame(calls, m.value as AppendOutcome);
+      else {
+        const err = errorFromWire(m.error);
+        for (const c of calls) c.reject(err);
+      }
+    } else {
+      const w = this.waiters.get(m.id);
+      this.waiters.delete(m.id);
+      if (w) {
+        if (m.ok) w.resolve(m.value);
+        else w.reject(errorFromWire(m.error));
+      }
+    }
+    this.updateRef();
+  }
+
+  private settleFrame(calls: PendingCall[], out: AppendOutcome): void {
+    const errors = new Map(out.errors);
+    for (let i = 0; i < calls.length; i++) {
+      const c = calls[i]!;
+      const e = errors.get(i);
+      if (e !== undefined) c.reject(errorFromWire(e));
+      else {
+        const first = out.firsts[i]!;
+        c.resolve({ firstSeq: first, lastSeq: first + c.count - 1, count: c.count });
+      }
+    }
+  }
+
+  // ---- append ----------------------------------------------------------------------------------
+
+  append(readings: Reading[]): Promise<AppendResult> {
+    const bad = this.unusable();
+    if (bad) return Promise.reject(bad);
+    if (!Array.isArray(readings))
+      return Promise.reject(new InvalidReadingError(-1, "append takes an array of readings"));
+    if (readings.length === 0) return Promise.resolve({ firstSeq: 0, lastSeq: -1, count: 0 });
+    const f = (this.frame ??= new FrameBuilder(this.lastFrameSize));
+    const w = f.writer;
+    const mark = w.pos;
+    const lengthMark = f.lengths.length;
+    let i = 0;
+    try {
+      for (; i < readings.length; i++) {
+        const r = readings[i]!;
+        if (typeof r !== "object" || r === null) throw new ReadingProblem("not a reading object");
+        const start = w.pos;
+        writeReading(w, r, this.dict.resolve(r));
+        const len = w.pos - start;
+        if (len > this.o.maxReadingBytes)
+          throw new ReadingProblem(
+            `stored size ${len} bytes exceeds maxReadingBytes (${this.o.maxReadingBytes})`,
+          );
+        f.lengths.push(len);
+      }
+    } catch (err) {
+      w.pos = mark;
+      f.lengths.length = lengthMark;
+      this.dropEmptyFrame();
+      this.countRejected("invalid", readings.length);
+      const r = readings[i] as Partial<Reading> | null | undefined;
+      const what = r && typeof r === "object" ? ` (${String(r.device)}/${String(r.point)})` : "";
+      const why = err instanceof Error ? err.message : String(err);
+      return Promise.reject(new InvalidReadingError(i, `reading ${i}${what} cannot be stored: ${why}`));
+    }
+    // A single call larger than the limit still goes through when nothing else is waiting.
+    const waiting = this.inflightBytes + mark;
+    if (waiting > 0 && waiting + (w.pos - mark) > this.o.maxPendingBytes) {
+      w.pos = mark;
+      f.lengths.length = lengthMark;
+      this.dropEmptyFrame();
+      this.countRejected("overloaded", readings.length);
+      return Promise.reject(
+        new BufferOverloadedError(
+          `more than ${this.o.maxPendingBytes} bytes of readings are waiting for their commit (storage too slow); not stored`,
+        ),
+      );
+    }
+    const promise = new Promise<AppendResult>((resolve, reject) => {
+      f.calls.push({ count: readings.length, resolve, reject });
+    });
+    if (f.lengths.length >= this.o.commitMaxRows) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
+    this.updateRef();
+    return promise;
+  }
+
+  private dropEmptyFrame(): void {
+    if (this.frame && this.frame.calls.length === 0 && this.frame.writer.pos === 0) this.frame = null;
+  }
+
+  private countRejected(reason: string, n: number): void {
+    this.rejected[reason] = (this.rejected[reason] ?? 0) + n;
+  }
+
+  private flush(): void {
+    const f = this.frame;
+    if (f === null || f.calls.length === 0) return;
+    this.frame = null;
+    const id = this.nextId++;
+    const lengths = Uint32Array.from(f.lengths);
+    const calls = Uint32Array.from(f.calls, (c) => c.count);
+    const msg: AppendFrame = {
+      op: "append",
+      id,
+      bytes: f.writer.bytes.buffer as ArrayBuffer,
+      used: f.writer.pos,
+      lengths,
+      calls,
+      series: this.dict.takeFresh(),
+    };
+    this.lastFrameSize = Math.min(1 << 20, Math.max(4096, f.writer.pos * 2));
+    this.inflight.set(id, f.calls);
+    this.inflightSizes.set(id, f.writer.pos);
+    this.inflightBytes += f.writer.pos;
+    this.worker.postMessage(msg, [msg.bytes, lengths.buffer, calls.buffer]);
+  }
+
+  // ---- lease and friends -----------------------------------------------------------------------
+
+  /** Decodes stored readings in order; `broken` gets those that do not decode, with why. */
+  private decode(
+    stored: StoredReadings,
+    decoded: (seq: number, reading: Reading) => void,
+    broken: (seq: number, error: string) => void,
+  ): void {
+    const reader = new ByteReader(new Uint8Array(stored.bytes));
+    let off = 0;
+    for (let i = 0; i < stored.lengths.length; i++) {
+      const end = off + stored.lengths[i]!;
+      reader.pos = off;
+      reader.end = end;
+      let reading: Reading;
+      try {
+        reading = readReading(reader, end, this.dict.lookup);
+      } catch (err) {
+        broken(stored.seqs[i]!, err instanceof Error ? err.message : String(err));
+        off = end;
+        continue;
+      }
+      decoded(stored.seqs[i]!, reading);
+      off = end;
+    }
+  }
+
+  async lease(options: LeaseOptions): Promise<Batch | null> {
+    const maxReadings = Math.floor(options.maxReadings);
+    if (!(maxReadings >= 1)) throw new RangeError("lease: maxReadings must be at least 1");
+    const maxBytes = options.maxBytes ?? Infinity;
+    for (;;) {
+      const b = await this.call<LeasedBatch | null>((id) => ({ op: "lease", id, maxReadings, maxBytes }));
+      if (b === null) return null;
+      const readings: Reading[] = [];
+      const broken: { seq: number; error: string }[] = [];
+      this.decode(
+        b,
+        (_, r) => readings.push(r),
+        (seq, error) => broken.push({ seq, error }),
+      );
+      const batch = {
+        id: b.firstSeq,
+        firstSeq: b.firstSeq,
+        lastSeq: b.lastSeq,
+        readings,
+        attempts: b.attempts,
+      };
+      if (broken.length === 0) return batch;
+      // Readings that do not decode can never be sent: they go to the dead letters, and the batch
+      // (recorded without them, so a resend after a crash is identical) goes on with the rest.
+      const reason = `stored reading does not decode: ${broken[0]!.error}`;
+      const seqs = broken.map((d) => d.seq);
+      await this.call((id) => ({ op: "deadLetter", id, batchId: b.firstSeq, reason, seqs }));
+      this.log.error(
+        { batch: b.firstSeq, readings: broken.length, reason },
+        "buffer: undecodable readings dead-lettered",
+      );
+      if (readings.length > 0) return batch;
+      await this.release(b.firstSeq);
+    }
+  }
+
+  async release(batchId: number): Promise<boolean> {
+    return (await this.call<number | null>((id) => ({ op: "release", id, batchId }))) !== null;
+  }
+
+  requeue(batchId: number): Promise<boolean> {
+    return this.call<boolean>((id) => ({ op: "requeue", id, batchId }));
+  }
+
+  async deadLetter(batchId: number, reason: string): Promise<number | null> {
+    const r = await this.call<{ entry: number } | null>((id) => ({
+      op: "deadLetter",
+      id,
+      batchId,
+      reason: String(reason),
+    }));
+    return r === null ? null : r.entry;
+  }
+
+  listDeadLetters(): Promise<DeadLetterEntry[]> {
+    return this.call((id) => ({ op: "listDeadLetters", id }));
+  }
+
+  async readDeadLetter(
+    entry: number,
+    options: { offset?: number; limit?: number } = {},
+  ): Promise<StoredReading[]> {
+    const stored = await this.call<StoredReadings>((id) => ({
+      op: "readDeadLetter",
+      id,
+      entry,
+      offset: options.offset ?? 0,
+      limit: options.limit ?? -1,
+    }));
+    const out: StoredReading[] = [];
+    this.decode(
+      stored,
+      (seq, reading) => out.push({ seq, reading }),
+      (seq, error) => out.push({ seq, reading: null, error }),
+    );
+    return out;
+  }
+
+  replayDeadLetters(entries: DeadLetterSelector): Promise<ReplayResult> {
+    return this.call((id) => ({ op: "replayDeadLetters", id, entries }));
+  }
+
+  purgeDeadLetters(entries: DeadLetterSelector): Promise<PurgeResult> {
+    return this.call((id) => ({ op: "purgeDeadLetters", id, entries }));
+  }
+
+  async stats(): Promise<BufferStats> {
+    const s = await this.call<StoreStats>((id) => ({ op: "stats", id }));
+    const rejected = { ...s.rejected };
+    for (const [k, v] of Object.entries(this.rejected)) rejected[k] = (rejected[k] ?? 0) + v;
+    let pendingReadings = this.frame?.lengths.length ?? 0;
+    for (const calls of this.inflight.values()) for (const c of calls) pendingReadings += c.count;
+    return {
+      ...s,
+      rejected,
+      oldestAgeMs: s.oldestTs === null ? null : Math.max(0, Date.now() - s.oldestTs),
+      pendingReadings,
+    };
+  }
+
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.flush();
+    const failed = this.failure;
+    this.worker.ref();
+    this.referenced = true;
+    this.closing = (async () => {
+      if (failed === null) {
+        const exited = once(this.worker, "exit");
+        await this.request({ op: "close", id: this.nextId++ });
+        await exited;
+      } else await this.worker.terminate();
+    })();
+    return this.closing;
+  }
+}

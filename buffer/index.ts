@@ -1,0 +1,18 @@
+// The durable store-and-forward buffer: what the rest of the gateway imports.
+export type { AppendResult, Batch, BufferStats, LeaseOptions, ReadingBuffer, StoredReading } from "./api.js";
+export { openBuffer } from "./buffer.js";
+export {
+  BufferClosedError,
+  BufferError,
+  BufferFormatError,
+  BufferFullError,
+  BufferLockedError,
+  BufferNotFoundError,
+  BufferOverloadedError,
+  BufferStorageError,
+  InvalidReadingError,
+  type BufferErrorCode,
+  type FullReason,
+} from "./errors.js";
+export { BUFFER_FILE, bufferDir, type BufferOptions, type OnFull, type SyncMode } from "./options.js";
+export type { DeadLetterEntry, DeadLetterSelector, PurgeResult, ReplayResult } from "./wire.js";

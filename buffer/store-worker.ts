@@ -1,0 +1,163 @@
+// The worker thread that owns the database, so every fsync blocks this thread and never the event
+// loop that serves devices. Appends are group-committed: all frames that have arrived go into one
+// transaction, started at once when `commitMaxRows` readings wait, otherwise no sooner than
+// `commitIntervalMs` after the previous commit started. An idle buffer commits a lone reading at
+// once; a busy one commits at most 1000 / commitIntervalMs times a second, which bounds the
+// per-commit writes (a WAL frame of at least one page and an fsync) that wear an SD card.
+import { parentPort, workerData } from "node:worker_threads";
+import { errorToWire } from "./errors.js";
+import type { ResolvedOptions } from "./options.js";
+import { type LogSink, Store } from "./store.js";
+import type { AppendFrame, Request, WorkerMessage } from "./wire.js";
+
+const VACUUM_PAUSE_MS = 20;
+
+const port = parentPort!;
+const o = workerData as ResolvedOptions;
+
+function post(msg: WorkerMessage, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(msg, transfer);
+}
+
+const log: LogSink = (level, msg, fields) => post({ type: "log", level, msg, ...(fields ? { fields } : {}) });
+
+function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function openStore(): Store | null {
+  try {
+    return Store.open(o, log);
+  } catch (err) {
+    post({ type: "failed", error: errorToWire(err) });
+    return null;
+  }
+}
+
+const opened = openStore();
+if (opened === null) port.close();
+else {
+  post({
+    type: "ready",
+    info: {
+      series: opened.seriesRows(),
+      readings: opened.readingCount,
+      pendingBatches: opened.pendingBatchCount,
+    },
+  });
+  port.on("message", onMessage);
+}
+const store = opened!;
+
+let pending: AppendFrame[] = [];
+let pendingRows = 0;
+let commitTimer: ReturnType<typeof setTimeout> | null = null;
+let commitImmediate: ReturnType<typeof setImmediate> | null = null;
+let lastCommitAt = -Infinity;
+let vacuumTimer: ReturnType<typeof setTimeout> | null = null;
+let closed = false;
+
+function scheduleCommit(): void {
+  if (commitTimer !== null || commitImmediate !== null) return;
+  const wait = lastCommitAt + o.commitIntervalMs - now();
+  // setImmediate runs after every message already queued has been taken in, so they share the commit.
+  if (wait <= 0) commitImmediate = setImmediate(commit);
+  else commitTimer = setTimeout(commit, wait);
+}
+
+function commit(): void {
+  if (commitTimer !== null) clearTimeout(commitTimer);
+  if (commitImmediate !== null) clearImmediate(commitImmediate);
+  commitTimer = null;
+  commitImmediate = null;
+  if (pending.length === 0) return;
+  lastCommitAt = now();
+  const frames = pending;
+  pending = [];
+  pendingRows = 0;
+  try {
+    const outcomes = store.guard("appending", () => store.appendFrames(frames));
+    frames.forEach((f, i) => post({ type: "reply", id: f.id, ok: true, value: outcomes[i] }));
+  } catch (err) {
+    const wire = errorToWire(err);
+    const reason = wire.code === "BUFFER_DISK_FULL" ? "disk_full" : "storage_error";
+    for (const f of frames) {
+      store.countRejected(reason, f.lengths.length);
+      post({ type: "reply", id: f.id, ok: false, error: wire });
+    }
+  }
+}
+
+function scheduleVacuum(): void {
+  if (vacuumTimer !== null || closed) return;
+  vacuumTimer = setTimeout(() => {
+    vacuumTimer = null;
+    let more = false;
+    try {
+      more = store.guard("reclaiming free space", () => store.vacuumStep());
+    } catch (err) {
+      log("warn", `buffer could not reclaim free space: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (more) scheduleVacuum();
+  }, VACUUM_PAUSE_MS);
+}
+
+function handle(m: Exclude<Request, AppendFrame>): { value: unknown; transfer?: ArrayBuffer[] } {
+  switch (m.op) {
+    case "lease": {
+      const b = store.guard("leasing a batch", () => store.lease(m.maxReadings, m.maxBytes));
+      return b === null
+        ? { value: null }
+        : { value: b, transfer: [b.bytes, b.lengths.buffer as ArrayBuffer, b.seqs.buffer as ArrayBuffer] };
+    }
+    case "release": {
+      const n = store.guard("releasing a batch", () => store.release(m.batchId));
+      scheduleVacuum();
+      return { value: n };
+    }
+    case "requeue":
+      return { value: store.requeue(m.batchId) };
+    case "deadLetter":
+      return {
+        value: store.guard("dead-lettering a batch", () => store.deadLetter(m.batchId, m.reason, m.seqs)),
+      };
+    case "listDeadLetters":
+      return { value: store.guard("listing dead letters", () => store.listDeadLetters()) };
+    case "readDeadLetter": {
+      const r = store.guard("reading dead letters", () => store.readDeadLetter(m.entry, m.offset, m.limit));
+      return { value: r, transfer: [r.bytes, r.lengths.buffer as ArrayBuffer, r.seqs.buffer as ArrayBuffer] };
+    }
+    case "replayDeadLetters":
+      return { value: store.guard("replaying dead letters", () => store.replayDeadLetters(m.entries)) };
+    case "purgeDeadLetters": {
+      const r = store.guard("purging dead letters", () => store.purgeDeadLetters(m.entries));
+      scheduleVacuum();
+      return { value: r };
+    }
+    case "stats":
+      return { value: store.guard("reading statistics", () => store.stats()) };
+    case "close":
+      commit();
+      closed = true;
+      if (vacuumTimer !== null) clearTimeout(vacuumTimer);
+      store.close();
+      return { value: null };
+  }
+}
+
+function onMessage(m: Request): void {
+  if (m.op === "append") {
+    pending.push(m);
+    pendingRows += m.lengths.length;
+    if (pendingRows >= o.commitMaxRows) commit();
+    else scheduleCommit();
+    return;
+  }
+  try {
+    const { value, transfer } = handle(m);
+    post({ type: "reply", id: m.id, ok: true, value }, transfer);
+  } catch (err) {
+    post({ type: "reply", id: m.id, ok: false, error: errorToWire(err) });
+  }
+  if (m.op === "close") port.close();
+}
