@@ -39,6 +39,31 @@ export function crossChecks(config: Config): RuleIssue[] {
     }
   });
 
+  // Two different site connections with one client id would take the session from each other in turn.
+  const clientIds = new Map<string, { url: string; index: number }>();
+  config.devices.forEach((d, i) => {
+    if (d.protocol !== "mqtt" || d.connection === undefined) return;
+    const c = d.connection;
+    if (c.reconnect_min_ms > c.reconnect_max_ms) {
+      issues.push({
+        path: ["devices", i, "connection", "reconnect_min_ms"],
+        message: "reconnect_min_ms is greater than reconnect_max_ms",
+      });
+    }
+    if (c.client_id === undefined) return;
+    const first = clientIds.get(c.client_id);
+    if (first === undefined) clientIds.set(c.client_id, { url: c.url, index: i });
+    else if (
+      first.url !== c.url ||
+      JSON.stringify(config.devices[first.index]?.connection) !== JSON.stringify(c)
+    ) {
+      issues.push({
+        path: ["devices", i, "connection", "client_id"],
+        message: `client_id '${c.client_id}' is also used by devices[${first.index}] with other connection settings: give each connection its own client_id, or the same settings`,
+      });
+    }
+  });
+
   const broker = config.mqtt?.broker;
   if (broker && broker.users.length === 0 && !broker.allow_anonymous) {
     issues.push({

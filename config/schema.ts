@@ -15,13 +15,12 @@ const name = (what: string) =>
 export const port = z.number().int().min(1).max(65535);
 
 /** `host:port` or `[ipv6]:port`. */
-export const hostPort = z
-  .string()
-  .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/, { message: "expected HOST:PORT" })
-  .refine((s) => {
-    const p = Number(s.slice(s.lastIndexOf(":") + 1));
-    return p >= 1 && p <= 65535;
-  }, "the port must be from 1 to 65535");
+export const hostPort = z.string().superRefine((s, ctx) => {
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(s);
+  if (!m) ctx.addIssue({ code: "custom", message: "expected HOST:PORT (e.g. 127.0.0.1:9100, [::1]:9100)" });
+  else if (Number(m[2]) < 1 || Number(m[2]) > 65535)
+    ctx.addIssue({ code: "custom", message: "the port must be from 1 to 65535" });
+});
 
 const SIZE_UNITS: Record<string, number> = {
   "": 1,
@@ -116,6 +115,7 @@ const buffer = z.strictObject({
   max_rows: z.number().int().positive().optional(),
   on_full: z.enum(["reject_new", "drop_oldest"]).default("reject_new"),
   sync: z.enum(["full", "normal"]).default("full"),
+  commit_interval_ms: z.number().int().min(0).max(10_000).default(50),
 });
 
 const http = z.strictObject({
@@ -135,11 +135,43 @@ const mqttTopicFilter = z
     },
   );
 
+/**
+ * A point's topic: an MQTT filter whose `+` levels may carry a name (`plant/+site/+device/temp`).
+ * `+device` sets the reading's device id, `+point` its point name; other names become tags.
+ */
+const mqttTopicPattern = mqttTopicFilter.superRefine((t, ctx) => {
+  const seen = new Set<string>();
+  for (const level of t.split("/")) {
+    if (level.startsWith("+")) {
+      const label = level.slice(1);
+      if (label !== "" && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(label)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `'${level}': a named wildcard is '+' and a name of letters, digits and '_'`,
+        });
+      } else if (label !== "" && seen.has(label)) {
+        ctx.addIssue({ code: "custom", message: `the wildcard name '+${label}' is used twice` });
+      }
+      seen.add(label);
+    } else if (level !== "#" && level.includes("+")) {
+      ctx.addIssue({ code: "custom", message: `'${level}': '+' may only start a topic level` });
+    }
+  }
+});
+
+/** `scrypt$N$r$p$SALT$HASH` (base64), as printed by `node dist/protocols/mqtt/hash-password.js`. */
+const SCRYPT_HASH_RE = /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/;
+
 const brokerUser = z
   .strictObject({
     username: z.string().min(1),
     password: z.string().min(1).optional(),
-    password_hash: z.string().min(1).optional(),
+    password_hash: z
+      .string()
+      .regex(SCRYPT_HASH_RE, {
+        message: "expected scrypt$N$r$p$SALT$HASH (make one with: node dist/protocols/mqtt/hash-password.js)",
+      })
+      .optional(),
     publish: z.array(mqttTopicFilter).default(["#"]),
     subscribe: z.array(mqttTopicFilter).default([]),
   })
@@ -159,6 +191,12 @@ const mqtt = z.strictObject({
       websocket: z.strictObject({ listen: hostPort }).optional(),
       max_connections: z.number().int().positive().default(1000),
       max_message_bytes: byteSize.default(262144),
+      // QoS1/2 publishes of one connection waiting for their commit (and QoS2 awaiting PUBREL);
+      // a connection that sends more is disconnected.
+      max_inflight: z.number().int().min(1).max(65535).default(1000),
+      // Retained messages and persistent sessions (subscriptions, queued QoS1/2 messages) under
+      // <gateway.data_dir>/mqtt-broker, so they survive a restart.
+      persist: z.boolean().default(true),
     })
     .optional(),
 });
@@ -193,9 +231,24 @@ const pointCommon = {
   tags: z.record(z.string(), z.string()).optional(),
 };
 
+/** A field path into a JSON or MessagePack document: `a.b`, `values[2].v`, `["odd key"]`. */
+const fieldPath = z
+  .string()
+  .min(1)
+  .regex(/^([A-Za-z0-9_$-]+|\[\d+\]|\["[^"]*"\])((\.[A-Za-z0-9_$-]+)|\[\d+\]|\["[^"]*"\])*$/, {
+    message: 'expected a field path such as a.b, values[2].v or ["odd key"]',
+  });
+
 const payloadDecode = z.union([
   z.enum(["number", "boolean", "string", "raw", "msgpack"]),
   z.strictObject({ json: z.string().min(1) }),
+]);
+
+const mqttPayloadDecode = z.union([
+  z.enum(["number", "boolean", "string", "raw", "msgpack"]),
+  // `ts`: a field holding the source timestamp (ms since the epoch, or an ISO 8601 string).
+  z.strictObject({ json: fieldPath, ts: fieldPath.optional() }),
+  z.strictObject({ msgpack: fieldPath, ts: fieldPath.optional() }),
 ]);
 
 export const MODBUS_TYPES = [
@@ -260,8 +313,8 @@ const modbusPoint = z
 const mqttPoint = z
   .strictObject({
     ...pointCommon,
-    topic: mqttTopicFilter,
-    decode: payloadDecode.default("number"),
+    topic: mqttTopicPattern,
+    decode: mqttPayloadDecode.default("number"),
     qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
     command_topic: z.string().min(1).optional(),
     command_qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
@@ -372,6 +425,9 @@ const mqttDevice = z.strictObject({
       key: z.string().optional(),
       clean: z.boolean().default(false),
       keepalive_s: z.number().int().min(0).max(65535).default(30),
+      // Reconnect delays grow from min to max, each with random jitter.
+      reconnect_min_ms: positiveMs.default(500),
+      reconnect_max_ms: positiveMs.default(30000),
     })
     .optional(),
   points: points(mqttPoint),

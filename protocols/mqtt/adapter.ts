@@ -1,0 +1,259 @@
+// The MQTT adapter: every mqtt device of the config. Devices without `connection` publish to the
+// embedded broker this adapter owns; the others are read from site brokers over mqtt.js. Both paths
+// acknowledge a QoS1/2 publish only after its readings are committed (see broker.ts, site-client.ts).
+import { join } from "node:path";
+import type { PublishPacket } from "aedes";
+import type { IPublishPacket } from "mqtt";
+import type { Config, MqttDeviceConfig } from "../../config/schema.js";
+import type {
+  AdapterDeps,
+  AdapterHealth,
+  DeviceHealth,
+  Emit,
+  PointRef,
+  ProtocolAdapter,
+  WriteValue,
+} from "../adapter.js";
+import { EmbeddedBroker } from "./broker.js";
+import { Bursts } from "./burst-log.js";
+import { checkRange, CommandError, encodeCommand } from "./commands.js";
+import { openBrokerStore, type BrokerStore } from "./persistence.js";
+import { Router, type MqttPointConfig, type Problem } from "./routes.js";
+import { connectionKey, SiteConnection } from "./site-client.js";
+
+export interface MqttAdapterOptions {
+  /** Overrides mqtt.broker.listen (tests: "127.0.0.1:0"). */
+  listen?: string;
+  /** Where retained messages and sessions persist; default <gateway.data_dir>/mqtt-broker. */
+  brokerStateDir?: string;
+}
+
+export interface MqttStats {
+  /** Messages on a point's topic. */
+  messages: number;
+  readings: number;
+  /** Undecodable payloads (per point). */
+  problems: number;
+  /** QoS1/2 publishes not acknowledged because the buffer refused them. */
+  refused: number;
+  /** QoS0 readings the buffer refused (lost, as QoS0 allows). */
+  qos0Dropped: number;
+}
+
+const LOG_QUIET_MS = 10_000;
+
+export class MqttAdapter implements ProtocolAdapter {
+  readonly protocol = "mqtt";
+  private emit: Emit | null = null;
+  private readonly embeddedDevices: MqttDeviceConfig[];
+  private readonly embeddedRouter: Router;
+  private broker: EmbeddedBroker | null = null;
+  private store: BrokerStore | null = null;
+  private readonly sites: SiteConnection[] = [];
+  private readonly siteOf = new Map<string, SiteConnection>();
+  private readonly devices = new Map<string, MqttDeviceConfig>();
+  private readonly lastSeen = new Map<string, number>();
+  private readonly startedAt = Date.now();
+  private readonly problemLog: Bursts;
+  private readonly refusalLog: Bursts;
+  private readonly counters: MqttStats = {
+    messages: 0,
+    readings: 0,
+    problems: 0,
+    refused: 0,
+    qos0Dropped: 0,
+  };
+
+  constructor(
+    devices: MqttDeviceConfig[],
+    private readonly config: Config,
+    private readonly deps: AdapterDeps,
+    private readonly options: MqttAdapterOptions = {},
+  ) {
+    for (const d of devices) this.devices.set(d.id, d);
+    this.embeddedDevices = devices.filter((d) => d.connection === undefined);
+    this.embeddedRouter = new Router(this.embeddedDevices);
+    const groups = new Map<string, MqttDeviceConfig[]>();
+    for (const d of devices) {
+      if (d.connection === undefined) continue;
+      const key = connectionKey(d.connection);
+      groups.set(key, [...(groups.get(key) ?? []), d]);
+    }
+    for (const group of groups.values()) {
+      const site = new SiteConnection({
+        connection: group[0]!.connection!,
+        devices: group,
+        gatewayId: config.gateway.id,
+        log: deps.log.child({ site: group[0]!.connection!.url }),
+        ingest: (router, topic, payload, packet: IPublishPacket) =>
+          this.ingest(router, topic, payload, packet.qos, packet.retain),
+      });
+      this.sites.push(site);
+      for (const d of group) this.siteOf.set(d.id, site);
+    }
+    this.problemLog = new Bursts(LOG_QUIET_MS, (device, n) =>
+      deps.log.warn(
+        { device, count: n },
+        `${n} MQTT payloads of device ${device} did not decode in this burst`,
+      ),
+    );
+    this.refusalLog = new Bursts(LOG_QUIET_MS, (reason, n) =>
+      deps.log.warn({ count: n, reason }, `the buffer refused ${n} MQTT messages in this burst`),
+    );
+  }
+
+  async start(emit: Emit): Promise<void> {
+    this.emit = emit;
+    const brokerConfig = this.config.mqtt?.broker;
+    if (brokerConfig !== undefined && (this.embeddedDevices.length > 0 || this.sites.length === 0)) {
+      const cfg = this.options.listen ? { ...brokerConfig, listen: this.options.listen } : brokerConfig;
+      if (cfg.persist) {
+        this.store = await openBrokerStore(
+          this.options.brokerStateDir ?? join(this.config.gateway.data_dir, "mqtt-broker"),
+          this.deps.log,
+        );
+      }
+      this.broker = new EmbeddedBroker({
+        config: cfg,
+        log: this.deps.log.child({ component: "mqtt-broker" }),
+        onPublish: (packet: PublishPacket) =>
+          this.ingest(this.embeddedRouter, packet.topic, packet.payload as Buffer, packet.qos, false),
+        ...(this.store ? { persistence: this.store.persistence } : {}),
+      });
+      try {
+        await this.broker.start();
+      } catch (e) {
+        await this.broker.stop().catch(() => {});
+        this.broker = null;
+        await this.store?.close();
+        this.store = null;
+        throw e;
+      }
+    }
+    for (const s of this.sites) s.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled(this.sites.map((s) => s.stop()));
+    if (this.broker) await this.broker.stop();
+    this.broker = null;
+    if (this.store) await this.store.close();
+    this.store = null;
+    this.problemLog.flush();
+    this.refusalLog.flush();
+  }
+
+  /** The embedded broker's TCP address once started. */
+  brokerAddress(): { host: string; port: number } | null {
+    return this.broker?.address() ?? null;
+  }
+
+  websocketAddress(): { host: string; port: number } | null {
+    return this.broker?.websocketAddress() ?? null;
+  }
+
+  stats(): MqttStats {
+    return { ...this.counters };
+  }
+
+  async write(target: PointRef, value: WriteValue): Promise<void> {
+    const device = this.devices.get(target.device);
+    const point = device?.points.find((p) => p.name === target.point);
+    if (device === undefined || point === undefined) {
+      throw new CommandError(`no MQTT point ${target.device}/${target.point}`);
+    }
+    if (point.command_topic === undefined) throw new CommandError(`point ${point.name} has no command_topic`);
+    checkRange(point, value);
+    const payload = encodeCommand(point, value);
+    const site = this.siteOf.get(device.id);
+    if (site !== undefined)
+      return site.publish(point.command_topic, payload, point.command_qos, point.command_retain);
+    if (this.broker === null) throw new Error("the embedded MQTT broker is not running");
+    return this.broker.publish(point.command_topic, payload, point.command_qos, point.command_retain);
+  }
+
+  health(): AdapterHealth {
+    const devices: DeviceHealth[] = [];
+    for (const d of this.embeddedDevices) {
+      const seen = this.lastSeen.get(d.id);
+      const listening = this.broker?.listening === true;
+      devices.push({
+        device: d.id,
+        up: listening && seen !== undefined,
+        since: seen ?? this.startedAt,
+        ...(!listening
+          ? { error: "the embedded broker is not running" }
+          : seen === undefined
+            ? { error: "no message yet" }
+            : {}),
+      });
+    }
+    for (const s of this.sites) devices.push(...s.health());
+    return { protocol: "mqtt", devices };
+  }
+
+  /**
+   * One message on a point's topic to the buffer. Returns a promise (settling after the commit) when
+   * the sender's acknowledgement must wait for it: QoS1/2 with readings.
+   * `retainedDelivery`: a site broker handed over a stored retained message.
+   */
+  private ingest(
+    router: Router,
+    topic: string,
+    payload: Buffer,
+    qos: number,
+    retainedDelivery: boolean,
+  ): Promise<void> | undefined {
+    const emit = this.emit;
+    if (emit === null) return Promise.reject(new Error("the MQTT adapter is not started"));
+    if (payload.length === 0 && retainedDelivery) return undefined; // a cleared retained message
+    const routed = router.route(topic, payload, Date.now(), retainedDelivery);
+    if (!routed.matched) return undefined;
+    this.counters.messages++;
+    for (const p of routed.problems) this.problem(p, topic);
+    if (routed.readings.length === 0) return undefined;
+    const pending = emit(routed.readings).then(() => {
+      router.committed(routed);
+      this.counters.readings += routed.readings.length;
+      const now = Date.now();
+      for (const id of routed.sources ?? []) this.lastSeen.set(id, now);
+    });
+    if (qos === 0) {
+      pending.catch((err: Error) => {
+        this.counters.qos0Dropped += routed.readings.length;
+        this.refusal(err, topic, 0);
+      });
+      return undefined;
+    }
+    return pending.catch((err: Error) => {
+      this.counters.refused++;
+      this.refusal(err, topic, qos);
+      throw err;
+    });
+  }
+
+  private problem(p: Problem, topic: string): void {
+    this.counters.problems++;
+    this.deps.reject(`mqtt_${p.reason}`, p.device);
+    this.problemLog.note(p.device, () =>
+      this.deps.log.warn(
+        { device: p.device, point: p.point, topic, reason: p.reason },
+        `MQTT payload did not decode: ${p.message} (further ones in this burst are counted, not logged)`,
+      ),
+    );
+  }
+
+  private refusal(err: Error, topic: string, qos: number): void {
+    const code = (err as { code?: string }).code ?? err.name;
+    this.refusalLog.note(code, () =>
+      this.deps.log.warn(
+        { topic, qos, code, err: err.message },
+        qos === 0
+          ? "the buffer refused a QoS0 MQTT message: it is lost, as QoS0 allows"
+          : "the buffer refused an MQTT message: not acknowledged, the device will send it again",
+      ),
+    );
+  }
+}
+
+export type { MqttPointConfig };

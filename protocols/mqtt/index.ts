@@ -1,0 +1,41 @@
+// The MQTT protocol module, loaded by the gateway's registry when the config has an mqtt device.
+import type { Config, MqttDeviceConfig } from "../../config/schema.js";
+import type { AdapterDeps, ProtocolAdapter, ProtocolModule, Simulator } from "../adapter.js";
+import { MqttAdapter } from "./adapter.js";
+import { MqttSimulator, parseFaults } from "./simulator.js";
+
+export { MqttAdapter, type MqttAdapterOptions, type MqttStats } from "./adapter.js";
+export { MqttSimulator, parseFaults, type SimFault } from "./simulator.js";
+export { hashPassword } from "./password.js";
+
+export function createAdapter(
+  devices: MqttDeviceConfig[],
+  config: Config,
+  deps: AdapterDeps,
+): ProtocolAdapter {
+  return new MqttAdapter(devices, config, deps);
+}
+
+/**
+ * Rate and faults can be set from the start with IGGY_EDGE_MQTT_RATE (messages per second per point)
+ * and IGGY_EDGE_MQTT_FAULTS (see parseFaults).
+ */
+export function createSimulator(devices: MqttDeviceConfig[], config: Config, deps: AdapterDeps): Simulator {
+  const rate = Number(process.env.IGGY_EDGE_MQTT_RATE ?? 1);
+  return new MqttSimulator(devices, config, {
+    log: deps.log.child({ protocol: "mqtt", role: "simulator" }),
+    ratePerPoint: Number.isFinite(rate) && rate > 0 ? rate : 1,
+    faults: parseFaults(process.env.IGGY_EDGE_MQTT_FAULTS),
+    credentials: simulatorCredentials(),
+  });
+}
+
+/** IGGY_EDGE_MQTT_SIM_USER / IGGY_EDGE_MQTT_SIM_PASSWORD: the simulated devices' broker login. */
+function simulatorCredentials(): { username: string; password: string } | undefined {
+  const username = process.env.IGGY_EDGE_MQTT_SIM_USER;
+  const password = process.env.IGGY_EDGE_MQTT_SIM_PASSWORD;
+  return username !== undefined && password !== undefined ? { username, password } : undefined;
+}
+
+const mod: ProtocolModule<MqttDeviceConfig> = { createAdapter, createSimulator };
+export default mod;
