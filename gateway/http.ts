@@ -14,6 +14,8 @@ export function splitHostPort(listen: string): { host: string; port: number } {
 
 export class HttpEndpoint {
   private server: Server | null = null;
+  /** host:port the endpoint is bound to, once started. */
+  address: string | null = null;
 
   constructor(
     private readonly listen: string,
@@ -45,7 +47,8 @@ export class HttpEndpoint {
     });
     this.server = server;
     const address = server.address() as AddressInfo;
-    this.log.info({ listen: `${address.address}:${address.port}` }, "HTTP endpoint listening");
+    this.address = `${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+    this.log.info({ listen: this.address }, "HTTP endpoint listening");
     return address;
   }
 

@@ -54,7 +54,8 @@ export function createLogger(options: LogOptions = {}): Logger {
       ? PinoPretty({
           destination: out as never,
           sync: true,
-          colorize: out === process.stdout,
+          colorize: (out as { isTTY?: boolean }).isTTY === true,
+          singleLine: true,
           translateTime: "SYS:HH:MM:ss.l",
         })
       : out;

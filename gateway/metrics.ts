@@ -2,13 +2,16 @@
 // Counters that the data path increments live here; gauges that mirror another part's state are
 // read from it when scraped.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import { registerBufferMetrics } from "../buffer/metrics.js";
+import type { ReadingBuffer } from "../buffer/index.js";
 
 export const PREFIX = "iggy_edge_";
 
 export class GatewayMetrics {
   readonly registry = new Registry();
   readonly readingsReceived: Counter<"protocol" | "device">;
-  readonly readingsRejected: Counter<"reason">;
+  /** Registered with the buffer's metrics, which count the buffer's own refusals in it too. */
+  private readingsRejected: Counter<"reason"> | null = null;
   readonly readingsForwarded: Counter;
   readonly forwardBatches: Counter<"result">;
   readonly iggyConnected: Gauge;
@@ -22,12 +25,6 @@ export class GatewayMetrics {
       name: `${PREFIX}readings_received_total`,
       help: "Readings accepted into the buffer, by protocol and device",
       labelNames: ["protocol", "device"],
-      registers: r,
-    });
-    this.readingsRejected = new Counter({
-      name: `${PREFIX}readings_rejected_total`,
-      help: "Readings or payloads refused before they were buffered, by reason",
-      labelNames: ["reason"],
       registers: r,
     });
     this.readingsForwarded = new Counter({
@@ -58,6 +55,25 @@ export class GatewayMetrics {
       labelNames: ["result"],
       registers: r,
     });
+  }
+
+  /** The buffer's metrics (buffer_*, readings_dropped_total, readings_rejected_total), read from it when scraped. */
+  attachBuffer(buffer: Pick<ReadingBuffer, "stats">): void {
+    this.readingsRejected = registerBufferMetrics(this.registry, buffer).readingsRejected;
+  }
+
+  /** Counts input a source refused before it became a reading. */
+  reject(reason: string): void {
+    this.readingsRejected?.inc({ reason });
+  }
+
+  /** device_up{device}, from the adapters' health when scraped. */
+  watchDevices(up: () => Map<string, boolean>): void {
+    const gauge = this.deviceUp;
+    (gauge as unknown as { collect: () => void }).collect = () => {
+      gauge.reset();
+      for (const [device, isUp] of up()) gauge.set({ device }, isUp ? 1 : 0);
+    };
   }
 
   text(): Promise<string> {

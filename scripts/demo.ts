@@ -52,6 +52,11 @@ function stopAll(): void {
 }
 process.on("SIGINT", stopAll);
 process.on("SIGTERM", stopAll);
+// However the demo ends (a closed pipe included), its parts end with it.
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+process.stdout.on("error", () => process.exit(0));
 
 const check = await runPart({ name: "check", args: ["check", "-c", config] });
 if (check.code !== 0) process.exit(1);

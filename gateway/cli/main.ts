@@ -1,27 +1,24 @@
 #!/usr/bin/env node
 // The `iggy-edge` command.
 import { Command } from "commander";
-import { readFileSync } from "node:fs";
+import { loadConfig } from "../../config/load.js";
+import { bufferDir } from "../../buffer/index.js";
+import { bufferOptions } from "../runtime.js";
+import { bufferCommand } from "./buffer-command.js";
 import { checkCommand } from "./check-command.js";
+import { devIggyCommand } from "./dev-iggy-command.js";
+import { runCommand } from "./run-command.js";
+import { tailCommand } from "./tail-command.js";
 import { simulateCommand } from "./simulate-command.js";
-import {
-  commandCommand,
-  devIggyCommand,
-  runCommand,
-  statusCommand,
-  tailCommand,
-} from "./planned-commands.js";
-
-const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
-  version: string;
-};
+import { VERSION } from "../version.js";
+import { commandCommand, statusCommand } from "./planned-commands.js";
 
 export function buildProgram(): Command {
   const program = new Command("iggy-edge")
     .description(
       "Edge gateway: MQTT, OPC-UA, Modbus and CoAP devices into Apache Iggy, with a durable SQLite buffer",
     )
-    .version(pkg.version)
+    .version(VERSION)
     .showHelpAfterError("(run with --help for usage)")
     .addHelpText("after", "\nRun `iggy-edge COMMAND --help` for a command's options. Docs: README.md.");
   for (const cmd of [
@@ -32,6 +29,12 @@ export function buildProgram(): Command {
     commandCommand(),
     devIggyCommand(),
     statusCommand(),
+    bufferCommand({
+      resolveOptions: ({ config, dataDir }) =>
+        config !== undefined
+          ? bufferOptions(loadConfig(config).config)
+          : { dir: bufferDir(dataDir ?? "./data") },
+    }),
   ]) {
     program.addCommand(cmd);
   }

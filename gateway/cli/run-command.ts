@@ -1,0 +1,61 @@
+// `iggy-edge run`: the gateway. SIGTERM/SIGINT stop it cleanly; SIGHUP reloads the device map.
+import { Command } from "commander";
+import { ConfigError, loadConfig, type LoadedConfig } from "../../config/load.js";
+import { createLogger, registerSecrets } from "../log.js";
+import { GatewayRuntime } from "../runtime.js";
+import { configOption } from "./config-option.js";
+
+export function runCommand(): Command {
+  return new Command("run")
+    .description("run the gateway: SIGTERM/SIGINT stop it cleanly, SIGHUP reloads the device map")
+    .addOption(configOption())
+    .action(async (opts: { config: string }) => {
+      let loaded: LoadedConfig;
+      try {
+        loaded = loadConfig(opts.config);
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        console.error(e.message);
+        process.exitCode = 1;
+        return;
+      }
+      registerSecrets(loaded.secrets);
+      const log = createLogger();
+      const runtime = new GatewayRuntime(loaded, log);
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ signal }, "stop requested");
+        const force = setTimeout(() => {
+          log.error("clean stop took longer than 30 s; exiting");
+          process.exit(1);
+        }, 30_000);
+        force.unref();
+        await runtime.stop().catch((e: unknown) => log.error({ err: e }, "error while stopping"));
+        process.exit(0);
+      };
+      process.on("SIGTERM", () => void stop("SIGTERM"));
+      process.on("SIGINT", () => void stop("SIGINT"));
+      process.on("SIGHUP", () => {
+        try {
+          const next = loadConfig(opts.config);
+          registerSecrets(next.secrets);
+          void runtime.reload(next).catch((e: unknown) => log.error({ err: e }, "reload failed"));
+        } catch (e) {
+          if (!(e instanceof ConfigError)) throw e;
+          log.error(
+            { issues: e.issues.map((i) => `${i.file}:${i.line}:${i.col}: ${i.message}`) },
+            "config invalid: keeping the running device map",
+          );
+        }
+      });
+      try {
+        await runtime.start();
+      } catch (e) {
+        log.fatal({ err: e }, "cannot start");
+        await runtime.stop().catch(() => undefined);
+        process.exit(1);
+      }
+    });
+}

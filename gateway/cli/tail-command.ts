@@ -1,0 +1,148 @@
+// `iggy-edge tail`: reads the gateway's messages from Iggy and prints one decoded reading a line.
+import { Command, InvalidArgumentError, Option } from "commander";
+import { codecByName } from "../codecs/index.js";
+import { decodeJsonReading } from "../codecs/json-codec.js";
+import { displayValue } from "../status.js";
+import { IggyClient, type PolledMessage } from "../iggy/index.js";
+import type { Reading } from "../../protocols/adapter.js";
+
+interface TailOptions {
+  stream: string;
+  topic: string;
+  iggy: string;
+  username: string;
+  password: string;
+  token?: string;
+  count?: number;
+  from: "first" | "next";
+  json?: boolean;
+  pollMs: number;
+}
+
+interface Line {
+  seq: number;
+  gateway: string;
+  reading: Reading;
+}
+
+function headerText(m: PolledMessage, key: string): string | undefined {
+  const h = m.headers.get(key);
+  if (!h) return undefined;
+  return h.kind === "raw" ? Buffer.from(h.value).toString() : String(h.value);
+}
+
+/** The readings one message carries, in sequence order. */
+export function decodeMessage(m: PolledMessage): Line[] {
+  const codec = headerText(m, "codec");
+  if (codec === undefined)
+    throw new Error(`message at offset ${m.offset} has no codec header: not written by iggy-edge`);
+  if (codec === "json") {
+    const d = decodeJsonReading(m.payload);
+    return [{ seq: d.seq, gateway: d.gateway, reading: d.reading }];
+  }
+  const batch = codecByName(codec).decode([m.payload]);
+  return batch.readings.map((reading, i) => ({ seq: batch.firstSeq + i, gateway: batch.gateway, reading }));
+}
+
+export function formatJsonLine(l: Line): string {
+  const r = l.reading;
+  const value = displayValue(r.value);
+  return JSON.stringify({
+    gateway: l.gateway,
+    seq: l.seq,
+    device: r.device,
+    point: r.point,
+    ts: new Date(r.ts).toISOString(),
+    value,
+    quality: r.quality,
+    ...(r.unit !== undefined ? { unit: r.unit } : {}),
+    ...(r.tags !== undefined ? { tags: r.tags } : {}),
+  });
+}
+
+export function formatTableLine(l: Line): string {
+  const r = l.reading;
+  const q = r.quality === "good" ? "" : `  (${r.quality})`;
+  return `${new Date(r.ts).toISOString()}  ${l.gateway}  ${r.device.padEnd(12)} ${r.point.padEnd(16)} ${String(displayValue(r.value))}${r.unit ? ` ${r.unit}` : ""}${q}`;
+}
+
+function positive(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive integer");
+  return n;
+}
+
+export function tailCommand(): Command {
+  return new Command("tail")
+    .description("decode the gateway's batches from Iggy, one reading a line")
+    .requiredOption("--stream <name>", "Iggy stream")
+    .requiredOption("--topic <name>", "Iggy topic")
+    .option("--iggy <host:port>", "Iggy server", "127.0.0.1:8090")
+    .addOption(new Option("--username <name>", "Iggy user").env("IGGY_USERNAME").default("iggy"))
+    .addOption(new Option("--password <secret>", "Iggy password").env("IGGY_PASSWORD").default("iggy"))
+    .addOption(
+      new Option("--token <pat>", "personal access token instead of user/password").env("IGGY_TOKEN"),
+    )
+    .option("--count <n>", "stop after N readings", positive)
+    .addOption(
+      new Option("--from <where>", "the first message, or only new ones")
+        .choices(["first", "next"])
+        .default("next"),
+    )
+    .option("--json", "JSON lines instead of a table")
+    .option("--poll-ms <ms>", "pause between polls when there is nothing new", positive, 200)
+    .action(async (o: TailOptions) => {
+      const client = new IggyClient({
+        address: o.iggy,
+        credentials: o.token ? { token: o.token } : { username: o.username, password: o.password },
+      });
+      let stop = false;
+      process.once("SIGINT", () => (stop = true));
+      process.once("SIGTERM", () => (stop = true));
+      let printed = 0;
+      const offsets = new Map<number, bigint>();
+      try {
+        while (!stop) {
+          const topic = await client.getTopic(o.stream, o.topic).catch(() => null);
+          if (!topic) {
+            console.error(`waiting for ${o.stream}/${o.topic} on ${o.iggy} ...`);
+            await new Promise((r) => setTimeout(r, 1000));
+            continue;
+          }
+          let got = 0;
+          for (let partition = 0; partition < topic.partitionsCount && !stop; partition++) {
+            if (!offsets.has(partition)) {
+              const p = topic.partitions[partition];
+              offsets.set(
+                partition,
+                o.from === "first" || !p || p.messagesCount === 0n ? 0n : p.currentOffset + 1n,
+              );
+            }
+            const batch = await client.poll(o.stream, o.topic, {
+              partition,
+              strategy: { kind: "offset", value: offsets.get(partition)! },
+              count: 100,
+            });
+            for (const m of batch.messages) {
+              offsets.set(partition, m.offset + 1n);
+              got++;
+              let lines: Line[];
+              try {
+                lines = decodeMessage(m);
+              } catch (e) {
+                console.error(`offset ${m.offset}: ${(e as Error).message}`);
+                continue;
+              }
+              for (const l of lines) {
+                console.log(o.json ? formatJsonLine(l) : formatTableLine(l));
+                if (o.count !== undefined && ++printed >= o.count) return;
+              }
+            }
+          }
+          if (got === 0) await new Promise((r) => setTimeout(r, o.pollMs));
+        }
+      } finally {
+        await client.close();
+      }
+    });
+}

@@ -1,0 +1,202 @@
+// The composition root: opens the buffer, connects the Iggy client and forwarder, starts one adapter
+// per protocol in the config, and serves HTTP. Every part is started and stopped from here.
+import { resolve } from "node:path";
+import type { Logger } from "pino";
+import { bufferDir, openBuffer, type BufferOptions, type ReadingBuffer } from "../buffer/index.js";
+import type { LoadedConfig } from "../config/load.js";
+import type { Config } from "../config/schema.js";
+import type { Emit, ProtocolAdapter, Reading } from "../protocols/adapter.js";
+import { devicesByProtocol, loadProtocol, ProtocolNotAvailableError } from "./adapters.js";
+import { codecByName } from "./codecs/index.js";
+import { Forwarder } from "./forwarder.js";
+import { HttpEndpoint } from "./http.js";
+import { IggyClient, type Credentials } from "./iggy/index.js";
+import { GatewayMetrics } from "./metrics.js";
+import { StatusBoard } from "./status.js";
+import { VERSION } from "./version.js";
+
+/** The buffer's options as the config gives them (also used by `iggy-edge buffer -c FILE`). */
+export function bufferOptions(config: Config): BufferOptions {
+  return {
+    dir: bufferDir(resolve(config.gateway.data_dir)),
+    maxBytes: config.buffer.max_bytes,
+    ...(config.buffer.max_rows === undefined ? {} : { maxRows: config.buffer.max_rows }),
+    onFull: config.buffer.on_full,
+    sync: config.buffer.sync,
+    commitIntervalMs: config.buffer.commit_interval_ms,
+  };
+}
+
+export function iggyCredentials(config: Config): Credentials {
+  const { token, username, password } = config.iggy;
+  if (token !== undefined) return { token };
+  return { username: username ?? "iggy", password: password ?? "iggy" };
+}
+
+export class GatewayRuntime {
+  readonly metrics = new GatewayMetrics();
+  readonly board: StatusBoard;
+  private buffer: ReadingBuffer | null = null;
+  private client: IggyClient | null = null;
+  private forwarder: Forwarder | null = null;
+  private http: HttpEndpoint | null = null;
+  private adapters: ProtocolAdapter[] = [];
+  private config: Config;
+
+  constructor(
+    loaded: LoadedConfig,
+    private readonly log: Logger,
+  ) {
+    this.config = loaded.config;
+    this.board = new StatusBoard(this.config.gateway.id, VERSION, this.config.devices);
+  }
+
+  get httpAddress(): string | null {
+    return this.http?.address ?? null;
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this;
+    log.info({ gateway: config.gateway.id, version: VERSION, devices: config.devices.length }, "starting");
+    this.http = new HttpEndpoint(
+      config.http.listen,
+      this.board,
+      this.metrics,
+      log.child({ component: "http" }),
+    );
+    await this.http.start();
+
+    const buffer = await openBuffer({ ...bufferOptions(config), log: log.child({ component: "buffer" }) });
+    this.buffer = buffer;
+    this.metrics.attachBuffer(buffer);
+    this.board.bufferStats = () => this.lastBufferStats;
+    this.refreshBufferStats();
+
+    const iggy = config.iggy;
+    const client = new IggyClient({
+      address: iggy.address,
+      credentials: iggyCredentials(config),
+      protocol: iggy.protocol,
+      connectTimeoutMs: iggy.connect_timeout_ms,
+      requestTimeoutMs: iggy.request_timeout_ms,
+      ...(iggy.tls
+        ? {
+            tls: {
+              ...(iggy.tls.ca ? { ca: iggy.tls.ca } : {}),
+              ...(iggy.tls.server_name ? { serverName: iggy.tls.server_name } : {}),
+            },
+          }
+        : {}),
+      logger: log.child({ component: "iggy" }),
+    });
+    client.on("connected", () => this.metrics.iggyConnected.set(1));
+    client.on("disconnected", () => this.metrics.iggyConnected.set(0));
+    this.client = client;
+    this.forwarder = new Forwarder(buffer, client, {
+      gatewayId: config.gateway.id,
+      stream: iggy.stream,
+      topic: iggy.topics.telemetry,
+      createMissing: iggy.create_missing,
+      partitions: iggy.partitions,
+      codec: codecByName(iggy.codec),
+      batch: {
+        maxReadings: iggy.batch.max_readings,
+        maxBytes: iggy.batch.max_bytes,
+        lingerMs: iggy.batch.linger_ms,
+      },
+      log: log.child({ component: "forwarder" }),
+      metrics: this.metrics,
+    });
+    this.board.iggyStatus = () => ({ address: iggy.address, ...this.forwarder!.status() });
+    this.forwarder.start();
+
+    await this.startAdapters(config);
+    this.metrics.watchDevices(() => this.board.deviceUp());
+    this.board.ready = true;
+    log.info("running");
+  }
+
+  private lastBufferStats: Record<string, unknown> = {};
+  private refreshBufferStats(): void {
+    void this.buffer
+      ?.stats()
+      .then((s) => {
+        this.lastBufferStats = s as unknown as Record<string, unknown>;
+      })
+      .catch(() => undefined);
+    const t = setTimeout(() => this.refreshBufferStats(), 1000);
+    t.unref();
+  }
+
+  private emitFor(protocol: string): Emit {
+    return async (readings: Reading[]) => {
+      if (readings.length === 0) return;
+      const buffer = this.buffer;
+      if (!buffer) throw new Error("the gateway is stopping");
+      // A refusal is counted by the buffer (readings_rejected_total) and reaches the source.
+      await buffer.append(readings);
+      for (const r of readings) this.metrics.readingsReceived.inc({ protocol, device: r.device });
+      this.board.record(readings);
+      this.forwarder?.notify(readings.length);
+    };
+  }
+
+  private async startAdapters(config: Config): Promise<void> {
+    for (const [protocol, devices] of devicesByProtocol(config.devices)) {
+      const log = this.log.child({ component: protocol });
+      try {
+        const mod = await loadProtocol(protocol);
+        const adapter = mod.createAdapter(devices, config, {
+          log,
+          reject: (reason) => this.metrics.reject(reason),
+        });
+        await adapter.start(this.emitFor(protocol));
+        this.adapters.push(adapter);
+        this.board.addHealthSource(() => adapter.health());
+      } catch (e) {
+        const message =
+          e instanceof ProtocolNotAvailableError ? e.message : `cannot start: ${(e as Error).message}`;
+        log.error({ devices: devices.map((d) => d.id) }, message);
+        const since = Date.now();
+        this.board.addHealthSource(() => ({
+          protocol,
+          devices: devices.map((d) => ({ device: d.id, up: false, error: message, since })),
+        }));
+      }
+    }
+  }
+
+  private async stopAdapters(): Promise<void> {
+    const adapters = this.adapters;
+    this.adapters = [];
+    this.board.clearHealthSources();
+    await Promise.allSettled(adapters.map((a) => a.stop()));
+  }
+
+  /** SIGHUP: a new device map. Other sections need a restart; a change there is logged. */
+  async reload(loaded: LoadedConfig): Promise<void> {
+    const next = loaded.config;
+    for (const section of ["gateway", "iggy", "buffer", "http", "mqtt", "coap"] as const) {
+      if (JSON.stringify(next[section]) !== JSON.stringify(this.config[section])) {
+        this.log.warn({ section }, `config section '${section}' changed: it takes effect after a restart`);
+      }
+    }
+    this.log.info({ devices: next.devices.length }, "reloading the device map");
+    await this.stopAdapters();
+    this.config = { ...this.config, devices: next.devices };
+    this.board.setDevices(next.devices);
+    await this.startAdapters(this.config);
+  }
+
+  async stop(): Promise<void> {
+    this.log.info("stopping");
+    this.board.ready = false;
+    await this.stopAdapters();
+    await this.forwarder?.stop();
+    await this.client?.close();
+    await this.buffer?.close();
+    this.buffer = null;
+    await this.http?.stop();
+    this.log.info("stopped");
+  }
+}

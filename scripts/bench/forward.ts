@@ -1,0 +1,248 @@
+// The forwarder and its codecs: bytes per reading and encode rate of each codec, the drain of a
+// backlog into the dev server (beside the raw client sending the same batches), and the latency
+// from accepted (committed to the buffer) to confirmed by Iggy at 1,000 readings/s.
+import { spawn, type ChildProcess } from "node:child_process";
+import { join, resolve } from "node:path";
+import { openBuffer } from "../../buffer/index.js";
+import { codecs, type CodecName } from "../../gateway/codecs/index.js";
+import { Forwarder } from "../../gateway/forwarder.js";
+import { IggyClient, batchMessageId, header } from "../../gateway/iggy/index.js";
+import { createLogger } from "../../gateway/log.js";
+import type { Reading } from "../../protocols/adapter.js";
+import { percentile, withPeer, type Benchmark, type BenchContext, type Figure } from "../bench-kit.js";
+
+const log = createLogger({ level: "silent" });
+const devMain = resolve(import.meta.dirname, "../../gateway/iggy/dev-server/main.js");
+
+/** A few devices, tens of points, float values with a few decimals, millisecond timestamps. */
+function realistic(n: number, start: number): Reading[] {
+  const out: Reading[] = [];
+  for (let i = 0; i < n; i++) {
+    const k = start + i;
+    out.push({
+      device: `press-${k % 4}`,
+      point: `sensor_${(k >> 2) % 30}`,
+      ts: 1_764_000_000_000 + k * 3,
+      value: Math.round((50 + 25 * Math.sin(k / 11) + (k % 7) * 0.37) * 1000) / 1000,
+      quality: "good",
+      unit: ["degC", "bar", "rpm"][k % 3]!,
+    });
+  }
+  return out;
+}
+
+function rate(seconds: number, fn: () => number): number {
+  let items = 0;
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  while (performance.now() < end) items += fn();
+  return items / ((performance.now() - t0) / 1000);
+}
+
+async function startDevIggy(): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [devMain, "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  const port = await new Promise<number>((ok, fail) => {
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on [^\s]+:(\d+)/.exec(out);
+      if (m) ok(Number(m[1]));
+    });
+    child.once("exit", (code) => fail(new Error(`dev-iggy exited with ${code}: ${out}`)));
+  });
+  return { child, port };
+}
+
+function client(port: number): IggyClient {
+  return new IggyClient({
+    address: `127.0.0.1:${port}`,
+    credentials: { username: "iggy", password: "iggy" },
+  });
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function codecFigures(ctx: BenchContext): Figure[] {
+  const batch = { gateway: "line-3", firstSeq: 1_000_000, readings: realistic(1000, 0) };
+  // The reference: the same readings as JSON lines, one object per reading.
+  const jsonLines = batch.readings.map((r) => JSON.stringify(r)).join("\n").length + 1;
+  const figures: Figure[] = [];
+  for (const name of ["flatbuffers", "msgpack"] as CodecName[]) {
+    const bytes = codecs[name].encode(batch)[0]!.length;
+    figures.push(
+      withPeer(
+        `${name} bytes/reading (1,000-reading batch)`,
+        bytes / 1000,
+        "B",
+        "JSON lines of the readings",
+        jsonLines / 1000,
+        "<= 0.40x",
+      ),
+    );
+  }
+  const connectorJson = codecs.json.encode(batch).reduce((n, p) => n + p.length, 0);
+  figures.push({
+    name: "json codec bytes/reading (with gateway, seq, type)",
+    value: connectorJson / 1000,
+    unit: "B",
+  });
+  const seconds = ctx.quick ? 0.5 : 2;
+  const naive = rate(seconds, () => (JSON.stringify(batch.readings).length > 0 ? 1000 : 0));
+  for (const name of ["flatbuffers", "msgpack", "json"] as CodecName[]) {
+    ctx.log(`encode rate: ${name}`);
+    const r = rate(seconds, () => (codecs[name].encode(batch).length > 0 ? 1000 : 0));
+    figures.push(
+      withPeer(`${name} encode`, r, "readings/s", "JSON.stringify of the readings", naive, ">= 500,000"),
+    );
+  }
+  return figures;
+}
+
+async function drainFigures(ctx: BenchContext, port: number): Promise<Figure[]> {
+  const total = ctx.quick ? 100_000 : 1_000_000;
+  const buffer = await openBuffer({
+    dir: join(ctx.tmpDir, "drain-buffer"),
+    maxBytes: 2 * 1024 ** 3,
+    sync: "normal",
+  });
+  ctx.log(`filling the buffer with ${total} readings`);
+  for (let i = 0; i < total; i += 10_000) await buffer.append(realistic(10_000, i));
+
+  // The ceiling: the raw client sending pre-encoded batches of the same size, one at a time.
+  const raw = client(port);
+  await raw.ensureStream("bench");
+  await raw.ensureTopic("bench", "ceiling", { partitions: 1 });
+  const payloads = Array.from(
+    { length: 20 },
+    (_, i) =>
+      codecs.flatbuffers.encode({
+        gateway: "raw",
+        firstSeq: i * 1000,
+        readings: realistic(1000, i * 1000),
+      })[0]!,
+  );
+  const rawBatches = Math.min(total / 1000, ctx.quick ? 100 : 300);
+  let t0 = performance.now();
+  for (let i = 0; i < rawBatches; i++) {
+    const outcome = await raw.send(
+      "bench",
+      "ceiling",
+      [
+        {
+          id: batchMessageId("raw", BigInt(i * 1000)),
+          payload: payloads[i % 20]!,
+          headers: new Map([["codec", header.string("flatbuffers")]]),
+        },
+      ],
+      { partitioning: { kind: "partition", id: 0 } },
+    );
+    if (outcome.status !== "confirmed") throw new Error(`raw send: ${outcome.status}`);
+  }
+  const rawRate = (rawBatches * 1000) / ((performance.now() - t0) / 1000);
+  await raw.close();
+
+  const c = client(port);
+  const forwarder = new Forwarder(buffer, c, {
+    gatewayId: "bench-gw",
+    stream: "bench",
+    topic: "drain",
+    createMissing: true,
+    partitions: 1,
+    codec: codecs.flatbuffers,
+    batch: { maxReadings: 1000, maxBytes: 1024 * 1024, lingerMs: 20 },
+    log,
+  });
+  ctx.log("draining");
+  t0 = performance.now();
+  forwarder.start();
+  await until(async () => (await buffer.stats()).readings === 0, 600_000);
+  const drainRate = total / ((performance.now() - t0) / 1000);
+  await forwarder.stop();
+  await c.close();
+  await buffer.close();
+  return [
+    withPeer(
+      `drain of a ${total.toLocaleString("en-US")}-reading backlog`,
+      drainRate,
+      "readings/s",
+      "raw client send of the same batches",
+      rawRate,
+      ">= 200,000",
+    ),
+  ];
+}
+
+async function latencyFigures(ctx: BenchContext, port: number): Promise<Figure[]> {
+  const buffer = await openBuffer({ dir: join(ctx.tmpDir, "latency-buffer") });
+  const c = client(port);
+  const accepted = new Map<number, number>();
+  const latencies: number[] = [];
+  const forwarder = new Forwarder(buffer, c, {
+    gatewayId: "bench-latency",
+    stream: "bench",
+    topic: "latency",
+    createMissing: true,
+    partitions: 1,
+    codec: codecs.flatbuffers,
+    batch: { maxReadings: 1000, maxBytes: 1024 * 1024, lingerMs: 20 },
+    log,
+    onConfirmed: (batch) => {
+      const now = performance.now();
+      for (let seq = batch.firstSeq; seq <= batch.lastSeq; seq++) {
+        const at = accepted.get(seq);
+        if (at !== undefined) latencies.push(now - at);
+        accepted.delete(seq);
+      }
+    },
+  });
+  forwarder.start();
+  const seconds = ctx.quick ? 3 : 15;
+  ctx.log(`latency: 1,000 readings/s for ${seconds} s (10 every 10 ms)`);
+  const end = performance.now() + seconds * 1000;
+  let k = 0;
+  while (performance.now() < end) {
+    const tick = performance.now();
+    const r = await buffer.append(realistic(10, k));
+    const at = performance.now();
+    for (let seq = r.firstSeq; seq <= r.lastSeq; seq++) accepted.set(seq, at);
+    forwarder.notify(10);
+    k += 10;
+    await new Promise((res) => setTimeout(res, Math.max(0, 10 - (performance.now() - tick))));
+  }
+  await until(async () => accepted.size === 0, 30_000);
+  await forwarder.stop();
+  await c.close();
+  await buffer.close();
+  latencies.sort((a, b) => a - b);
+  return [
+    {
+      name: "accepted -> confirmed p50 (1,000 readings/s, linger 20 ms)",
+      value: percentile(latencies, 50),
+      unit: "ms",
+    },
+    { name: "accepted -> confirmed p99", value: percentile(latencies, 99), unit: "ms", target: "< 50" },
+  ];
+}
+
+const bench: Benchmark = {
+  description:
+    "codec sizes and encode rates, backlog drain into the dev server, accepted-to-confirmed latency",
+  async run(ctx) {
+    const figures = codecFigures(ctx);
+    const dev = await startDevIggy();
+    try {
+      figures.push(...(await drainFigures(ctx, dev.port)));
+      figures.push(...(await latencyFigures(ctx, dev.port)));
+    } finally {
+      dev.child.kill("SIGKILL");
+    }
+    return figures;
+  },
+};
+export default bench;

@@ -1,0 +1,301 @@
+// The forwarder against the dev server with the real buffer: order, exactly once through an outage,
+// a crash between Iggy's confirm and the release, a lost reply, and a batch Iggy refuses.
+import assert from "node:assert/strict";
+import { createServer, connect, type AddressInfo, type Socket } from "node:net";
+import { after, test } from "node:test";
+import { openBuffer, type ReadingBuffer } from "../../buffer/index.js";
+import { codecs } from "../../gateway/codecs/index.js";
+import { decodeMessage } from "../../gateway/cli/tail-command.js";
+import { Forwarder, type ForwarderOptions } from "../../gateway/forwarder.js";
+import {
+  batchMessageId,
+  IggyServerError,
+  type IggyClient,
+  type SendOutcome,
+} from "../../gateway/iggy/index.js";
+import { createLogger } from "../../gateway/log.js";
+import { GatewayMetrics } from "../../gateway/metrics.js";
+import type { Reading } from "../../protocols/adapter.js";
+import { clientFor, startDev, tempDir } from "../iggy/helpers.js";
+
+const log = createLogger({ level: "silent" });
+const dirs: { remove(): void }[] = [];
+after(() => dirs.forEach((d) => d.remove()));
+
+function temp(prefix: string): string {
+  const d = tempDir(prefix);
+  dirs.push(d);
+  return d.path;
+}
+
+function readings(from: number, n: number): Reading[] {
+  return Array.from({ length: n }, (_, i) => ({
+    device: `dev-${(from + i) % 3}`,
+    point: "counter",
+    ts: 1_764_000_000_000 + from + i,
+    value: from + i,
+    quality: "good" as const,
+  }));
+}
+
+function options(metrics?: GatewayMetrics, codec: keyof typeof codecs = "flatbuffers"): ForwarderOptions {
+  return {
+    gatewayId: "gw-test",
+    stream: "iot",
+    topic: "telemetry",
+    createMissing: true,
+    partitions: 1,
+    codec: codecs[codec],
+    batch: { maxReadings: 100, maxBytes: 1 << 20, lingerMs: 5 },
+    log,
+    retry: { initialDelayMs: 10, maxDelayMs: 100 },
+    ...(metrics ? { metrics } : {}),
+  };
+}
+
+async function append(buffer: ReadingBuffer, forwarder: Forwarder | null, rs: Reading[]): Promise<void> {
+  await buffer.append(rs);
+  forwarder?.notify(rs.length);
+}
+
+/** Every reading in the partition, decoded, with the message ids seen. */
+async function stored(port: number): Promise<{ values: number[]; ids: bigint[]; firstSeqs: number[] }> {
+  const client = clientFor(port);
+  const values: number[] = [];
+  const ids: bigint[] = [];
+  const firstSeqs: number[] = [];
+  try {
+    let offset = 0n;
+    for (;;) {
+      const page = await client.poll("iot", "telemetry", {
+        partition: 0,
+        strategy: { kind: "offset", value: offset },
+        count: 500,
+      });
+      if (page.messages.length === 0) break;
+      for (const m of page.messages) {
+        offset = m.offset + 1n;
+        ids.push(m.id);
+        const lines = decodeMessage(m);
+        firstSeqs.push(lines[0]!.seq);
+        for (const l of lines) values.push(l.reading.value as number);
+      }
+    }
+  } finally {
+    await client.close();
+  }
+  return { values, ids, firstSeqs };
+}
+
+async function until(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+const generations = ["0.8", "0.10"] as const;
+
+for (const [codec, protocol] of [
+  ["flatbuffers", "0.8"],
+  ["msgpack", "0.8"],
+  ["json", "0.8"],
+  ["flatbuffers", "0.10"],
+  ["json", "0.10"],
+] as const) {
+  test(`${codec} over Iggy ${protocol}: readings arrive in order, once, with the contract's headers and ids`, async () => {
+    const server = await startDev();
+    const buffer = await openBuffer({ dir: temp("fwd-order-") });
+    const client = clientFor(server.address.port, { protocol });
+    const forwarder = new Forwarder(buffer, client, options(undefined, codec));
+    try {
+      forwarder.start();
+      for (let i = 0; i < 250; i += 50) await append(buffer, forwarder, readings(i, 50));
+      await until(
+        "250 readings in Iggy",
+        async () => (await stored(server.address.port)).values.length === 250,
+      );
+      const s = await stored(server.address.port);
+      assert.deepEqual(s.values, range(250));
+      const probe = clientFor(server.address.port, { protocol });
+      const page = await probe.poll("iot", "telemetry", {
+        partition: 0,
+        strategy: { kind: "first" },
+        count: 1,
+      });
+      await probe.close();
+      const m = page.messages[0]!;
+      const firstSeq = Number((m.headers.get("first_seq") as { value: bigint }).value);
+      assert.equal(m.id, batchMessageId("gw-test", BigInt(firstSeq)));
+      assert.deepEqual(m.headers.get("codec"), { kind: "string", value: codec });
+      assert.deepEqual(m.headers.get("gateway"), { kind: "string", value: "gw-test" });
+      assert.deepEqual(m.headers.get("schema"), { kind: "uint32", value: 1 });
+      assert.equal(m.headers.get("count")?.kind, "uint32");
+      assert.equal((await buffer.stats()).readings, 0, "released after the confirm");
+    } finally {
+      await forwarder.stop();
+      await client.close();
+      await buffer.close();
+      await server.close();
+    }
+  });
+}
+
+test("outage drill: readings keep being accepted while Iggy is down and all arrive once, in order", async () => {
+  const dataDir = temp("fwd-outage-iggy-");
+  let server = await startDev({ dataDir });
+  const port = server.address.port;
+  const buffer = await openBuffer({ dir: temp("fwd-outage-buf-") });
+  const client = clientFor(port);
+  const metrics = new GatewayMetrics({ processMetrics: false });
+  const forwarder = new Forwarder(buffer, client, options(metrics));
+  try {
+    forwarder.start();
+    await append(buffer, forwarder, readings(0, 300));
+    await until("first readings in Iggy", async () => (await stored(port)).values.length === 300);
+    await server.close();
+    for (let i = 300; i < 1500; i += 100) await append(buffer, forwarder, readings(i, 100));
+    await until("the forwarder to notice the outage", async () =>
+      (await metrics.forwardBatches.get()).values.some((v) => v.labels.result === "retry"),
+    );
+    assert.ok((await buffer.stats()).readings >= 1100, "the backlog is in the buffer");
+    server = await startDev({ dataDir, port });
+    await until("the backlog drained", async () => (await buffer.stats()).readings === 0);
+    const s = await stored(port);
+    assert.deepEqual(s.values, range(1500));
+  } finally {
+    await forwarder.stop();
+    await client.close();
+    await buffer.close();
+    await server.close();
+  }
+});
+
+for (const protocol of generations) {
+  test(`Iggy ${protocol}: a crash between Iggy's confirm and the release does not store the batch twice (dedup off)`, async () => {
+    const server = await startDev({ dedup: { enabled: false } });
+    const port = server.address.port;
+    const dir = temp("fwd-crash-");
+    const first = await openBuffer({ dir });
+    await append(first, null, readings(0, 250));
+    let releases = 0;
+    // The first run "dies" at its second release: Iggy has that batch, the buffer still has it leased.
+    const dying: ReadingBuffer = Object.create(first) as ReadingBuffer;
+    dying.release = async (id: number) => {
+      if (++releases === 2) throw new Error("simulated crash before the release");
+      return first.release(id);
+    };
+    const client1 = clientFor(port, { protocol });
+    const f1 = new Forwarder(dying, client1, options());
+    f1.start();
+    await until("the crash", () => releases === 2);
+    await f1.stop();
+    await client1.close();
+    await first.close();
+    assert.deepEqual((await stored(port)).values, range(200), "two batches in Iggy, the second unreleased");
+
+    const second = await openBuffer({ dir });
+    const client2 = clientFor(port, { protocol });
+    const metrics = new GatewayMetrics({ processMetrics: false });
+    const f2 = new Forwarder(second, client2, options(metrics));
+    try {
+      f2.start();
+      await until("the rest sent", async () => (await second.stats()).readings === 0);
+      const s = await stored(port);
+      assert.deepEqual(s.values, range(250), "each reading once");
+      assert.equal(new Set(s.ids).size, s.ids.length, "no message id twice");
+      const results = (await metrics.forwardBatches.get()).values;
+      assert.equal(results.find((v) => v.labels.result === "duplicate")?.value, 1);
+    } finally {
+      await f2.stop();
+      await client2.close();
+      await second.close();
+      await server.close();
+    }
+  });
+}
+
+for (const protocol of generations) {
+  test(`Iggy ${protocol}: a reply lost after Iggy stored the batch: the tail is read and the batch is not resent`, async () => {
+    const server = await startDev({ dedup: { enabled: false } });
+    // A proxy that, once armed, swallows the next reply and cuts the connection.
+    let armed = false;
+    let dropped = 0;
+    const proxy = createServer((down: Socket) => {
+      const up = connect(server.address.port, "127.0.0.1");
+      const end = () => {
+        down.destroy();
+        up.destroy();
+      };
+      for (const s of [down, up]) s.on("error", end).on("close", end);
+      down.on("data", (c: Buffer) => up.write(c));
+      up.on("data", (c: Buffer) => {
+        if (armed) {
+          armed = false;
+          dropped++;
+          end();
+        } else {
+          down.write(c);
+        }
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    const proxyPort = (proxy.address() as AddressInfo).port;
+    const buffer = await openBuffer({ dir: temp("fwd-lost-reply-") });
+    const client = clientFor(proxyPort, { protocol });
+    const forwarder = new Forwarder(buffer, client, options());
+    try {
+      forwarder.start();
+      await append(buffer, forwarder, readings(0, 100));
+      await until("first batch", async () => (await buffer.stats()).readings === 0);
+      armed = true;
+      await append(buffer, forwarder, readings(100, 100));
+      await until(
+        "the lost reply and the recovery",
+        async () => dropped === 1 && (await buffer.stats()).readings === 0,
+      );
+      const s = await stored(server.address.port);
+      assert.deepEqual(s.values, range(200));
+    } finally {
+      await forwarder.stop();
+      await client.close();
+      await buffer.close();
+      proxy.close();
+      await server.close();
+    }
+  });
+}
+
+test("a batch Iggy refuses as invalid goes to the dead letters and the stream goes on", async () => {
+  const server = await startDev();
+  const buffer = await openBuffer({ dir: temp("fwd-dead-") });
+  const real = clientFor(server.address.port);
+  let refused = 0;
+  const client = Object.create(real) as IggyClient;
+  client.send = async (...args: Parameters<IggyClient["send"]>): Promise<SendOutcome> => {
+    if (refused++ === 0) return { status: "rejected", error: new IggyServerError(4025, "SendMessages") };
+    return real.send(...args);
+  };
+  const forwarder = new Forwarder(buffer, client, options());
+  try {
+    await append(buffer, null, readings(0, 150));
+    forwarder.start();
+    await until("the stream to go on", async () => (await buffer.stats()).readings === 0);
+    const dead = await buffer.listDeadLetters();
+    assert.equal(dead.length, 1);
+    assert.match(dead[0]!.reason, /4025/);
+    assert.deepEqual((await stored(server.address.port)).values, range(150).slice(100));
+  } finally {
+    await forwarder.stop();
+    await real.close();
+    await buffer.close();
+    await server.close();
+  }
+});
