@@ -47,35 +47,11 @@ export class Connection {
     socket.on("close", () => this.onClose());
   }
 
-  static open(endpoint: Endpoint, session: WireSession, timeoutMs: number): Promise<Connection> {
-    return new Promise((resolve, reject) => {
-      const where = `${endpoint.host}:${endpoint.port}`;
-      const socket = endpoint.tls
-        ? tlsConnect({
-            host: endpoint.host,
-            port: endpoint.port,
-            servername: endpoint.tls.serverName ?? endpoint.host,
-            ...(endpoint.tls.ca ? { ca: endpoint.tls.ca } : {}),
-          })
-        : netConnect({ host: endpoint.host, port: endpoint.port });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new IggyTimeoutError(`connecting to ${where} took longer than ${timeoutMs} ms`));
-      }, timeoutMs);
-      const onError = (e: Error): void => {
-        clearTimeout(timer);
-        socket.destroy();
-        reject(new IggyConnectionError(`cannot connect to ${where}: ${e.message}`));
-      };
-      socket.once("error", onError);
-      socket.once(endpoint.tls ? "secureConnect" : "connect", () => {
-        clearTimeout(timer);
-        socket.off("error", onError);
-        socket.setNoDelay(true);
-        socket.setKeepAlive(true, 10_000);
-        resolve(new Connection(socket, session, endpoint));
-      });
-    });
+  static async open(endpoint: Endpoint, session: WireSession, timeoutMs: number): Promise<Connection> {
+    const socket = await openSocket(endpoint, timeoutMs);
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 10_000);
+    return new Connection(socket, session, endpoint);
   }
 
   get closed(): boolean {
@@ -202,4 +178,34 @@ export class Connection {
     this.socket.destroy();
     for (const l of this.closeListeners) l(error);
   }
+}
+
+/** A TCP or TLS socket to the endpoint, connected (and handshaken) within `timeoutMs`. */
+export function openSocket(endpoint: Endpoint, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const where = `${endpoint.host}:${endpoint.port}`;
+    const socket = endpoint.tls
+      ? tlsConnect({
+          host: endpoint.host,
+          port: endpoint.port,
+          servername: endpoint.tls.serverName ?? endpoint.host,
+          ...(endpoint.tls.ca ? { ca: endpoint.tls.ca } : {}),
+        })
+      : netConnect({ host: endpoint.host, port: endpoint.port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new IggyTimeoutError(`connecting to ${where} took longer than ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onError = (e: Error): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new IggyConnectionError(`cannot connect to ${where}: ${e.message}`));
+    };
+    socket.once("error", onError);
+    socket.once(endpoint.tls ? "secureConnect" : "connect", () => {
+      clearTimeout(timer);
+      socket.off("error", onError);
+      resolve(socket);
+    });
+  });
 }

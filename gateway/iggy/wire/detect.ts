@@ -11,10 +11,9 @@
 // 8-byte answer whose first word is non-zero, or a close, means 0.8. If nothing comes before the
 // timeout, a second connection sends a 0.8 PING (8 bytes) and expects the 8-byte OK.
 import { randomBytes } from "node:crypto";
-import { connect as netConnect, type Socket } from "node:net";
-import { connect as tlsConnect } from "node:tls";
-import type { Endpoint } from "../connection.js";
-import { IggyConnectionError, IggyTimeoutError } from "../errors.js";
+import type { Socket } from "node:net";
+import { openSocket, type Endpoint } from "../connection.js";
+import { IggyConnectionError } from "../errors.js";
 import type {
   ServerOp,
   ServerRequest,
@@ -82,33 +81,6 @@ export const serverWireAuto: ServerWireGeneration = {
 // ---- client side ----
 
 export type DetectedVersion = "0.8" | "0.10";
-
-function open(endpoint: Endpoint, timeoutMs: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const where = `${endpoint.host}:${endpoint.port}`;
-    const socket = endpoint.tls
-      ? tlsConnect({
-          host: endpoint.host,
-          port: endpoint.port,
-          servername: endpoint.tls.serverName ?? endpoint.host,
-          ...(endpoint.tls.ca ? { ca: endpoint.tls.ca } : {}),
-        })
-      : netConnect({ host: endpoint.host, port: endpoint.port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new IggyTimeoutError(`connecting to ${where} took longer than ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.once("error", (e) => {
-      clearTimeout(timer);
-      socket.destroy();
-      reject(new IggyConnectionError(`cannot connect to ${where}: ${e.message}`));
-    });
-    socket.once(endpoint.tls ? "secureConnect" : "connect", () => {
-      clearTimeout(timer);
-      resolve(socket);
-    });
-  });
-}
 
 /** Writes `probe`, then feeds what arrives to `judge` until it decides, the peer closes, or time runs out. */
 function exchange(
@@ -182,9 +154,9 @@ export async function detectGeneration(
   timeoutMs: number,
   connectTimeoutMs: number,
 ): Promise<DetectedVersion> {
-  const first = await exchange(await open(endpoint, connectTimeoutMs), ping010(), timeoutMs, judge010);
+  const first = await exchange(await openSocket(endpoint, connectTimeoutMs), ping010(), timeoutMs, judge010);
   if (first) return first;
-  const second = await exchange(await open(endpoint, connectTimeoutMs), PING_08, timeoutMs, judge08);
+  const second = await exchange(await openSocket(endpoint, connectTimeoutMs), PING_08, timeoutMs, judge08);
   if (second) return second;
   throw new IggyConnectionError(
     `${endpoint.host}:${endpoint.port} answered neither an Iggy 0.10 nor an Iggy 0.8 ping within ${timeoutMs} ms; ` +
