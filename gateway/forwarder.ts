@@ -13,8 +13,8 @@ import {
   partitionForKey,
   type IggyClient,
   type OutgoingMessage,
-  type PolledMessage,
 } from "./iggy/index.js";
+import { headerNumber, headerText } from "./message-headers.js";
 import type { GatewayMetrics } from "./metrics.js";
 
 export interface ForwarderOptions {
@@ -57,18 +57,6 @@ export interface ForwarderStatus {
   last_error: string | null;
   batches_sent: number;
   readings_sent: number;
-}
-
-function headerString(m: PolledMessage, key: string): string | undefined {
-  const h = m.headers.get(key);
-  return h?.kind === "string" ? h.value : undefined;
-}
-
-function headerNumber(m: PolledMessage, key: string): number | undefined {
-  const h = m.headers.get(key);
-  if (!h) return undefined;
-  if (typeof h.value === "bigint") return Number(h.value);
-  return typeof h.value === "number" ? h.value : undefined;
 }
 
 export class Forwarder {
@@ -290,7 +278,7 @@ export class Forwarder {
     for (let pages = 0; pages < TAIL_MAX_PAGES; pages++) {
       for (let i = page.messages.length - 1; i >= 0; i--) {
         const m = page.messages[i]!;
-        if (headerString(m, "gateway") !== gatewayId) continue;
+        if (headerText(m, "gateway") !== gatewayId) continue;
         const firstSeq = headerNumber(m, "first_seq");
         if (firstSeq === undefined) continue;
         return firstSeq >= batch.firstSeq;

@@ -4,6 +4,7 @@ import { codecByName } from "../codecs/index.js";
 import { decodeJsonReading } from "../codecs/json-codec.js";
 import { displayValue } from "../status.js";
 import { IggyClient, type PolledMessage } from "../iggy/index.js";
+import { headerText } from "../message-headers.js";
 import type { Reading } from "../../protocols/adapter.js";
 
 interface TailOptions {
@@ -23,12 +24,6 @@ interface Line {
   seq: number;
   gateway: string;
   reading: Reading;
-}
-
-function headerText(m: PolledMessage, key: string): string | undefined {
-  const h = m.headers.get(key);
-  if (!h) return undefined;
-  return h.kind === "raw" ? Buffer.from(h.value).toString() : String(h.value);
 }
 
 /** The readings one message carries, in sequence order. */
