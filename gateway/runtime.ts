@@ -116,16 +116,19 @@ export class GatewayRuntime {
     log.info("running");
   }
 
+  // /api/status is synchronous; the buffer's statistics come from its worker, so a copy of at most
+  // one second ago is shown. Refreshing ends with the buffer.
   private lastBufferStats: Record<string, unknown> = {};
   private refreshBufferStats(): void {
-    void this.buffer
-      ?.stats()
+    const buffer = this.buffer;
+    if (!buffer) return;
+    void buffer
+      .stats()
       .then((s) => {
         this.lastBufferStats = s as unknown as Record<string, unknown>;
       })
       .catch(() => undefined);
-    const t = setTimeout(() => this.refreshBufferStats(), 1000);
-    t.unref();
+    setTimeout(() => this.refreshBufferStats(), 1000).unref();
   }
 
   private emitFor(protocol: string): Emit {
