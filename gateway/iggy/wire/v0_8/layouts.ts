@@ -5,18 +5,32 @@ import { LayoutError, nameBytes, Reader, Writer } from "../bytes.js";
 import type { IncomingMessage, StoredMessage } from "../generation.js";
 import type {
   Consumer,
-  ConsumerOffsetInfo,
   Identifier,
-  OutgoingMessage,
   Partitioning,
   PartitionInfo,
   PolledBatch,
   PolledMessage,
-  PollingStrategy,
   StreamInfo,
   TopicInfo,
   TopicSettings,
 } from "../../types.js";
+import {
+  writeConsumer,
+  writeOptPartition,
+  readOptPartition,
+  readStrategy,
+  readPartitioning,
+  writeIdentifier,
+  encodeIdentifiers,
+  encodeOffsetInfo,
+  decodeOffsetInfo,
+  encodePoll,
+  U32_MAX,
+  type PollRequest,
+  type SendRequest,
+} from "../shared-layouts.js";
+export { writeIdentifier, encodeIdentifiers, encodeOffsetInfo, decodeOffsetInfo, encodePoll };
+export type { PollRequest, SendRequest };
 
 export const COMMAND = {
   ping: 1,
@@ -39,20 +53,8 @@ export const MESSAGE_HEADER_SIZE = 64;
 export const MAX_PAYLOAD_BYTES = 64_000_000;
 /** Non-SEND payloads above this are refused by the server. */
 export const MAX_CONTROL_PAYLOAD = 10 * 1024 * 1024;
-const U32_MAX = 0xffffffff;
 
 // ---- primitives ----
-
-export function writeIdentifier(w: Writer, id: Identifier, field: string): void {
-  if (typeof id === "number") {
-    if (!Number.isInteger(id) || id < 0 || id > U32_MAX)
-      throw new RangeError(`${field} id ${id} is not a u32`);
-    w.u8(1).u8(4).u32(id);
-  } else {
-    const b = nameBytes(id, `${field} name`);
-    w.u8(2).u8(b.length).bytes(b);
-  }
-}
 
 /** `code` is the status a server answers for a malformed identifier here (6 in SEND, 4 elsewhere). */
 export function readIdentifier(r: Reader, field: string, code = 4): Identifier {
@@ -64,54 +66,10 @@ export function readIdentifier(r: Reader, field: string, code = 4): Identifier {
   throw new LayoutError(`${field}: identifier kind ${kind} with length ${len} is invalid`, code);
 }
 
-function writeConsumer(w: Writer, c: Consumer): void {
-  w.u8(c.kind === "consumer" ? 1 : 2);
-  writeIdentifier(w, c.id, "consumer");
-}
-
 function readConsumer(r: Reader): Consumer {
   const kind = r.u8("consumer kind");
   if (kind !== 1 && kind !== 2) throw new LayoutError(`consumer kind ${kind} is invalid`, 4);
   return { kind: kind === 1 ? "consumer" : "group", id: readIdentifier(r, "consumer") };
-}
-
-function writeOptPartition(w: Writer, p: number | undefined): void {
-  if (p === undefined) w.u8(0).u32(0);
-  else {
-    if (!Number.isInteger(p) || p < 0 || p > U32_MAX) throw new RangeError(`partition ${p} is not a u32`);
-    w.u8(1).u32(p);
-  }
-}
-
-function readOptPartition(r: Reader): number | undefined {
-  const flag = r.u8("partition flag");
-  const value = r.u32("partition id");
-  return flag === 1 ? value : undefined;
-}
-
-const STRATEGY_KIND = { offset: 1, timestamp: 2, first: 3, last: 4, next: 5 } as const;
-
-function writeStrategy(w: Writer, s: PollingStrategy): void {
-  w.u8(STRATEGY_KIND[s.kind]).u64(s.kind === "offset" || s.kind === "timestamp" ? s.value : 0n);
-}
-
-function readStrategy(r: Reader): PollingStrategy {
-  const kind = r.u8("strategy kind");
-  const value = r.u64("strategy value");
-  switch (kind) {
-    case 1:
-      return { kind: "offset", value };
-    case 2:
-      return { kind: "timestamp", value };
-    case 3:
-      return { kind: "first" };
-    case 4:
-      return { kind: "last" };
-    case 5:
-      return { kind: "next" };
-    default:
-      throw new LayoutError(`polling strategy kind ${kind} is invalid`, 4);
-  }
 }
 
 function partitioningBytes(p: Partitioning): Buffer {
@@ -132,16 +90,6 @@ function partitioningBytes(p: Partitioning): Buffer {
       return Buffer.concat([Buffer.from([3, p.key.length]), p.key]);
     }
   }
-}
-
-function readPartitioning(r: Reader): Partitioning {
-  const kind = r.u8("partitioning kind");
-  const len = r.u8("partitioning length");
-  const value = r.bytes(len, "partitioning value");
-  if (kind === 1 && len === 0) return { kind: "balanced" };
-  if (kind === 2 && len === 4) return { kind: "partition", id: value.readUInt32LE(0) };
-  if (kind === 3 && len >= 1) return { kind: "key", key: Buffer.from(value) };
-  throw new LayoutError(`partitioning kind ${kind} with length ${len} is invalid`, 3);
 }
 
 // ---- login ----
@@ -182,12 +130,6 @@ export function decodeUserId(body: Buffer): number {
 }
 
 // ---- streams and topics ----
-
-export function encodeIdentifiers(...ids: [Identifier, string][]): Buffer {
-  const w = new Writer(64);
-  for (const [id, field] of ids) writeIdentifier(w, id, field);
-  return w.finish();
-}
 
 export function decodeIdentifiers(body: Buffer, fields: string[]): Identifier[] {
   const r = new Reader(body, fields.join("/"));
@@ -378,49 +320,7 @@ export function decodeOffsetRequest(
   return { consumer, stream, topic, offset, ...(partition === undefined ? {} : { partition }) };
 }
 
-export function encodeOffsetInfo(o: ConsumerOffsetInfo | null): Buffer {
-  if (!o) return Buffer.alloc(0);
-  return new Writer(20).u32(o.partitionId).u64(o.currentOffset).u64(o.storedOffset).finish();
-}
-
-export function decodeOffsetInfo(body: Buffer): ConsumerOffsetInfo | null {
-  if (body.length === 0) return null;
-  const r = new Reader(body, "consumer offset reply");
-  const out = {
-    partitionId: r.u32("partition id"),
-    currentOffset: r.u64("current"),
-    storedOffset: r.u64("stored"),
-  };
-  r.end();
-  return out;
-}
-
 // ---- poll ----
-
-export interface PollRequest {
-  consumer: Consumer;
-  stream: Identifier;
-  topic: Identifier;
-  partition?: number;
-  strategy: PollingStrategy;
-  count: number;
-  autoCommit: boolean;
-}
-
-export function encodePoll(p: PollRequest): Buffer {
-  const w = new Writer(64);
-  writeConsumer(w, p.consumer);
-  writeIdentifier(w, p.stream, "stream");
-  writeIdentifier(w, p.topic, "topic");
-  writeOptPartition(w, p.partition);
-  writeStrategy(w, p.strategy);
-  if (!Number.isInteger(p.count) || p.count < 0 || p.count > U32_MAX)
-    throw new RangeError(`count ${p.count} is not a u32`);
-  return w
-    .u32(p.count)
-    .u8(p.autoCommit ? 1 : 0)
-    .finish();
-}
 
 export function decodePoll(body: Buffer): PollRequest {
   const r = new Reader(body, "poll");
@@ -512,13 +412,6 @@ export function decodePollReply(body: Buffer): PolledBatch {
 }
 
 // ---- send ----
-
-export interface SendRequest {
-  stream: Identifier;
-  topic: Identifier;
-  partitioning: Partitioning;
-  messages: OutgoingMessage[];
-}
 
 const nowMicros = (): bigint => BigInt(Date.now()) * 1000n;
 
