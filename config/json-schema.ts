@@ -1,10 +1,10 @@
-// The JSON Schema of the config file, for editors (yaml-language-server) and other tools.
+// The JSON Schema of a config file schema, for editors (yaml-language-server) and other tools.
 import { z } from "zod";
-import { configSchema, iggyProtocol } from "./schema.js";
+import { iggyProtocol } from "./schema.js";
 
-export function configJsonSchema(): Record<string, unknown> {
+export function configJsonSchema(schema: z.ZodType): Record<string, unknown> {
   return {
-    ...z.toJSONSchema(configSchema, {
+    ...z.toJSONSchema(schema, {
       io: "input",
       unrepresentable: "any",
       target: "draft-7",
@@ -22,6 +22,6 @@ export function configJsonSchema(): Record<string, unknown> {
   };
 }
 
-export function configJsonSchemaText(): string {
-  return JSON.stringify(configJsonSchema(), null, 2) + "\n";
+export function configJsonSchemaText(schema: z.ZodType): string {
+  return JSON.stringify(configJsonSchema(schema), null, 2) + "\n";
 }

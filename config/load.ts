@@ -1,11 +1,12 @@
-// Reads one YAML config file: parse, substitute secrets, validate, cross-check. Every problem becomes
-// an issue with the file, line and column it is about.
+// Reads one YAML config file: parse, substitute secrets, validate against the schema it is given,
+// cross-check. Every problem becomes an issue with the file, line and column it is about. Nothing here
+// knows a protocol: the schema and the checks come from the caller (protocols/registry.ts).
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from "yaml";
+import type { z } from "zod";
 import { dataAt, issueMessage, unknownKeyMessage } from "./messages.js";
-import { crossChecks } from "./rules.js";
-import { configSchema, type Config } from "./schema.js";
+import type { RuleIssue } from "./schema.js";
 import { SecretError, substitute } from "./secrets.js";
 
 export interface ConfigIssue {
@@ -26,9 +27,15 @@ export function formatIssue(i: ConfigIssue): string {
   return `${i.file}:${i.line}:${i.col}: ${i.message}`;
 }
 
-export interface LoadedConfig {
+/** What a file is checked against: its schema, and the checks across keys once the schema passed. */
+export interface ConfigSpec<T> {
+  schema: z.ZodType<T>;
+  checks(config: T): RuleIssue[];
+}
+
+export interface LoadedConfig<T> {
   file: string;
-  config: Config;
+  config: T;
   /** Values that came from `${env:...}`/`${file:...}`: never to be logged. */
   secrets: string[];
 }
@@ -55,7 +62,11 @@ function locate(doc: Document, path: Path): { node: Node | null; key: Node | nul
   return { node, key };
 }
 
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function loadConfig<T>(
+  file: string,
+  spec: ConfigSpec<T>,
+  env: NodeJS.ProcessEnv = process.env,
+): LoadedConfig<T> {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -63,10 +74,15 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     const code = (e as NodeJS.ErrnoException).code ?? "error";
     throw new ConfigError([{ file, line: 1, col: 1, message: `cannot read the config file (${code})` }]);
   }
-  return parseConfig(text, file, env);
+  return parseConfig(text, file, spec, env);
 }
 
-export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function parseConfig<T>(
+  text: string,
+  file: string,
+  spec: ConfigSpec<T>,
+  env: NodeJS.ProcessEnv = process.env,
+): LoadedConfig<T> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number | undefined, message: string): ConfigIssue => {
@@ -106,14 +122,14 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (issues.length) throw new ConfigError(issues);
 
   const data: unknown = doc.toJS();
-  const result = configSchema.safeParse(data);
+  const result = spec.schema.safeParse(data);
   if (!result.success) {
     for (const issue of result.error.issues) {
       const path = issue.path as Path;
       if (issue.code === "unrecognized_keys") {
         for (const key of issue.keys) {
           const { key: keyNode, node } = locate(doc, [...path, key]);
-          issues.push(at((keyNode ?? node)?.range?.[0], unknownKeyMessage(configSchema, path, key, data)));
+          issues.push(at((keyNode ?? node)?.range?.[0], unknownKeyMessage(spec.schema, path, key, data)));
         }
         continue;
       }
@@ -122,7 +138,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
       issues.push(at((missing ? node : (node ?? key))?.range?.[0], issueMessage(issue, data)));
     }
   } else {
-    for (const rule of crossChecks(result.data)) {
+    for (const rule of spec.checks(result.data)) {
       issues.push(at(locate(doc, rule.path).node?.range?.[0], rule.message));
     }
   }

@@ -1,9 +1,11 @@
-// The schema of the one YAML file: every key, its type, its default. Unknown keys are errors.
-// config/schema.json (for editors) is generated from this by `npm run schema`.
+// The schema of the one YAML file: the sections every gateway has (gateway, iggy, buffer, http), the
+// building blocks that protocol plug-ins use for their device maps, and the function that puts a
+// file schema together from the plug-ins it is given. Unknown keys are errors. config/ knows no
+// protocol by name: protocols/registry.ts hands it their pieces.
 import { z } from "zod";
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const name = (what: string) =>
+export const name = (what: string) =>
   z
     .string()
     .min(1)
@@ -47,7 +49,7 @@ export const byteSize = z.union([
     }),
 ]);
 
-const positiveMs = z.number().int().positive();
+export const positiveMs = z.number().int().positive();
 
 // YAML reads `0.8` as a number and `0.10` as the number 0.1; both mean a protocol generation here.
 export const iggyProtocol = z.preprocess(
@@ -122,92 +124,10 @@ const http = z.strictObject({
   listen: hostPort.default("127.0.0.1:9100"),
 });
 
-const mqttTopicFilter = z
-  .string()
-  .min(1)
-  .refine(
-    (t) =>
-      t
-        .split("/")
-        .every((level, i, all) => (level.startsWith("#") ? i === all.length - 1 && level === "#" : true)),
-    {
-      message: "'#' may only stand alone as the last topic level",
-    },
-  );
+// ---- building blocks of device maps ------------------------------------------------------------
 
-/**
- * A point's topic: an MQTT filter whose `+` levels may carry a name (`plant/+site/+device/temp`).
- * `+device` sets the reading's device id, `+point` its point name; other names become tags.
- */
-const mqttTopicPattern = mqttTopicFilter.superRefine((t, ctx) => {
-  const seen = new Set<string>();
-  for (const level of t.split("/")) {
-    if (level.startsWith("+")) {
-      const label = level.slice(1);
-      if (label !== "" && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(label)) {
-        ctx.addIssue({
-          code: "custom",
-          message: `'${level}': a named wildcard is '+' and a name of letters, digits and '_'`,
-        });
-      } else if (label !== "" && seen.has(label)) {
-        ctx.addIssue({ code: "custom", message: `the wildcard name '+${label}' is used twice` });
-      }
-      seen.add(label);
-    } else if (level !== "#" && level.includes("+")) {
-      ctx.addIssue({ code: "custom", message: `'${level}': '+' may only start a topic level` });
-    }
-  }
-});
-
-/** `scrypt$N$r$p$SALT$HASH` (base64), as printed by `node dist/protocols/mqtt/hash-password.js`. */
-const SCRYPT_HASH_RE = /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/;
-
-const brokerUser = z
-  .strictObject({
-    username: z.string().min(1),
-    password: z.string().min(1).optional(),
-    password_hash: z
-      .string()
-      .regex(SCRYPT_HASH_RE, {
-        message: "expected scrypt$N$r$p$SALT$HASH (make one with: node dist/protocols/mqtt/hash-password.js)",
-      })
-      .optional(),
-    publish: z.array(mqttTopicFilter).default(["#"]),
-    subscribe: z.array(mqttTopicFilter).default([]),
-  })
-  .refine((u) => (u.password === undefined) !== (u.password_hash === undefined), {
-    message: "a broker user has exactly one of password or password_hash",
-  });
-
-const mqtt = z.strictObject({
-  broker: z
-    .strictObject({
-      listen: hostPort.default("127.0.0.1:1883"),
-      users: z.array(brokerUser).default([]),
-      allow_anonymous: z.boolean().default(false),
-      tls: z
-        .strictObject({ cert: z.string().min(1), key: z.string().min(1), ca: z.string().optional() })
-        .optional(),
-      websocket: z.strictObject({ listen: hostPort }).optional(),
-      max_connections: z.number().int().positive().default(1000),
-      max_message_bytes: byteSize.default(262144),
-      // QoS1/2 publishes of one connection waiting for their commit (and QoS2 awaiting PUBREL);
-      // a connection that sends more is disconnected.
-      max_inflight: z.number().int().min(1).max(65535).default(1000),
-      // Retained messages and persistent sessions (subscriptions, queued QoS1/2 messages) under
-      // <gateway.data_dir>/mqtt-broker, so they survive a restart.
-      persist: z.boolean().default(true),
-    })
-    .optional(),
-});
-
-const coap = z.strictObject({
-  listen: hostPort.default("127.0.0.1:5683"),
-});
-
-// ---- points -------------------------------------------------------------------------------------
-
-const writeRange = z.union([
+/** `write: true` (any value of the point's type) or `write: { min, max, readback }`; absent: read-only. */
+export const writeRange = z.union([
   z.literal(true),
   z
     .strictObject({
@@ -221,7 +141,8 @@ const writeRange = z.union([
     }),
 ]);
 
-const pointCommon = {
+/** The keys every point has, whatever its protocol. */
+export const pointCommon = {
   name: name("point name"),
   unit: z.string().min(1).optional(),
   scale: z.number().default(1),
@@ -232,263 +153,101 @@ const pointCommon = {
 };
 
 /** A field path into a JSON or MessagePack document: `a.b`, `values[2].v`, `["odd key"]`. */
-const fieldPath = z
+export const fieldPath = z
   .string()
   .min(1)
   .regex(/^([A-Za-z0-9_$-]+|\[\d+\]|\["[^"]*"\])((\.[A-Za-z0-9_$-]+)|\[\d+\]|\["[^"]*"\])*$/, {
     message: 'expected a field path such as a.b, values[2].v or ["odd key"]',
   });
 
-const payloadDecode = z.union([
-  z.enum(["number", "boolean", "string", "raw", "msgpack"]),
-  z.strictObject({ json: z.string().min(1) }),
-]);
-
-const mqttPayloadDecode = z.union([
-  z.enum(["number", "boolean", "string", "raw", "msgpack"]),
-  // `ts`: a field holding the source timestamp (ms since the epoch, or an ISO 8601 string).
-  z.strictObject({ json: fieldPath, ts: fieldPath.optional() }),
-  z.strictObject({ msgpack: fieldPath, ts: fieldPath.optional() }),
-]);
-
-export const MODBUS_TYPES = [
-  "bool",
-  "int16",
-  "uint16",
-  "int32",
-  "uint32",
-  "int64",
-  "uint64",
-  "float32",
-  "float64",
-  "string",
-] as const;
-const byteOrder = z.enum(["ABCD", "CDAB", "BADC", "DCBA"]);
-
-const modbusPoint = z
-  .strictObject({
-    ...pointCommon,
-    address: z.string().superRefine((a, ctx) => {
-      const m = /^(coil|discrete|input|holding):(\d{1,5})$/.exec(a);
-      if (!m) {
-        ctx.addIssue({
-          code: "custom",
-          message:
-            "expected TABLE:ADDRESS with TABLE one of coil, discrete, input, holding (e.g. holding:100)",
-        });
-      } else if (Number(m[2]) > 65535) {
-        ctx.addIssue({ code: "custom", message: "a Modbus address is from 0 to 65535" });
-      }
-    }),
-    type: z.enum(MODBUS_TYPES).default("uint16"),
-    order: byteOrder.optional(),
-    length: z.number().int().min(1).max(125).optional(),
-    bit: z.number().int().min(0).max(15).optional(),
-    poll_ms: positiveMs.optional(),
-  })
-  .superRefine((p, ctx) => {
-    const table = p.address.slice(0, p.address.indexOf(":"));
-    if ((table === "coil" || table === "discrete") && p.type !== "bool") {
-      ctx.addIssue({ code: "custom", path: ["type"], message: `a ${table} holds a bool, not ${p.type}` });
-    }
-    if (p.type === "string" && p.length === undefined) {
-      ctx.addIssue({ code: "custom", path: ["type"], message: "a string point needs length (registers)" });
-    }
-    if (p.bit !== undefined && (table === "coil" || table === "discrete" || p.type !== "bool")) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["bit"],
-        message: "bit selects a bit of a register: use it with type bool on holding or input",
-      });
-    }
-    if (p.write !== undefined && (table === "discrete" || table === "input")) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["write"],
-        message: `${table} ${table === "input" ? "registers" : "inputs"} are read-only in Modbus`,
-      });
-    }
-  });
-
-const mqttPoint = z
-  .strictObject({
-    ...pointCommon,
-    topic: mqttTopicPattern,
-    decode: mqttPayloadDecode.default("number"),
-    qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
-    command_topic: z.string().min(1).optional(),
-    command_qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
-    command_retain: z.boolean().default(false),
-  })
-  .refine((p) => p.write === undefined || p.command_topic !== undefined, {
-    message: "a writable MQTT point needs command_topic",
-    path: ["write"],
-  });
-
-const coapPoint = z.strictObject({
-  ...pointCommon,
-  path: z.string().regex(/^\/[^\s?#]*$/, { message: "expected a CoAP path starting with '/'" }),
-  decode: payloadDecode.default("number"),
-  method: z.enum(["PUT", "POST"]).default("PUT"),
-});
-
-const opcuaPoint = z.strictObject({
-  ...pointCommon,
-  node: z
-    .string()
-    .regex(/^(ns=\d+;)?[isgb]=.+$/, { message: "expected an OPC-UA NodeId such as ns=2;s=Speed" }),
-  sampling_ms: positiveMs.default(1000),
-  type: z
-    .enum([
-      "Boolean",
-      "SByte",
-      "Byte",
-      "Int16",
-      "UInt16",
-      "Int32",
-      "UInt32",
-      "Int64",
-      "UInt64",
-      "Float",
-      "Double",
-      "String",
-    ])
-    .optional(),
-});
-
-// ---- devices ------------------------------------------------------------------------------------
-
-const deviceCommon = {
+/** The keys every device has, whatever its protocol (besides `protocol`, `connection` and `points`). */
+export const deviceCommon = {
   id: name("device id"),
   enabled: z.boolean().default(true),
   tags: z.record(z.string(), z.string()).optional(),
 };
 
-const points = <T extends z.ZodType>(p: T) =>
+export const points = <T extends z.ZodType>(p: T) =>
   z.array(p).min(1, { message: "a device needs at least one point" });
 
-const serial = z.strictObject({
-  path: z.string().min(1),
-  baud: z.number().int().positive().default(9600),
-  parity: z.enum(["none", "even", "odd"]).default("none"),
-  data_bits: z.union([z.literal(7), z.literal(8)]).default(8),
-  stop_bits: z.union([z.literal(1), z.literal(2)]).default(1),
-});
+// ---- the file, from the plug-ins ---------------------------------------------------------------
 
-const modbusDevice = z.strictObject({
-  ...deviceCommon,
-  protocol: z.literal("modbus"),
-  connection: z
-    .strictObject({
-      transport: z.enum(["tcp", "rtu", "rtu_over_tcp"]).default("tcp"),
-      host: z.string().min(1).optional(),
-      port: port.default(502),
-      serial: serial.optional(),
-      unit_id: z.number().int().min(0).max(255).default(1),
-      timeout_ms: positiveMs.default(1000),
-      retries: z.number().int().min(0).max(10).default(1),
-      max_gap: z.number().int().min(0).max(125).default(10),
-      // Some devices answer fewer than the spec's 125 registers / 2000 bits per read.
-      max_registers_per_read: z.number().int().min(1).max(125).default(125),
-      max_bits_per_read: z.number().int().min(1).max(2000).default(2000),
-    })
-    .superRefine((c, ctx) => {
-      if (c.transport === "rtu" && c.serial === undefined) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["serial"],
-          message: "transport rtu needs serial: { path, baud, ... }",
-        });
-      }
-      if (c.transport !== "rtu" && c.host === undefined) {
-        ctx.addIssue({ code: "custom", path: ["host"], message: `transport ${c.transport} needs host` });
-      }
-    }),
-  poll_ms: positiveMs.default(1000),
-  order: byteOrder.default("ABCD"),
-  points: points(modbusPoint),
-});
+export type ConfigPath = (string | number)[];
 
-const mqttDevice = z.strictObject({
-  ...deviceCommon,
-  protocol: z.literal("mqtt"),
-  connection: z
-    .strictObject({
-      url: z.string().regex(/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/, {
-        message: "expected an MQTT URL such as mqtt://host:1883",
-      }),
-      client_id: z.string().min(1).optional(),
-      username: z.string().optional(),
-      password: z.string().optional(),
-      ca: z.string().optional(),
-      cert: z.string().optional(),
-      key: z.string().optional(),
-      clean: z.boolean().default(false),
-      keepalive_s: z.number().int().min(0).max(65535).default(30),
-      // Reconnect delays grow from min to max, each with random jitter.
-      reconnect_min_ms: positiveMs.default(500),
-      reconnect_max_ms: positiveMs.default(30000),
-    })
-    .optional(),
-  points: points(mqttPoint),
-});
+export interface RuleIssue {
+  path: ConfigPath;
+  message: string;
+}
 
-const coapDevice = z.strictObject({
-  ...deviceCommon,
-  protocol: z.literal("coap"),
-  connection: z
-    .strictObject({
-      mode: z.enum(["server", "observe", "poll"]).default("server"),
-      url: z
-        .string()
-        .regex(/^coaps?:\/\/[^\s/]+/, { message: "expected a CoAP URL such as coap://127.0.0.1:5683" })
-        .optional(),
-    })
-    .refine((c) => c.mode === "server" || c.url !== undefined, {
-      message: "modes observe and poll need url",
-      path: ["url"],
-    })
-    .default({ mode: "server" }),
-  poll_ms: positiveMs.default(1000),
-  points: points(coapPoint),
-});
+/** A device schema of a plug-in: an object whose `protocol` is the plug-in's name. */
+export type DeviceSchema = z.ZodObject<{ protocol: z.ZodLiteral<string> } & z.ZodRawShape>;
 
-const opcuaDevice = z.strictObject({
-  ...deviceCommon,
-  protocol: z.literal("opcua"),
-  connection: z.strictObject({
-    endpoint: z
-      .string()
-      .regex(/^opc\.tcp:\/\/[^\s]+$/, { message: "expected an endpoint such as opc.tcp://127.0.0.1:4840" }),
-    security_mode: z.enum(["None", "Sign", "SignAndEncrypt"]).default("None"),
-    security_policy: z
-      .enum(["None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"])
-      .default("None"),
-    username: z.string().optional(),
-    password: z.string().optional(),
-  }),
-  points: points(opcuaPoint),
-});
+/**
+ * What a protocol plug-in contributes to the file: its device schema, optionally a top-level
+ * section named after it (`mqtt:`, `coap:`), checks across keys that its schema cannot express,
+ * and the addresses it listens on (checked for clashes with every other listener).
+ */
+export interface ProtocolConfigSpec<
+  N extends string = string,
+  D extends DeviceSchema = DeviceSchema,
+  S extends z.ZodType | undefined = z.ZodType | undefined,
+> {
+  name: N;
+  device: D;
+  section?: S;
+  check?(ctx: CheckContext<z.output<D>, SectionOutput<S>>): RuleIssue[];
+  listeners?(section: SectionOutput<S> | undefined): { address: string; path: ConfigPath }[];
+}
 
-export const device = z.discriminatedUnion("protocol", [modbusDevice, mqttDevice, coapDevice, opcuaDevice]);
+type SectionOutput<S> = S extends z.ZodType ? z.output<S> : undefined;
 
-export const PROTOCOLS = ["modbus", "mqtt", "coap", "opcua"] as const;
+export interface CheckContext<D, S> {
+  /** This protocol's devices, each with its index in `devices`. */
+  devices: { device: D; index: number }[];
+  /** This protocol's top-level section, if the file has it. */
+  section: S | undefined;
+}
 
-export const configSchema = z.strictObject({
+// Plug-ins are held as the widest spec; the precise types come from the tuple given to configSchemaOf.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnySpec = ProtocolConfigSpec<string, DeviceSchema, any>;
+
+type SectionOf<S> = S extends { section?: infer X } ? (X extends z.ZodType ? X : never) : never;
+type SectionShape<P extends readonly AnySpec[]> = {
+  [S in P[number] as [SectionOf<S>] extends [never] ? never : S["name"]]: z.ZodOptional<SectionOf<S>>;
+};
+type DeviceUnion<P extends readonly AnySpec[]> = z.ZodDiscriminatedUnion<P[number]["device"][]>;
+
+const coreShape = {
   gateway,
   iggy: iggy.default(() => iggy.parse({})),
   buffer: buffer.default(() => buffer.parse({})),
   http: http.default(() => http.parse({})),
-  mqtt: mqtt.optional(),
-  coap: coap.optional(),
-  devices: z.array(device).default([]),
-});
+};
 
-export type Config = z.output<typeof configSchema>;
-export type DeviceConfig = z.output<typeof device>;
-export type ModbusDeviceConfig = z.output<typeof modbusDevice>;
-export type MqttDeviceConfig = z.output<typeof mqttDevice>;
-export type CoapDeviceConfig = z.output<typeof coapDevice>;
-export type OpcuaDeviceConfig = z.output<typeof opcuaDevice>;
-export type PointConfig = DeviceConfig["points"][number];
+/** The schema of the whole file, for the given plug-ins. */
+export function configSchemaOf<const P extends readonly [AnySpec, ...AnySpec[]]>(plugins: P) {
+  const sections: Record<string, z.ZodType> = {};
+  for (const p of plugins) if (p.section) sections[p.name] = p.section.optional();
+  const devices = z.discriminatedUnion(
+    "protocol",
+    plugins.map((p) => p.device) as unknown as [DeviceSchema, ...DeviceSchema[]],
+  ) as unknown as DeviceUnion<P>;
+  return z.strictObject({
+    ...coreShape,
+    ...(sections as SectionShape<P>),
+    devices: z.array(devices).default([]),
+  });
+}
+
+/** The sections every config has, whatever its devices. */
+export type CoreConfig = z.output<z.ZodObject<typeof coreShape>>;
+/** What every device config has, whatever its protocol. */
+export interface AnyDeviceConfig {
+  id: string;
+  protocol: string;
+  enabled: boolean;
+  tags?: Record<string, string> | undefined;
+  points: { name: string; unit?: string | undefined; write?: z.output<typeof writeRange> | undefined }[];
+}
 export type WriteRange = z.output<typeof writeRange>;

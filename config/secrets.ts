@@ -1,5 +1,5 @@
-// `${env:NAME}` and `${file:PATH}` in string values: resolved before validation, remembered so that the
-// logger can scrub them from every line. `$${` stands for a literal `${`.
+// `${env:NAME}`, `${env:NAME:-default}` and `${file:PATH}` in string values: resolved before
+// validation, remembered so that the logger can scrub them from every line. `$${` stands for a literal `${`.
 import { readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 
@@ -24,10 +24,17 @@ export function substitute(
   const value = text.replace(REF, (whole, kind: string | undefined, arg: string | undefined) => {
     if (whole === "$${") return "${";
     if (kind === "env") {
-      const v = env[arg!];
+      // `${env:NAME:-default}`: the default, written in the file for all to see, is no secret.
+      const m = /^([^:]*)(?::-(.*))?$/s.exec(arg!)!;
+      const name = m[1]!;
+      const v = env[name];
+      if (v !== undefined && v !== "") {
+        secrets.push(v);
+        return v;
+      }
+      if (m[2] !== undefined) return m[2];
       if (v === undefined)
-        throw new SecretError(`environment variable ${arg} is not set (referenced as ${whole})`);
-      secrets.push(v);
+        throw new SecretError(`environment variable ${name} is not set (referenced as ${whole})`);
       return v;
     }
     if (kind === "file") {
@@ -43,7 +50,9 @@ export function substitute(
       secrets.push(v);
       return v;
     }
-    throw new SecretError(`unknown reference ${whole}: expected \${env:NAME} or \${file:PATH}`);
+    throw new SecretError(
+      `unknown reference ${whole}: expected \${env:NAME}, \${env:NAME:-default} or \${file:PATH}`,
+    );
   });
   return { value, secrets };
 }

@@ -3,14 +3,19 @@
 import { resolve } from "node:path";
 import type { Logger } from "pino";
 import { bufferDir, openBuffer, type BufferOptions, type ReadingBuffer } from "../buffer/index.js";
-import type { LoadedConfig } from "../config/load.js";
-import type { Config } from "../config/schema.js";
 import type { Emit, ProtocolAdapter, Reading } from "../protocols/adapter.js";
-import { devicesByProtocol, loadProtocol, ProtocolNotAvailableError } from "./adapters.js";
+import {
+  devicesByProtocol,
+  loadProtocol,
+  protocolContext,
+  protocolPlugin,
+  ProtocolNotAvailableError,
+} from "../protocols/registry.js";
 import { codecByName } from "./codecs/index.js";
+import { DEFAULT_IGGY_CREDENTIALS, iggyCredentials, type Config, type LoadedConfig } from "./config.js";
 import { Forwarder } from "./forwarder.js";
 import { HttpEndpoint } from "./http.js";
-import { IggyClient, type Credentials } from "./iggy/index.js";
+import { IggyClient } from "./iggy/index.js";
 import { GatewayMetrics } from "./metrics.js";
 import { StatusBoard } from "./status.js";
 import { VERSION } from "./version.js";
@@ -25,12 +30,6 @@ export function bufferOptions(config: Config): BufferOptions {
     sync: config.buffer.sync,
     commitIntervalMs: config.buffer.commit_interval_ms,
   };
-}
-
-export function iggyCredentials(config: Config): Credentials {
-  const { token, username, password } = config.iggy;
-  if (token !== undefined) return { token };
-  return { username: username ?? "iggy", password: password ?? "iggy" };
 }
 
 export class GatewayRuntime {
@@ -73,9 +72,16 @@ export class GatewayRuntime {
     this.refreshBufferStats();
 
     const iggy = config.iggy;
+    const { isDefault, ...credentials } = iggyCredentials(config);
+    if (isDefault) {
+      log.warn(
+        { username: DEFAULT_IGGY_CREDENTIALS.username },
+        "iggy: no credentials configured: logging in as Iggy's default root user iggy/iggy (set iggy.username and iggy.password, or iggy.token)",
+      );
+    }
     const client = new IggyClient({
       address: iggy.address,
-      credentials: iggyCredentials(config),
+      credentials,
       protocol: iggy.protocol,
       connectTimeoutMs: iggy.connect_timeout_ms,
       requestTimeoutMs: iggy.request_timeout_ms,
@@ -146,10 +152,10 @@ export class GatewayRuntime {
 
   private async startAdapters(config: Config): Promise<void> {
     for (const [protocol, devices] of devicesByProtocol(config.devices)) {
-      const log = this.log.child({ component: protocol });
+      const log = this.log.child({ protocol });
       try {
         const mod = await loadProtocol(protocol);
-        const adapter = mod.createAdapter(devices, config, {
+        const adapter = mod.createAdapter(devices, protocolContext(config, protocol), {
           log,
           reject: (reason) => this.metrics.reject(reason),
         });
@@ -157,9 +163,17 @@ export class GatewayRuntime {
         this.adapters.push(adapter);
         this.board.addHealthSource(() => adapter.health());
       } catch (e) {
-        const message =
-          e instanceof ProtocolNotAvailableError ? e.message : `cannot start: ${(e as Error).message}`;
-        log.error({ devices: devices.map((d) => d.id) }, message);
+        const ids = devices.map((d) => d.id);
+        const title = protocolPlugin(protocol)?.title ?? protocol;
+        let message: string;
+        if (e instanceof ProtocolNotAvailableError) {
+          // Not a fault of this gateway's: the config names a protocol that a later version brings.
+          message = e.message;
+          log.warn({ devices: ids }, `${title} devices not started: ${message}`);
+        } else {
+          message = `cannot start: ${(e as Error).message}`;
+          log.error({ devices: ids, err: e }, `${title} devices not started: ${message}`);
+        }
         const since = Date.now();
         this.board.addHealthSource(() => ({
           protocol,
@@ -179,8 +193,11 @@ export class GatewayRuntime {
   /** SIGHUP: a new device map. Other sections need a restart; a change there is logged. */
   async reload(loaded: LoadedConfig): Promise<void> {
     const next = loaded.config;
-    for (const section of ["gateway", "iggy", "buffer", "http", "mqtt", "coap"] as const) {
-      if (JSON.stringify(next[section]) !== JSON.stringify(this.config[section])) {
+    const sections = new Set([...Object.keys(next), ...Object.keys(this.config)]);
+    sections.delete("devices");
+    for (const section of sections) {
+      const key = section as keyof Config;
+      if (JSON.stringify(next[key]) !== JSON.stringify(this.config[key])) {
         this.log.warn({ section }, `config section '${section}' changed: it takes effect after a restart`);
       }
     }

@@ -1,7 +1,7 @@
 // The one normalized record every protocol produces, and the shape of a protocol adapter.
 // buffer/ and gateway/ import this module; it imports nothing of theirs.
 import type { Logger } from "pino";
-import type { Config, DeviceConfig } from "../config/schema.js";
+import type { AnyDeviceConfig } from "../config/schema.js";
 
 /** float64 (`number`), 64-bit integer (`bigint`), boolean, UTF-8 text, opaque bytes, or no value (bad quality). */
 export type ReadingValue = number | bigint | boolean | string | Uint8Array | null;
@@ -89,12 +89,20 @@ export interface Simulator {
   stop(): Promise<void>;
 }
 
+/** What a protocol's adapter and simulator know of the config besides their devices. */
+export interface ProtocolContext<S = unknown> {
+  gatewayId: string;
+  /** `gateway.data_dir`: where a protocol keeps state of its own (the MQTT broker's sessions). */
+  dataDir: string;
+  /** The protocol's top-level section of the file (`mqtt:`, `coap:`), if it has one and the file gives it. */
+  section: S | undefined;
+}
+
 /**
  * What `protocols/<p>/index.ts` exports. The gateway imports a protocol's module only when the
- * config has a device of that protocol; `config` gives access to protocol-wide sections
- * (`mqtt.broker`, `coap.listen`).
+ * config has a device of that protocol (see registry.ts).
  */
-export interface ProtocolModule<D extends DeviceConfig = DeviceConfig> {
-  createAdapter(devices: D[], config: Config, deps: AdapterDeps): ProtocolAdapter;
-  createSimulator(devices: D[], config: Config, deps: AdapterDeps): Simulator;
+export interface ProtocolModule<D = AnyDeviceConfig, S = unknown> {
+  createAdapter(devices: D[], context: ProtocolContext<S>, deps: AdapterDeps): ProtocolAdapter;
+  createSimulator(devices: D[], context: ProtocolContext<S>, deps: AdapterDeps): Simulator;
 }

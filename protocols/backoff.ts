@@ -14,7 +14,9 @@ export class Backoff {
 
   constructor(private readonly options: BackoffOptions) {
     if (!(options.initialMs > 0) || !(options.maxMs >= options.initialMs)) {
-      throw new RangeError(`backoff needs 0 < initialMs <= maxMs (got ${options.initialMs}, ${options.maxMs})`);
+      throw new RangeError(
+        `backoff needs 0 < initialMs <= maxMs (got ${options.initialMs}, ${options.maxMs})`,
+      );
     }
   }
 

@@ -1,7 +1,14 @@
 // `iggy-edge check`: validates config files without starting anything.
 import { Command } from "commander";
-import { stringify } from "yaml";
-import { ConfigError, formatIssue, loadConfig, type LoadedConfig } from "../../config/load.js";
+import { Document, type Scalar, type YAMLMap } from "yaml";
+import {
+  ConfigError,
+  DEFAULT_IGGY_CREDENTIALS,
+  formatIssue,
+  iggyCredentials,
+  loadConfig,
+  type LoadedConfig,
+} from "../config.js";
 import { REDACTED } from "../log.js";
 import { configOption } from "./config-option.js";
 
@@ -17,7 +24,10 @@ function summary(loaded: LoadedConfig): string {
   return `gateway ${config.gateway.id}; ${config.devices.length} devices, ${points} points${protocols ? ` (${protocols})` : ""}`;
 }
 
-/** The effective config with defaults filled in, secrets shown as [redacted]. */
+/**
+ * The effective config with defaults filled in, secrets shown as [redacted]. Iggy's default
+ * credentials, used when the file gives none, are shown as what they are: public knowledge.
+ */
 export function redactedYaml(loaded: LoadedConfig): string {
   const secrets = new Set(loaded.secrets);
   const hide = (key: unknown, value: unknown) =>
@@ -25,9 +35,21 @@ export function redactedYaml(loaded: LoadedConfig): string {
     (value !== undefined && ["password", "token"].includes(String(key)))
       ? REDACTED
       : value;
-  return stringify(
-    JSON.parse(JSON.stringify(loaded.config, (k, v) => hide(k, typeof v === "bigint" ? String(v) : v))),
-  );
+  const plain = JSON.parse(
+    JSON.stringify(loaded.config, (k, v) => hide(k, typeof v === "bigint" ? String(v) : v)),
+  ) as { iggy: Record<string, unknown> };
+  const defaults = iggyCredentials(loaded.config).isDefault;
+  if (defaults) {
+    const { address, protocol, ...rest } = plain.iggy;
+    plain.iggy = { address, protocol, ...DEFAULT_IGGY_CREDENTIALS, ...rest };
+  }
+  const doc = new Document(plain);
+  if (defaults) {
+    const iggy = doc.get("iggy", true) as YAMLMap<Scalar, unknown>;
+    const username = iggy.items.find((p) => p.key.value === "username")!;
+    username.key.commentBefore = " no credentials in the file: Iggy's default root user is used";
+  }
+  return doc.toString();
 }
 
 export function checkCommand(): Command {

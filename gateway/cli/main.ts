@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `iggy-edge` command.
 import { Command } from "commander";
-import { loadConfig } from "../../config/load.js";
+import { loadConfig } from "../config.js";
 import { bufferDir } from "../../buffer/index.js";
 import { bufferOptions } from "../runtime.js";
 import { bufferCommand } from "./buffer-command.js";

@@ -1,6 +1,6 @@
 // `iggy-edge run`: the gateway. SIGTERM/SIGINT stop it cleanly; SIGHUP reloads the device map.
 import { Command } from "commander";
-import { ConfigError, loadConfig, type LoadedConfig } from "../../config/load.js";
+import { ConfigError, loadConfig, type LoadedConfig } from "../config.js";
 import { createLogger, registerSecrets } from "../log.js";
 import { GatewayRuntime } from "../runtime.js";
 import { configOption } from "./config-option.js";

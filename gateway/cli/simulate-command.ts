@@ -1,8 +1,13 @@
 // `iggy-edge simulate`: a simulator for every device of the config, where the device map says it is.
 import { Command } from "commander";
-import { ConfigError, loadConfig } from "../../config/load.js";
+import { ConfigError, loadConfig } from "../config.js";
 import type { Simulator } from "../../protocols/adapter.js";
-import { devicesByProtocol, loadProtocol, ProtocolNotAvailableError } from "../adapters.js";
+import {
+  devicesByProtocol,
+  loadProtocol,
+  protocolContext,
+  ProtocolNotAvailableError,
+} from "../../protocols/registry.js";
 import { createLogger, registerSecrets } from "../log.js";
 import { configOption } from "./config-option.js";
 
@@ -33,7 +38,7 @@ export function simulateCommand(): Command {
       for (const [protocol, devices] of devicesByProtocol(chosen)) {
         try {
           const mod = await loadProtocol(protocol);
-          const sim = mod.createSimulator(devices, loaded.config, {
+          const sim = mod.createSimulator(devices, protocolContext(loaded.config, protocol), {
             log: log.child({ protocol }),
             reject: () => {},
           });

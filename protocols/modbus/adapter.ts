@@ -2,7 +2,7 @@
 // answers into Readings (deadband, quality), marks devices down and up, and writes writable points.
 import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
-import type { ModbusDeviceConfig } from "../../config/schema.js";
+import type { ModbusDeviceConfig } from "./schema.js";
 import type {
   AdapterDeps,
   AdapterHealth,
@@ -115,7 +115,7 @@ export class ModbusAdapter implements ProtocolAdapter {
     private readonly deps: AdapterDeps,
     opts: ModbusAdapterOptions = {},
   ) {
-    this.log = deps.log.child({ protocol: "modbus" });
+    this.log = deps.log;
     this.maxProbeBackoffMs = opts.maxProbeBackoffMs ?? 30_000;
     const started = Date.now();
     for (const cfg of devices) {

@@ -114,7 +114,7 @@ export function decodeRegisters(regs: ArrayLike<number>, at: number, p: Register
         case "uint32":
           return b.readUInt32BE(0);
         case "float32":
-          return b.readFloatBE(0);
+          return shortestFloat32(b.readFloatBE(0));
         case "int64":
           return b.readBigInt64BE(0);
         case "uint64":
@@ -178,7 +178,8 @@ export function encodeRegisters(value: RawValue, p: RegisterPointShape): number[
       if (!Number.isFinite(v)) throw new EncodeError(`expected a finite number, got ${describe(value)}`);
       const b = Buffer.allocUnsafe(p.type === "float32" ? 4 : 8);
       if (p.type === "float32") {
-        if (Math.abs(v) > 3.4028234663852886e38) throw new EncodeError(`${v} is out of range for float32`);
+        // Beyond the largest float32 by more than its rounding step: it would become Infinity.
+        if (!Number.isFinite(Math.fround(v))) throw new EncodeError(`${v} is out of range for float32`);
         b.writeFloatBE(v, 0);
       } else b.writeDoubleBE(v, 0);
       return registersFromCanonical(b, p.order);
@@ -226,6 +227,19 @@ export function toBool(v: RawValue): boolean {
  * The reading value of a raw value: `raw * scale + offset` for numbers (float64), bigint kept for
  * unscaled 64-bit integers, booleans and strings as they are.
  */
+/**
+ * The shortest decimal that is the same float32: 20.499 rather than 20.499000549316406, the float64
+ * spelling of the float32 nearest to 20.499. Nine significant digits always identify a float32.
+ */
+export function shortestFloat32(f: number): number {
+  if (!Number.isFinite(f) || f === 0) return f;
+  for (let digits = 1; digits < 9; digits++) {
+    const d = Number(f.toPrecision(digits));
+    if (Math.fround(d) === f) return d;
+  }
+  return Number(f.toPrecision(9));
+}
+
 export function toEngineering(
   raw: RawValue,
   scale: number,

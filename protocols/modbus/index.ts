@@ -1,7 +1,7 @@
 // The Modbus protocol module, loaded by the gateway's registry when the config has a modbus device.
-import type { Config, ModbusDeviceConfig } from "../../config/schema.js";
-import type { AdapterDeps, ProtocolAdapter, ProtocolModule, Simulator } from "../adapter.js";
+import type { AdapterDeps, ProtocolAdapter, ProtocolContext, ProtocolModule, Simulator } from "../adapter.js";
 import { ModbusAdapter } from "./adapter.js";
+import type { ModbusDeviceConfig } from "./schema.js";
 import { ModbusSimulator, parseFaults } from "./simulator.js";
 
 export { ModbusAdapter } from "./adapter.js";
@@ -10,7 +10,7 @@ export { planReads, type ReadBlock } from "./planner.js";
 
 export function createAdapter(
   devices: ModbusDeviceConfig[],
-  _config: Config,
+  _context: ProtocolContext,
   deps: AdapterDeps,
 ): ProtocolAdapter {
   return new ModbusAdapter(devices, deps);
@@ -19,11 +19,11 @@ export function createAdapter(
 /** Faults can be set from the start with IGGY_EDGE_MODBUS_FAULTS (see parseFaults). */
 export function createSimulator(
   devices: ModbusDeviceConfig[],
-  _config: Config,
+  _context: ProtocolContext,
   deps: AdapterDeps,
 ): Simulator {
   return new ModbusSimulator(devices, {
-    log: deps.log.child({ protocol: "modbus", role: "simulator" }),
+    log: deps.log.child({ role: "simulator" }),
     faults: parseFaults(process.env.IGGY_EDGE_MODBUS_FAULTS),
   });
 }

@@ -1,5 +1,5 @@
 // A Modbus point from the config, resolved once: table, address, size, type, order, scale.
-import type { ModbusDeviceConfig } from "../../config/schema.js";
+import type { ModbusDeviceConfig } from "./schema.js";
 
 export type ModbusType =
   "bool" | "int16" | "uint16" | "int32" | "uint32" | "int64" | "uint64" | "float32" | "float64" | "string";

@@ -3,7 +3,7 @@
 // the simulator, and prints one JSON line {"ready":true,"addresses":{device:{host,port}}}; then
 // answers IPC messages {cmd:"counts"} with {counts} and exits on {cmd:"stop"} or a closed channel.
 import { readFileSync } from "node:fs";
-import type { ModbusDeviceConfig } from "../../config/schema.js";
+import type { ModbusDeviceConfig } from "./schema.js";
 import { ModbusSimulator, parseFaults } from "./simulator.js";
 
 const file = process.argv[2];

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import net from "node:net";
 import type { Logger } from "pino";
-import type { ModbusDeviceConfig } from "../../config/schema.js";
+import type { ModbusDeviceConfig } from "./schema.js";
 import type { Simulator } from "../adapter.js";
 import { decodeRegisters, encodeRegisters, fromEngineering, toEngineering, type RawValue } from "./codec.js";
 import { crc16 } from "./crc.js";

@@ -4,7 +4,6 @@
 import { join } from "node:path";
 import type { PublishPacket } from "aedes";
 import type { IPublishPacket } from "mqtt";
-import type { Config, MqttDeviceConfig } from "../../config/schema.js";
 import type {
   AdapterDeps,
   AdapterHealth,
@@ -12,6 +11,7 @@ import type {
   Emit,
   PointRef,
   ProtocolAdapter,
+  ProtocolContext,
   WriteValue,
 } from "../adapter.js";
 import { EmbeddedBroker } from "./broker.js";
@@ -19,6 +19,7 @@ import { Bursts } from "./burst-log.js";
 import { checkRange, CommandError, encodeCommand } from "./commands.js";
 import { openBrokerStore, type BrokerStore } from "./persistence.js";
 import { Router, type MqttPointConfig, type Problem } from "./routes.js";
+import type { MqttDeviceConfig, MqttSectionConfig } from "./schema.js";
 import { connectionKey, SiteConnection } from "./site-client.js";
 
 export interface MqttAdapterOptions {
@@ -66,7 +67,7 @@ export class MqttAdapter implements ProtocolAdapter {
 
   constructor(
     devices: MqttDeviceConfig[],
-    private readonly config: Config,
+    private readonly context: ProtocolContext<MqttSectionConfig>,
     private readonly deps: AdapterDeps,
     private readonly options: MqttAdapterOptions = {},
   ) {
@@ -83,7 +84,7 @@ export class MqttAdapter implements ProtocolAdapter {
       const site = new SiteConnection({
         connection: group[0]!.connection!,
         devices: group,
-        gatewayId: config.gateway.id,
+        gatewayId: context.gatewayId,
         log: deps.log.child({ site: group[0]!.connection!.url }),
         ingest: (router, topic, payload, packet: IPublishPacket) =>
           this.ingest(router, topic, payload, packet.qos, packet.retain),
@@ -104,12 +105,12 @@ export class MqttAdapter implements ProtocolAdapter {
 
   async start(emit: Emit): Promise<void> {
     this.emit = emit;
-    const brokerConfig = this.config.mqtt?.broker;
+    const brokerConfig = this.context.section?.broker;
     if (brokerConfig !== undefined && (this.embeddedDevices.length > 0 || this.sites.length === 0)) {
       const cfg = this.options.listen ? { ...brokerConfig, listen: this.options.listen } : brokerConfig;
       if (cfg.persist) {
         this.store = await openBrokerStore(
-          this.options.brokerStateDir ?? join(this.config.gateway.data_dir, "mqtt-broker"),
+          this.options.brokerStateDir ?? join(this.context.dataDir, "mqtt-broker"),
           this.deps.log,
         );
       }

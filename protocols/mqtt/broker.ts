@@ -14,13 +14,13 @@ import type { Readable } from "node:stream";
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from "aedes";
 import type { Logger } from "pino";
 import { createWebSocketStream, WebSocketServer } from "ws";
-import type { Config } from "../../config/schema.js";
 import { Bursts } from "./burst-log.js";
 import { guardFrames } from "./frame-guard.js";
 import { Credentials, type BrokerUserConfig } from "./password.js";
+import type { BrokerConfig } from "./schema.js";
 import { filterCovers, topicMatches } from "./topic.js";
 
-export type BrokerConfig = NonNullable<NonNullable<Config["mqtt"]>["broker"]>;
+export type { BrokerConfig };
 
 /** Returns a promise when the publish must not be acknowledged before it settles. */
 export type PublishHook = (packet: PublishPacket, client: Client) => Promise<void> | undefined;

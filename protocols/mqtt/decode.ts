@@ -1,7 +1,7 @@
 // Payload decoders: a payload (and, for JSON and MessagePack, the document parsed once per message
 // and shared by every point on its topic) to a reading value and, optionally, a source timestamp.
 import { decode as msgpackDecode } from "@msgpack/msgpack";
-import type { MqttDeviceConfig } from "../../config/schema.js";
+import type { MqttDeviceConfig } from "./schema.js";
 import type { ReadingValue } from "../adapter.js";
 
 export type DecodeSpec = MqttDeviceConfig["points"][number]["decode"];

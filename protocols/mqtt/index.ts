@@ -1,7 +1,7 @@
 // The MQTT protocol module, loaded by the gateway's registry when the config has an mqtt device.
-import type { Config, MqttDeviceConfig } from "../../config/schema.js";
-import type { AdapterDeps, ProtocolAdapter, ProtocolModule, Simulator } from "../adapter.js";
+import type { AdapterDeps, ProtocolAdapter, ProtocolContext, ProtocolModule, Simulator } from "../adapter.js";
 import { MqttAdapter } from "./adapter.js";
+import type { MqttDeviceConfig, MqttSectionConfig } from "./schema.js";
 import { MqttSimulator, parseFaults } from "./simulator.js";
 
 export { MqttAdapter, type MqttAdapterOptions, type MqttStats } from "./adapter.js";
@@ -10,20 +10,24 @@ export { hashPassword } from "./password.js";
 
 export function createAdapter(
   devices: MqttDeviceConfig[],
-  config: Config,
+  context: ProtocolContext<MqttSectionConfig>,
   deps: AdapterDeps,
 ): ProtocolAdapter {
-  return new MqttAdapter(devices, config, deps);
+  return new MqttAdapter(devices, context, deps);
 }
 
 /**
  * Rate and faults can be set from the start with IGGY_EDGE_MQTT_RATE (messages per second per point)
  * and IGGY_EDGE_MQTT_FAULTS (see parseFaults).
  */
-export function createSimulator(devices: MqttDeviceConfig[], config: Config, deps: AdapterDeps): Simulator {
+export function createSimulator(
+  devices: MqttDeviceConfig[],
+  context: ProtocolContext<MqttSectionConfig>,
+  deps: AdapterDeps,
+): Simulator {
   const rate = Number(process.env.IGGY_EDGE_MQTT_RATE ?? 1);
-  return new MqttSimulator(devices, config, {
-    log: deps.log.child({ protocol: "mqtt", role: "simulator" }),
+  return new MqttSimulator(devices, context, {
+    log: deps.log.child({ role: "simulator" }),
     ratePerPoint: Number.isFinite(rate) && rate > 0 ? rate : 1,
     faults: parseFaults(process.env.IGGY_EDGE_MQTT_FAULTS),
     credentials: simulatorCredentials(),
@@ -37,5 +41,5 @@ function simulatorCredentials(): { username: string; password: string } | undefi
   return username !== undefined && password !== undefined ? { username, password } : undefined;
 }
 
-const mod: ProtocolModule<MqttDeviceConfig> = { createAdapter, createSimulator };
+const mod: ProtocolModule<MqttDeviceConfig, MqttSectionConfig> = { createAdapter, createSimulator };
 export default mod;

@@ -1,7 +1,7 @@
 // From a message (topic, payload) to readings: which points listen on the topic, what the named
 // wildcards bind, the decoded, scaled value, and the deadband. Undecodable payloads come back as
 // problems for the caller to count and log; they never throw.
-import type { MqttDeviceConfig } from "../../config/schema.js";
+import type { MqttDeviceConfig } from "./schema.js";
 import type { Quality, Reading, ReadingValue } from "../adapter.js";
 import { compileDecoder, DecodeError, ParsedPayload, type PointDecoder } from "./decode.js";
 import { bindPattern, compilePattern, type TopicPattern } from "./topic.js";

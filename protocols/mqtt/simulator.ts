@@ -5,10 +5,10 @@ import { encode as msgpackEncode } from "@msgpack/msgpack";
 import { connect, type IClientOptions, type MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import pino from "pino";
-import type { Config, MqttDeviceConfig } from "../../config/schema.js";
-import type { Simulator } from "../adapter.js";
+import type { ProtocolContext, Simulator } from "../adapter.js";
 import { compileDecoder, ParsedPayload } from "./decode.js";
 import type { MqttPointConfig } from "./routes.js";
+import type { MqttDeviceConfig, MqttSectionConfig } from "./schema.js";
 
 /** What a simulated device does wrong until cleared. */
 export type SimFault =
@@ -66,7 +66,7 @@ export class MqttSimulator implements Simulator {
 
   constructor(
     devices: MqttDeviceConfig[],
-    private readonly config: Config,
+    private readonly context: ProtocolContext<MqttSectionConfig>,
     private readonly opts: MqttSimulatorOptions = {},
   ) {
     this.log = opts.log ?? pino({ level: "silent" });
@@ -192,7 +192,7 @@ export class MqttSimulator implements Simulator {
 
   private async connect(d: SimDevice): Promise<void> {
     const conn = d.cfg.connection;
-    const broker = this.config.mqtt?.broker;
+    const broker = this.context.section?.broker;
     let url: string;
     const options: IClientOptions = {
       clientId: `sim-${d.cfg.id}`,

@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
 import type { Logger } from "pino";
-import type { MqttDeviceConfig } from "../../config/schema.js";
+import type { MqttDeviceConfig } from "./schema.js";
 import type { DeviceHealth } from "../adapter.js";
 import { Router } from "./routes.js";
 

@@ -2,7 +2,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { loadConfig } from "../../config/load.js";
+import { loadConfig } from "../../gateway/config.js";
 import { withPeer, type Benchmark } from "../bench-kit.js";
 
 function bigConfig(devices: number, pointsPerDevice: number): string {

@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pino from "pino";
 import modbusSerial from "modbus-serial";
-import { device as deviceSchema, type ModbusDeviceConfig } from "../../config/schema.js";
+import { modbusDevice as deviceSchema, type ModbusDeviceConfig } from "../../protocols/modbus/schema.js";
 import { ModbusAdapter } from "../../protocols/modbus/adapter.js";
 import { planReads } from "../../protocols/modbus/planner.js";
 import { resolvePoints } from "../../protocols/modbus/points.js";

@@ -15,7 +15,7 @@ const CHILD_FLAG = "--mqtt-bench-child";
 async function child(dir: string): Promise<void> {
   const pino = (await import("pino")).default;
   const { openBuffer } = await import("../../buffer/index.js");
-  const { configSchema } = await import("../../config/schema.js");
+  const { configSchema, protocolContext } = await import("../../protocols/registry.js");
   const { MqttAdapter } = await import("../../protocols/mqtt/adapter.js");
   const buffer = await openBuffer({ dir, sync: "full", maxBytes: 4 * 1024 ** 3 });
   const config = configSchema.parse({
@@ -27,7 +27,7 @@ async function child(dir: string): Promise<void> {
   let committed = 0;
   const adapter = new MqttAdapter(
     [config.devices[0]],
-    config,
+    protocolContext(config, "mqtt"),
     { log: pino({ level: "warn" }), reject: () => {} },
     {
       listen: "127.0.0.1:0",

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ConfigError, parseConfig } from "../../config/load.js";
+import { ConfigError, parseConfig } from "../../gateway/config.js";
 
 const dir = mkdtempSync(join(tmpdir(), "iggy-edge-secrets-"));
 const file = join(dir, "gw.yaml");
@@ -122,4 +122,19 @@ test("iggy.protocol accepts 0.8 and 0.10 written as YAML numbers", () => {
     assert.equal(config.iggy.protocol, meant);
   }
   assert.throws(() => parseConfig("gateway: { id: gw }\niggy: { protocol: 0.9 }", file, {}), ConfigError);
+});
+
+test("${env:NAME:-default} takes the default when NAME is unset or empty, and a default is no secret", () => {
+  const text = "gateway: { id: gw }\niggy: { username: '${env:U:-iggy}', password: '${env:P:-dev-only}' }";
+  const unset = parseConfig(text, file, {});
+  assert.equal(unset.config.iggy.username, "iggy");
+  assert.equal(unset.config.iggy.password, "dev-only");
+  assert.deepEqual(unset.secrets, []);
+  const empty = parseConfig(text, file, { U: "", P: "" });
+  assert.equal(empty.config.iggy.password, "dev-only");
+  const set = parseConfig(text, file, { U: "ops", P: "real-secret" });
+  assert.equal(set.config.iggy.password, "real-secret");
+  assert.deepEqual(set.secrets.sort(), ["ops", "real-secret"]);
+  const port = parseConfig("gateway: { id: gw }\nhttp:\n  listen: ${env:LISTEN:-127.0.0.1:9200}", file, {});
+  assert.equal(port.config.http.listen, "127.0.0.1:9200");
 });

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { runCli } from "../helpers/cli.js";
 
 const contract = ["run", "check", "simulate", "tail", "command", "dev-iggy", "status"];
@@ -33,7 +36,7 @@ test("an unknown command or option is an error with a hint", () => {
 });
 
 test("check --print shows the effective config with secrets redacted", () => {
-  const r = runCli(["check", "-c", "config/examples/mqtt.yaml", "--print"], {
+  const r = runCli(["check", "-c", "protocols/mqtt/example.yaml", "--print"], {
     IGGY_PASSWORD: "iggy-pw-123",
     MQTT_SENSORS_PASSWORD: "sensors-pw-456",
     SITE_MQTT_PASSWORD: "site-pw-789",
@@ -48,4 +51,23 @@ test("--version prints the package version", () => {
   const r = runCli(["--version"]);
   assert.equal(r.code, 0);
   assert.match(r.stdout.trim(), /^\d+\.\d+\.\d+$/);
+});
+
+test("check --print shows that a config without Iggy credentials logs in as Iggy's default user", () => {
+  const r = runCli(["check", "-c", "config/examples/demo.yaml", "--print"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stdout, /default root user/, "demo.yaml gives its credentials");
+  const dir = mkdtempSync(join(tmpdir(), "iggy-edge-cli-"));
+  try {
+    const file = join(dir, "gw.yaml");
+    writeFileSync(file, "gateway: { id: gw }\n");
+    const d = runCli(["check", "-c", file, "--print"]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(
+      d.stdout,
+      /\n {2}# no credentials in the file: Iggy's default root user is used\n {2}username: iggy\n {2}password: iggy\n/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

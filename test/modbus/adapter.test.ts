@@ -1,7 +1,7 @@
 // The adapter against our own simulator over Modbus TCP: values, faults, down/up, writes.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { ModbusDeviceConfig } from "../../config/schema.js";
+import type { ModbusDeviceConfig } from "../../protocols/modbus/schema.js";
 import { ModbusAdapter } from "../../protocols/modbus/adapter.js";
 import { ModbusSimulator } from "../../protocols/modbus/simulator.js";
 import { delay, everyTypePoints, modbusDevice, recorder, waitFor } from "./helpers.js";

@@ -7,6 +7,7 @@ import {
   EncodeError,
   fromEngineering,
   registerCount,
+  shortestFloat32,
   toEngineering,
 } from "../../protocols/modbus/codec.js";
 import type { ByteOrder, ModbusType } from "../../protocols/modbus/points.js";
@@ -35,7 +36,7 @@ test("float32 123.456 is 0x42F6E979 in the four orders", () => {
   };
   for (const order of ORDERS) {
     assert.deepEqual(encodeRegisters(123.456, { type: "float32", order }), want[order], order);
-    assert.equal(decodeRegisters(want[order], 0, { type: "float32", order }), Math.fround(123.456), order);
+    assert.equal(decodeRegisters(want[order], 0, { type: "float32", order }), 123.456, order);
   }
 });
 
@@ -87,8 +88,7 @@ test("agrees with pymodbus's own register conversion", () => {
     const shape = { type, order, length: regs.length };
     const value = type === "int64" || type === "uint64" ? BigInt(v) : v;
     const got = decodeRegisters(regs, 0, shape);
-    if (type === "float32") assert.equal(got, Math.fround(v as number), `${type} ${order}`);
-    else assert.equal(got, value, `${type} ${order}`);
+    assert.equal(got, value, `${type} ${order}`);
     assert.deepEqual(encodeRegisters(value, shape), regs, `${type} ${order}`);
   }
 });
@@ -101,7 +101,7 @@ test("every type round-trips in every order", () => {
     ["uint32", [0, 4294967295]],
     ["int64", [-(2n ** 63n), -1n, 0n, 2n ** 63n - 1n]],
     ["uint64", [0n, 2n ** 64n - 1n]],
-    ["float32", [0, -1.5, 2 ** 40, Math.fround(0.1)]],
+    ["float32", [0, -1.5, 2 ** 40, Math.fround(0.1), Math.fround(20.499), Math.fround(-3.4028235e38)]],
     ["float64", [0, Math.PI, -1e300]],
     ["bool", [true, false]],
     ["string", ["", "A", "héllo wörld"]],
@@ -113,10 +113,42 @@ test("every type round-trips in every order", () => {
         const regs = encodeRegisters(v, shape);
         assert.equal(regs.length, registerCount(type, 8));
         for (const r of regs) assert.ok(Number.isInteger(r) && r >= 0 && r <= 0xffff);
-        assert.equal(decodeRegisters([9, ...regs], 1, shape), v, `${type} ${order} ${String(v)}`);
+        const back = decodeRegisters([9, ...regs], 1, shape);
+        // A float32 reads as its shortest decimal (2 ** 40 as 1099511600000): the same float32.
+        if (type === "float32") assert.equal(Math.fround(back as number), v, `${type} ${order} ${String(v)}`);
+        else assert.equal(back, v, `${type} ${order} ${String(v)}`);
+        assert.deepEqual(encodeRegisters(back, shape), regs, `${type} ${order} ${String(v)}`);
       }
     }
   }
+});
+
+test("float32 reads as the shortest decimal that is the same float32, exactly that float32", () => {
+  const b = Buffer.alloc(4);
+  let state = 12345;
+  for (let i = 0; i < 20_000; i++) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    b.writeUInt32BE(state);
+    const f = b.readFloatBE(0);
+    const got = decodeRegisters([b.readUInt16BE(0), b.readUInt16BE(2)], 0, {
+      type: "float32",
+      order: "ABCD",
+    });
+    if (Number.isNaN(f)) {
+      assert.ok(Number.isNaN(got));
+      continue;
+    }
+    assert.equal(Math.fround(got as number), f, `0x${state.toString(16)}`);
+    const significant = String(got)
+      .replace(/e.*$/, "")
+      .replace(/[-.]/g, "")
+      .replace(/^0+|0+$/g, "");
+    assert.ok(significant.length <= 9, String(got));
+  }
+  assert.equal(shortestFloat32(Math.fround(20.499)), 20.499);
+  assert.equal(shortestFloat32(Math.fround(0.1)), 0.1);
+  assert.equal(shortestFloat32(16777217), 16777217);
+  assert.equal(shortestFloat32(Math.fround(16777217)), 16777216);
 });
 
 test("strings: high byte first, low byte first for BADC/DCBA, NUL and trailing spaces cut", () => {

@@ -1,7 +1,7 @@
 // Shared by the Modbus tests: device configs through the real schema, a log that records, waits.
 import { Writable } from "node:stream";
 import pino from "pino";
-import { device as deviceSchema, type ModbusDeviceConfig } from "../../config/schema.js";
+import { modbusDevice as deviceSchema, type ModbusDeviceConfig } from "../../protocols/modbus/schema.js";
 import type { AdapterDeps, Reading } from "../../protocols/adapter.js";
 
 /** A modbus device config through the schema (defaults filled); port 0 (any free port, for simulators) is let through. */
@@ -85,7 +85,7 @@ export function everyTypePoints(base = 0): {
     add(`u32_${o}`, "uint32", 3000000000, { order }, 2);
     add(`i64_${o}`, "int64", -1234567890123456789n, { order }, 4);
     add(`u64_${o}`, "uint64", 18000000000000000000n, { order }, 4);
-    add(`f32_${o}`, "float32", Math.fround(123.456), { order }, 2);
+    add(`f32_${o}`, "float32", 123.456, { order }, 2);
     add(`f64_${o}`, "float64", -9876.54321, { order }, 4);
     add(`str_${o}`, "string", "PUMP-7", { order, length: 5 }, 5);
   }

@@ -2,7 +2,7 @@
 // reconnect after a broker restart, acknowledgement held until the commit, commands.
 import assert from "node:assert/strict";
 import { test, type TestContext } from "node:test";
-import { configSchema } from "../../config/schema.js";
+import { configSchema, protocolContext } from "../../protocols/registry.js";
 import type { Emit } from "../../protocols/adapter.js";
 import { MqttAdapter } from "../../protocols/mqtt/adapter.js";
 import {
@@ -51,7 +51,7 @@ async function siteAdapter(t: TestContext, m: Mosquitto, emit?: Emit, clientId =
     ],
   });
   const rec = recorder();
-  const adapter = new MqttAdapter(mqttDevices(config), config, rec.deps);
+  const adapter = new MqttAdapter(mqttDevices(config), protocolContext(config, "mqtt"), rec.deps);
   await adapter.start(emit ?? rec.emit);
   t.after(() => adapter.stop());
   await waitFor("connected and subscribed", () => m.log().includes(`${clientId} 1 site/hall-2/co2`), 10_000);

@@ -1,8 +1,7 @@
 // The MQTT sections of the config schema and rules, and broker password hashes.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { crossChecks } from "../../config/rules.js";
-import { configSchema } from "../../config/schema.js";
+import { configSpec } from "../../protocols/registry.js";
 import { Credentials, hashPassword, verifyHash } from "../../protocols/mqtt/password.js";
 
 const base = (
@@ -15,8 +14,8 @@ const base = (
 });
 
 const messages = (input: unknown) => {
-  const r = configSchema.safeParse(input);
-  return r.success ? crossChecks(r.data).map((i) => i.message) : r.error.issues.map((i) => i.message);
+  const r = configSpec.schema.safeParse(input);
+  return r.success ? configSpec.checks(r.data).map((i) => i.message) : r.error.issues.map((i) => i.message);
 };
 
 test("point topics accept named wildcards and refuse malformed ones", () => {

@@ -3,6 +3,7 @@
 import pino from "pino";
 import { openBuffer } from "../../buffer/index.js";
 import { MqttAdapter } from "../../protocols/mqtt/adapter.js";
+import { protocolContext } from "../../protocols/registry.js";
 import { mqttConfig, mqttDevices } from "./helpers.js";
 
 const dir = process.argv[2]!;
@@ -12,7 +13,7 @@ const config = mqttConfig([{ id: "d", points: [{ name: "seq", topic: "d/seq" }] 
 });
 const adapter = new MqttAdapter(
   mqttDevices(config),
-  config,
+  protocolContext(config, "mqtt"),
   { log: pino({ level: "warn" }), reject: () => {} },
   {
     listen: "127.0.0.1:0",

@@ -6,7 +6,8 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
-import { configSchema, type Config, type MqttDeviceConfig } from "../../config/schema.js";
+import type { MqttDeviceConfig } from "../../protocols/mqtt/schema.js";
+import { configSchema, protocolContext, type Config } from "../../protocols/registry.js";
 import type { Emit } from "../../protocols/adapter.js";
 import { MqttAdapter } from "../../protocols/mqtt/adapter.js";
 import { hasCommand, requirePeer } from "../helpers/peers.js";
@@ -55,7 +56,7 @@ export async function embedded(
 ): Promise<EmbeddedRig> {
   const config = mqttConfig(devices, { broker: { persist: false, ...opts.broker } });
   const rec = recorder();
-  const adapter = new MqttAdapter(mqttDevices(config), config, rec.deps, {
+  const adapter = new MqttAdapter(mqttDevices(config), protocolContext(config, "mqtt"), rec.deps, {
     listen: "127.0.0.1:0",
     ...(opts.stateDir ? { brokerStateDir: opts.stateDir } : {}),
   });

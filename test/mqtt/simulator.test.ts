@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { MqttSimulator } from "../../protocols/mqtt/simulator.js";
+import { protocolContext } from "../../protocols/registry.js";
 import { embedded, mqttDevices, waitFor } from "./helpers.js";
 
 test("simulated devices publish changing values, take commands, and send garbage on demand", async (t) => {
@@ -17,7 +18,7 @@ test("simulated devices publish changing values, take commands, and send garbage
     { id: "sim-b", points: [{ name: "v", topic: "s/sim-b/v", decode: "msgpack" }] },
   ];
   const rig = await embedded(t, devices);
-  const sim = new MqttSimulator(mqttDevices(rig.config), rig.config, {
+  const sim = new MqttSimulator(mqttDevices(rig.config), protocolContext(rig.config, "mqtt"), {
     ratePerPoint: 50,
     brokerUrl: `mqtt://127.0.0.1:${rig.port}`,
   });

@@ -9,7 +9,10 @@ test("backoff doubles from initialMs up to maxMs, each delay within [step/2, ste
     assert.equal(b.peek(), step);
     const low = new Backoff({ initialMs: 100, maxMs: 1000 });
     for (let i = 0; i < b.attempts; i++) low.next();
-    assert.equal(low.next(() => 0), step / 2);
+    assert.equal(
+      low.next(() => 0),
+      step / 2,
+    );
     assert.equal(b.next(() => 0.999999) <= step, true);
   }
   assert.equal(b.attempts, steps.length);

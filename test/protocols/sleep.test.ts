@@ -10,15 +10,19 @@ test("sleep ends at once when its signal aborts", { timeout: 10_000 }, async () 
   await sleep(3_600_000, ac.signal); // already aborted: resolves at once
 });
 
-test("a Waker's sleep ends on wake, and a wake before the sleep is kept for it", { timeout: 10_000 }, async () => {
-  const w = new Waker();
-  const woken = w.sleep(3_600_000);
-  w.wake();
-  assert.equal(await woken, true);
-  w.wake();
-  assert.equal(await w.sleep(3_600_000), true);
-  assert.equal(await w.sleep(1), false);
-  w.wake();
-  w.clear();
-  assert.equal(await w.sleep(1), false);
-});
+test(
+  "a Waker's sleep ends on wake, and a wake before the sleep is kept for it",
+  { timeout: 10_000 },
+  async () => {
+    const w = new Waker();
+    const woken = w.sleep(3_600_000);
+    w.wake();
+    assert.equal(await woken, true);
+    w.wake();
+    assert.equal(await w.sleep(3_600_000), true);
+    assert.equal(await w.sleep(1), false);
+    w.wake();
+    w.clear();
+    assert.equal(await w.sleep(1), false);
+  },
+);

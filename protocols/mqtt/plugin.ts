@@ -1,0 +1,13 @@
+// The MQTT protocol's entry in the registry.
+import { defineProtocol } from "../plugin.js";
+import { checkMqtt, mqttDevice, mqttListeners, mqttSection } from "./schema.js";
+
+export const mqtt = defineProtocol({
+  name: "mqtt",
+  title: "MQTT",
+  device: mqttDevice,
+  section: mqttSection,
+  check: checkMqtt,
+  listeners: mqttListeners,
+  load: () => import("./index.js"),
+});

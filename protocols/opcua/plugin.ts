@@ -1,0 +1,10 @@
+// The OPC-UA protocol's entry in the registry. Its device maps are validated; its adapter and
+// simulator are not built yet.
+import { defineProtocol } from "../plugin.js";
+import { opcuaDevice } from "./schema.js";
+
+export const opcua = defineProtocol({
+  name: "opcua",
+  title: "OPC-UA",
+  device: opcuaDevice,
+});

@@ -1,0 +1,26 @@
+// What a protocol folder hands the registry: its part of the config file (device schema, optional
+// top-level section, checks, listeners) and how to load its code. The descriptor is light (schemas
+// only), so the whole file can be validated without loading any protocol's code.
+import type { z } from "zod";
+import type { DeviceSchema, ProtocolConfigSpec } from "../config/schema.js";
+import type { ProtocolModule } from "./adapter.js";
+
+export interface ProtocolPlugin<
+  N extends string = string,
+  D extends DeviceSchema = DeviceSchema,
+  S extends z.ZodType | undefined = z.ZodType | undefined,
+> extends ProtocolConfigSpec<N, D, S> {
+  /** A person's name for the protocol, for log lines and the status page. */
+  title: string;
+  /** The adapter and simulator; absent while the protocol is not built into this version. */
+  load?: () => Promise<ProtocolModule<z.output<D>, S extends z.ZodType ? z.output<S> : undefined>>;
+}
+
+/** Keeps a descriptor's precise types (its name literal, its schemas) for the registry's tuple. */
+export function defineProtocol<
+  const N extends string,
+  D extends DeviceSchema,
+  S extends z.ZodType | undefined = undefined,
+>(plugin: ProtocolPlugin<N, D, S>): ProtocolPlugin<N, D, S> {
+  return plugin;
+}

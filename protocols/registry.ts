@@ -1,0 +1,67 @@
+// Every protocol of the gateway, and what they make together: the schema of the whole config file,
+// its checks, and loading a protocol's code when the config uses it. Adding a protocol is a folder
+// protocols/<name>/ (schema.ts, plugin.ts, index.ts, example.yaml, simulator) and one line in PROTOCOLS.
+import type { z } from "zod";
+import type { ConfigSpec } from "../config/load.js";
+import { crossChecks } from "../config/rules.js";
+import { configSchemaOf } from "../config/schema.js";
+import type { ProtocolContext, ProtocolModule } from "./adapter.js";
+import { coap } from "./coap/plugin.js";
+import { modbus } from "./modbus/plugin.js";
+import { mqtt } from "./mqtt/plugin.js";
+import { opcua } from "./opcua/plugin.js";
+import type { ProtocolPlugin } from "./plugin.js";
+
+export const PROTOCOLS = [modbus, mqtt, coap, opcua] as const;
+
+export const configSchema = configSchemaOf(PROTOCOLS);
+export type Config = z.output<typeof configSchema>;
+export type DeviceConfig = Config["devices"][number];
+
+export const configSpec: ConfigSpec<Config> = {
+  schema: configSchema,
+  checks: (config) => crossChecks(config, PROTOCOLS),
+};
+
+export class ProtocolNotAvailableError extends Error {
+  override name = "ProtocolNotAvailableError";
+}
+
+export function protocolPlugin(name: string): ProtocolPlugin | undefined {
+  return (PROTOCOLS as readonly ProtocolPlugin[]).find((p) => p.name === name);
+}
+
+/** A protocol's adapter and simulator, imported now (and only now). */
+export async function loadProtocol(name: string): Promise<ProtocolModule> {
+  const plugin = protocolPlugin(name);
+  if (plugin === undefined) throw new ProtocolNotAvailableError(`there is no protocol '${name}'`);
+  if (plugin.load === undefined) {
+    throw new ProtocolNotAvailableError(`${plugin.title} is not built into this version of iggy-edge`);
+  }
+  return (await plugin.load()) as unknown as ProtocolModule;
+}
+
+type SectionOf<N extends string> = N extends keyof Config ? NonNullable<Config[N]> : unknown;
+
+/** What a protocol's code sees of the config besides its devices. */
+export function protocolContext<N extends string>(config: Config, name: N): ProtocolContext<SectionOf<N>> {
+  return {
+    gatewayId: config.gateway.id,
+    dataDir: config.gateway.data_dir,
+    section: (config as Record<string, unknown>)[name] as SectionOf<N> | undefined,
+  };
+}
+
+/** The enabled devices, grouped by protocol, in config order. */
+export function devicesByProtocol<D extends { protocol: string; enabled: boolean }>(
+  devices: readonly D[],
+): Map<string, D[]> {
+  const groups = new Map<string, D[]>();
+  for (const d of devices) {
+    if (!d.enabled) continue;
+    const list = groups.get(d.protocol) ?? [];
+    list.push(d);
+    groups.set(d.protocol, list);
+  }
+  return groups;
+}
