@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything iggy-edge needs to build, run its demo and run its tests:
 # npm packages (npm ci), the build (dist/), and with --peers the real test peers
-# (Debian packages in scripts/peers/apt.txt, PyPI packages in scripts/peers/requirements.txt into .venv).
+# (Debian packages in scripts/peers/apt.txt, PyPI packages in scripts/peers/requirements.txt into .venv,
+# a first start of Apache Iggy's server from the shared peers folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +37,39 @@ if [ "$peers" -eq 1 ]; then
     echo "setup: installing Debian packages: ${missing[*]}"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+  # Apache Iggy's server 0.8 is not built here: the tests run it from a shared peers folder
+  # (test/helpers/iggy-server.ts looks in the same places). Starting it once here unpacks it into its
+  # cache before tests start it in parallel, and shows at once when it cannot run on this machine.
+  iggy_peers=${IGGY_EDGE_IGGY_PEERS:-}
+  if [ -z "$iggy_peers" ]; then
+    d=$(dirname "$PWD")
+    while :; do
+      [ -f "$d/shared/peers/run-iggy-server.sh" ] && { iggy_peers=$d/shared/peers; break; }
+      [ "$d" = / ] && { iggy_peers=/work/shared/peers; break; }
+      d=$(dirname "$d")
+    done
+  fi
+  if [ -f "$iggy_peers/run-iggy-server.sh" ]; then
+    iggy_tmp=$(mktemp -d)
+    bash "$iggy_peers/run-iggy-server.sh" 0 "$iggy_tmp/data" >"$iggy_tmp/log" 2>&1 &
+    iggy_pid=$!
+    for _ in $(seq 1200); do
+      grep -q 'TCP server has started on' "$iggy_tmp/log" && break
+      kill -0 "$iggy_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if grep -q 'TCP server has started on' "$iggy_tmp/log"; then
+      echo "setup: Apache Iggy server 0.8 runs (from $iggy_peers)"
+    else
+      echo "setup: warning: the Iggy server in $iggy_peers did not start; the real-server tests will fail or skip:" >&2
+      tail -n 5 "$iggy_tmp/log" >&2
+    fi
+    kill "$iggy_pid" 2>/dev/null || true
+    wait "$iggy_pid" 2>/dev/null || true
+    rm -rf "$iggy_tmp"
+  else
+    echo "setup: warning: no Apache Iggy server peers folder (run-iggy-server.sh) in $iggy_peers; set IGGY_EDGE_IGGY_PEERS" >&2
   fi
   if grep -q -v -E '^\s*(#|$)' scripts/peers/requirements.txt; then
     [ -x .venv/bin/python ] || python3 -m venv .venv
