@@ -1,4 +1,5 @@
-// Opt-in: our client against a real Iggy 0.10 server (binary protocol 0.12).
+// Opt-in: our client against a real Iggy 0.10 server (binary protocol 0.12). The shared peers folder
+// holds only a 0.8 server, so this runs only against a 0.10 server you start yourself:
 //   IGGY_E2E_ADDR=127.0.0.1:8090 IGGY_E2E_PROTOCOL=0.10 IGGY_E2E_USERNAME=iggy IGGY_E2E_PASSWORD=... \
 //     node --test dist/test/iggy/
 // It creates streams named e2e-<random> and deletes them at the end.
@@ -26,8 +27,8 @@ function options(address = addr!): IggyClientOptions {
 test("real Iggy 0.10 server: detection, commands, confirmations, idempotent resend", async (t) => {
   if (!addr) {
     t.skip(
-      "skipped: real Iggy 0.10 server not configured (set IGGY_E2E_ADDR and IGGY_E2E_PROTOCOL=0.10, " +
-        "with IGGY_E2E_USERNAME/IGGY_E2E_PASSWORD)",
+      "skipped: opt-in, no Iggy 0.10 server binary is in the shared peers folder (only 0.8); to run it, " +
+        "start a 0.10 server and set IGGY_E2E_ADDR and IGGY_E2E_PROTOCOL=0.10, with IGGY_E2E_USERNAME/IGGY_E2E_PASSWORD",
     );
     return;
   }

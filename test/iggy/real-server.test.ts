@@ -1,7 +1,8 @@
-// Opt-in: our client against a real Iggy 0.8 server.
+// Our client against a real Iggy 0.8 server: Apache Iggy's own server from the shared peers folder
+// (test/helpers/iggy-server.ts starts one for this file), or a server you run:
 //   IGGY_E2E_ADDR=127.0.0.1:8090 IGGY_E2E_USERNAME=iggy IGGY_E2E_PASSWORD=... node --test dist/test/iggy/
-// Optional: IGGY_E2E_TOKEN (a personal access token), IGGY_E2E_TLS_CA and IGGY_E2E_TLS_SERVER_NAME.
-// It creates streams named e2e-<random> and deletes them at the end.
+// Optional with IGGY_E2E_ADDR: IGGY_E2E_TOKEN (a personal access token), IGGY_E2E_TLS_CA and
+// IGGY_E2E_TLS_SERVER_NAME. It creates streams named e2e-<random> and deletes them at the end.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
@@ -15,45 +16,54 @@ import {
 } from "../../gateway/iggy/index.js";
 import { encodeHeaders } from "../../gateway/iggy/wire/headers.js";
 import { storedFrame } from "../../gateway/iggy/wire/v0_8/layouts.js";
+import { startIggyServer } from "../helpers/iggy-server.js";
 import { listen, proxy } from "./helpers.js";
 
-// IGGY_E2E_PROTOCOL=0.10 points the address at a 0.10 server: real-server-0_10.test.ts covers it.
-const addr = process.env.IGGY_E2E_PROTOCOL === "0.10" ? undefined : process.env.IGGY_E2E_ADDR;
+// IGGY_E2E_PROTOCOL=0.10 points the address at a 0.10 server (real-server-0_10.test.ts covers it):
+// this file then runs against the peers' 0.8 server.
+const userAddr = process.env.IGGY_E2E_PROTOCOL === "0.10" ? undefined : process.env.IGGY_E2E_ADDR;
 const code = (c: number) => (e: unknown) => e instanceof IggyServerError && e.code === c;
 
-function options(address = addr!): IggyClientOptions {
-  const tls =
-    process.env.IGGY_E2E_TLS_CA || process.env.IGGY_E2E_TLS_SERVER_NAME
-      ? {
-          tls: {
-            ...(process.env.IGGY_E2E_TLS_CA ? { ca: process.env.IGGY_E2E_TLS_CA } : {}),
-            ...(process.env.IGGY_E2E_TLS_SERVER_NAME
-              ? { serverName: process.env.IGGY_E2E_TLS_SERVER_NAME }
-              : {}),
-          },
-        }
-      : {};
+interface Target {
+  address: string;
+  username: string;
+  password: string;
+  token?: string;
+  tls?: IggyClientOptions["tls"];
+}
+
+function userTarget(address: string): Target {
+  const { IGGY_E2E_TLS_CA: ca, IGGY_E2E_TLS_SERVER_NAME: serverName, IGGY_E2E_TOKEN: token } = process.env;
   return {
     address,
-    credentials: {
-      username: process.env.IGGY_E2E_USERNAME ?? "iggy",
-      password: process.env.IGGY_E2E_PASSWORD ?? "iggy",
-    },
-    requestTimeoutMs: 10_000,
-    reconnect: { initialDelayMs: 20, maxDelayMs: 500 },
-    ...tls,
+    username: process.env.IGGY_E2E_USERNAME ?? "iggy",
+    password: process.env.IGGY_E2E_PASSWORD ?? "iggy",
+    ...(token ? { token } : {}),
+    ...(ca || serverName ? { tls: { ...(ca ? { ca } : {}), ...(serverName ? { serverName } : {}) } } : {}),
   };
 }
 
-test("real Iggy server: every client command, error codes, outcomes", async (t) => {
-  if (!addr) {
-    t.skip(
-      process.env.IGGY_E2E_PROTOCOL === "0.10"
-        ? "skipped: IGGY_E2E_PROTOCOL=0.10 (this is the 0.8 test; real-server-0_10 runs instead)"
-        : "skipped: IGGY_E2E_ADDR not set (set it, with IGGY_E2E_USERNAME/IGGY_E2E_PASSWORD, to run against a real Iggy 0.8 server)",
-    );
-    return;
+function clientOptions(target: Target, address = target.address): IggyClientOptions {
+  return {
+    address,
+    credentials: { username: target.username, password: target.password },
+    requestTimeoutMs: 10_000,
+    reconnect: { initialDelayMs: 20, maxDelayMs: 500 },
+    ...(target.tls ? { tls: target.tls } : {}),
+  };
+}
+
+test("real Iggy server: every client command, error codes, outcomes", { timeout: 180_000 }, async (t) => {
+  let target: Target;
+  if (userAddr) {
+    target = userTarget(userAddr);
+  } else {
+    const server = await startIggyServer(t);
+    if (!server) return;
+    target = { address: server.address, ...server.credentials };
   }
+  const options = (address?: string) => clientOptions(target, address);
+  const addr = target.address;
   const stream = `e2e-${randomBytes(4).toString("hex")}`;
   const client = new IggyClient(options());
   try {
@@ -63,12 +73,12 @@ test("real Iggy server: every client command, error codes, outcomes", async (t) 
     await t.test("login failures carry the server's code", async () => {
       const bad = new IggyClient({
         ...options(),
-        credentials: { username: "iggy", password: "definitely-wrong" },
+        credentials: { username: target.username, password: "definitely-wrong" },
       });
       await assert.rejects(bad.connect(), code(42));
       await bad.close();
-      if (process.env.IGGY_E2E_TOKEN) {
-        const pat = new IggyClient({ ...options(), credentials: { token: process.env.IGGY_E2E_TOKEN } });
+      if (target.token) {
+        const pat = new IggyClient({ ...options(), credentials: { token: target.token } });
         await pat.ping();
         await pat.close();
       }
