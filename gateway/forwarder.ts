@@ -5,16 +5,8 @@
 import type { Logger } from "pino";
 import type { Batch, ReadingBuffer } from "../buffer/index.js";
 import type { Codec } from "./codecs/index.js";
-import {
-  batchMessageId,
-  header,
-  IggyClosedError,
-  IggyServerError,
-  partitionForKey,
-  type IggyClient,
-  type OutgoingMessage,
-} from "./iggy/index.js";
-import { headerNumber, headerText } from "./message-headers.js";
+import { batchMessages, gatewayPartition, readEnvelope } from "./envelope.js";
+import { IggyClosedError, IggyServerError, type IggyClient } from "./iggy/index.js";
 import type { GatewayMetrics } from "./metrics.js";
 
 export interface ForwarderOptions {
@@ -36,13 +28,6 @@ export interface ForwarderOptions {
   onConfirmed?: (batch: Batch) => void;
 }
 
-/** Server codes that say the batch itself is unacceptable: resending it cannot help. */
-const INVALID_BATCH_CODES = new Set([4009, 4017, 4022, 4024, 4025, 4031, 4032, 4033, 4036, 4037, 4038, 4040]);
-/**
- * The stream, topic or partition is gone or was recreated while we run (on 0.10 also: the
- * partition's history changed): look them up again.
- */
-const MISSING_TARGET_CODES = new Set([87, 1009, 2010, 3007, 3008, 3014]);
 const TAIL_MAX_PAGES = 20;
 const IDLE_RECHECK_MS = 1000;
 
@@ -141,7 +126,7 @@ export class Forwarder {
     if (!topicInfo)
       throw new Error(`topic ${stream}/${topic} does not exist (and iggy.create_missing is false)`);
     if (topicInfo.partitionsCount < 1) throw new Error(`topic ${stream}/${topic} has no partitions`);
-    this.partition = partitionForKey(gatewayId, topicInfo.partitionsCount);
+    this.partition = gatewayPartition(gatewayId, topicInfo.partitionsCount);
     this.log.info(
       { stream, topic, partition: this.partition, partitions: topicInfo.partitionsCount },
       "forwarding to Iggy",
@@ -170,26 +155,9 @@ export class Forwarder {
     return batch;
   }
 
-  private messages(batch: Batch): OutgoingMessage[] {
-    const { gatewayId, codec } = this.options;
-    const payloads = codec.encode({ gateway: gatewayId, firstSeq: batch.firstSeq, readings: batch.readings });
-    const headers = new Map([
-      ["codec", header.string(codec.name)],
-      ["schema", header.uint32(codec.schema)],
-      ["gateway", header.string(gatewayId)],
-      ["first_seq", header.uint64(BigInt(batch.firstSeq))],
-      ["count", header.uint32(batch.readings.length)],
-    ]);
-    return payloads.map((payload, i) => ({
-      id: batchMessageId(gatewayId, BigInt(batch.firstSeq + i)),
-      payload,
-      headers,
-    }));
-  }
-
   private async deliver(batch: Batch): Promise<void> {
-    const { stream, topic } = this.options;
-    const messages = this.messages(batch);
+    const { stream, topic, gatewayId, codec } = this.options;
+    const messages = batchMessages(gatewayId, codec, batch);
     // Leased before by a run that crashed (or handed back): it may be in Iggy already.
     let fateUnknown = batch.attempts > 1;
     while (this.running) {
@@ -236,8 +204,8 @@ export class Forwarder {
           this.confirmed(batch);
           return;
         case "rejected": {
-          const code = outcome.error.code;
-          if (INVALID_BATCH_CODES.has(code)) {
+          const { code, reason } = outcome.error;
+          if (reason === "invalid") {
             this.log.error(
               { code, first_seq: batch.firstSeq, count: batch.readings.length },
               `Iggy refused the batch: ${outcome.error.message}; moved to dead letters`,
@@ -246,7 +214,7 @@ export class Forwarder {
             this.options.metrics?.forwardBatches.inc({ result: "dead_letter" });
             return;
           }
-          if (MISSING_TARGET_CODES.has(code)) this.partition = null;
+          if (reason === "missing_target") this.partition = null;
           await this.failed(outcome.error.message);
           break;
         }
@@ -277,11 +245,10 @@ export class Forwarder {
     });
     for (let pages = 0; pages < TAIL_MAX_PAGES; pages++) {
       for (let i = page.messages.length - 1; i >= 0; i--) {
-        const m = page.messages[i]!;
-        if (headerText(m, "gateway") !== gatewayId) continue;
-        const firstSeq = headerNumber(m, "first_seq");
-        if (firstSeq === undefined) continue;
-        return firstSeq >= batch.firstSeq;
+        const envelope = readEnvelope(page.messages[i]!);
+        if (envelope.gateway !== gatewayId) continue;
+        if (envelope.firstSeq === undefined) continue;
+        return envelope.firstSeq >= batch.firstSeq;
       }
       const oldest = page.messages[0]?.offset;
       if (oldest === undefined || oldest === 0n) return false;
@@ -321,7 +288,7 @@ export class Forwarder {
         this.running = false;
         return false;
       }
-      if (e instanceof IggyServerError && MISSING_TARGET_CODES.has(e.code)) this.partition = null;
+      if (e instanceof IggyServerError && e.reason === "missing_target") this.partition = null;
       await this.failed(`cannot ${what}: ${(e as Error).message}`);
       return false;
     }

@@ -7,12 +7,8 @@ import { openBuffer, type ReadingBuffer } from "../../buffer/index.js";
 import { codecs } from "../../gateway/codecs/index.js";
 import { decodeMessage } from "../../gateway/cli/tail-command.js";
 import { Forwarder, type ForwarderOptions } from "../../gateway/forwarder.js";
-import {
-  batchMessageId,
-  IggyServerError,
-  type IggyClient,
-  type SendOutcome,
-} from "../../gateway/iggy/index.js";
+import { batchMessageId } from "../../gateway/envelope.js";
+import { IggyServerError, type IggyClient, type SendOutcome } from "../../gateway/iggy/index.js";
 import { createLogger } from "../../gateway/log.js";
 import { GatewayMetrics } from "../../gateway/metrics.js";
 import type { Reading } from "../../protocols/adapter.js";
