@@ -133,6 +133,8 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
   private nextAttemptAt = 0;
   private lastConnectError: IggyError | null = null;
   private closed = false;
+  /** close() has begun: a connection ending now ends on purpose. */
+  private closing = false;
   private readonly wakeups = new Set<() => void>();
 
   constructor(private readonly options: IggyClientOptions) {
@@ -191,14 +193,14 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
   /** Logs out when connected and closes; every later call fails with IggyClosedError. */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.closing = true;
     const conn = this.conn;
     if (conn && !conn.closed) {
       await this.serialized(() => conn.request({ op: "logout" }, 1_000)).catch(() => undefined);
     }
     this.closed = true;
     for (const wake of this.wakeups) wake();
-    this.conn?.close();
-    this.conn = null;
+    if (this.conn) this.drop(this.conn, new IggyClosedError("the Iggy client is closed"));
   }
 
   ping(): Promise<void> {
@@ -442,7 +444,8 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
     if (this.conn !== conn) return;
     this.conn = null;
     conn.close();
-    this.log?.warn({ err: reason.message }, "iggy connection dropped");
+    if (this.closing) this.log?.info({ address: this.options.address }, "iggy connection closed");
+    else this.log?.warn({ err: reason.message }, "iggy connection dropped");
     this.emit("disconnected", reason);
   }
 
