@@ -61,6 +61,13 @@ export interface ReadingBuffer {
   replayDeadLetters(entries: DeadLetterSelector): Promise<ReplayResult>;
   purgeDeadLetters(entries: DeadLetterSelector): Promise<PurgeResult>;
   stats(): Promise<BufferStats>;
+  /**
+   * Null while the buffer works; once its worker thread died, why. From then on every call fails
+   * with that error: nothing more can be stored or read until the process restarts.
+   */
+  readonly failure: Error | null;
+  /** Calls `listener` once, when the worker thread dies (not on close()). */
+  onFailure(listener: (error: Error) => void): void;
   /** Commits what is pending, checkpoints and closes the file. */
   close(): Promise<void>;
 }

@@ -117,7 +117,8 @@ class WorkerBuffer implements ReadingBuffer {
   private frame: FrameBuilder | null = null;
   private flushScheduled = false;
   private lastFrameSize = 4096;
-  private failure: Error | null = null;
+  private failed: Error | null = null;
+  private readonly failureListeners: ((error: Error) => void)[] = [];
   private closing: Promise<void> | null = null;
   private referenced = false;
   private readonly rejected: Record<string, number> = {};
@@ -156,15 +157,23 @@ class WorkerBuffer implements ReadingBuffer {
     this.referenced = busy;
   }
 
+  get failure(): Error | null {
+    return this.failed;
+  }
+
+  onFailure(listener: (error: Error) => void): void {
+    this.failureListeners.push(listener);
+  }
+
   private unusable(): Error | null {
-    if (this.failure) return this.failure;
+    if (this.failed) return this.failed;
     if (this.closing) return new BufferClosedError();
     return null;
   }
 
   private fail(err: Error): void {
-    if (this.failure) return;
-    this.failure = err;
+    if (this.failed) return;
+    this.failed = err;
     this.log.error({ err }, "buffer worker stopped; appends fail until the gateway restarts");
     for (const calls of this.inflight.values()) for (const c of calls) c.reject(err);
     this.inflight.clear();
@@ -173,6 +182,13 @@ class WorkerBuffer implements ReadingBuffer {
     if (this.frame) for (const c of this.frame.calls) c.reject(err);
     this.frame = null;
     this.updateRef();
+    for (const listener of this.failureListeners) {
+      try {
+        listener(err);
+      } catch (e) {
+        this.log.error({ err: e }, "buffer failure listener threw");
+      }
+    }
   }
 
   private request<T>(req: Request, transfer: ArrayBuffer[] = []): Promise<T> {
@@ -451,7 +467,7 @@ class WorkerBuffer implements ReadingBuffer {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.flush();
-    const failed = this.failure;
+    const failed = this.failed;
     this.worker.ref();
     this.referenced = true;
     this.closing = (async () => {

@@ -60,10 +60,12 @@ export class HttpEndpoint {
     switch (path) {
       case "/healthz":
         return { status: 200, type: "text/plain", body: "ok\n" };
-      case "/readyz":
-        return this.board.ready
+      case "/readyz": {
+        const { ready, reasons } = this.board.readiness();
+        return ready
           ? { status: 200, type: "text/plain", body: "ready\n" }
-          : { status: 503, type: "text/plain", body: "not ready\n" };
+          : { status: 503, type: "text/plain", body: `not ready: ${reasons.join("; ")}\n` };
+      }
       case "/metrics":
         return { status: 200, type: this.metrics.registry.contentType, body: await this.metrics.text() };
       case "/api/status":

@@ -15,6 +15,9 @@ export class GatewayMetrics {
   readonly readingsForwarded: Counter;
   readonly forwardBatches: Counter<"result">;
   readonly iggyConnected: Gauge;
+  readonly forwarderUp: Gauge;
+  readonly forwarderRestarts: Counter<"reason">;
+  readonly bufferUp: Gauge;
   readonly deviceUp: Gauge<"device">;
   readonly commands: Counter<"result">;
 
@@ -43,6 +46,22 @@ export class GatewayMetrics {
       help: "1 while the gateway has a logged-in connection to Iggy",
       registers: r,
     });
+    this.forwarderUp = new Gauge({
+      name: `${PREFIX}forwarder_up`,
+      help: "1 while the forwarder's loop runs; 0 while it restarts, after it gave up, or before it started",
+      registers: r,
+    });
+    this.forwarderRestarts = new Counter({
+      name: `${PREFIX}forwarder_restarts_total`,
+      help: "Restarts of the forwarder's loop after a failure, by reason (buffer, defect, iggy)",
+      labelNames: ["reason"],
+      registers: r,
+    });
+    this.bufferUp = new Gauge({
+      name: `${PREFIX}buffer_up`,
+      help: "1 while the buffer's worker thread runs; 0 once it died (the process then exits) or before the buffer opened",
+      registers: r,
+    });
     this.deviceUp = new Gauge({
       name: `${PREFIX}device_up`,
       help: "1 while the device answers, 0 while it is down",
@@ -58,8 +77,10 @@ export class GatewayMetrics {
   }
 
   /** The buffer's metrics (buffer_*, readings_dropped_total, readings_rejected_total), read from it when scraped. */
-  attachBuffer(buffer: Pick<ReadingBuffer, "stats">): void {
+  attachBuffer(buffer: Pick<ReadingBuffer, "stats" | "failure">): void {
     this.readingsRejected = registerBufferMetrics(this.registry, buffer).readingsRejected;
+    const gauge = this.bufferUp;
+    (gauge as unknown as { collect: () => void }).collect = () => gauge.set(buffer.failure === null ? 1 : 0);
   }
 
   /** Counts input a source refused before it became a reading. */

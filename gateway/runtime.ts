@@ -32,6 +32,14 @@ export function bufferOptions(config: Config): BufferOptions {
   };
 }
 
+export interface RuntimeOptions {
+  /**
+   * Called once when the gateway cannot go on (the buffer's worker died, the forwarder gave up):
+   * the caller stops the runtime and exits non-zero so the service manager restarts the process.
+   */
+  onFatal?: (reason: string) => void;
+}
+
 export class GatewayRuntime {
   readonly metrics = new GatewayMetrics();
   readonly board: StatusBoard;
@@ -41,10 +49,12 @@ export class GatewayRuntime {
   private http: HttpEndpoint | null = null;
   private adapters: ProtocolAdapter[] = [];
   private config: Config;
+  private fatalReason: string | null = null;
 
   constructor(
     loaded: LoadedConfig,
     private readonly log: Logger,
+    private readonly options: RuntimeOptions = {},
   ) {
     this.config = loaded.config;
     this.board = new StatusBoard(this.config.gateway.id, VERSION, this.config.devices);
@@ -68,7 +78,12 @@ export class GatewayRuntime {
     const buffer = await openBuffer({ ...bufferOptions(config), log: log.child({ component: "buffer" }) });
     this.buffer = buffer;
     this.metrics.attachBuffer(buffer);
-    this.board.bufferStats = () => this.lastBufferStats;
+    buffer.onFailure((e) => this.fatal(`the buffer's worker died: ${e.message}`));
+    this.board.addReadinessCheck(() => (buffer.failure ? `buffer failed: ${buffer.failure.message}` : null));
+    this.board.bufferStats = () => ({
+      ...(buffer.failure ? { state: "failed", error: buffer.failure.message } : { state: "open" }),
+      ...this.lastBufferStats,
+    });
     this.refreshBufferStats();
 
     const iggy = config.iggy;
@@ -112,7 +127,10 @@ export class GatewayRuntime {
       },
       log: log.child({ component: "forwarder" }),
       metrics: this.metrics,
+      onFatal: (f) => this.fatal(`the forwarder gave up after a ${f.kind} failure: ${f.message}`),
     });
+    const forwarder = this.forwarder;
+    this.board.addReadinessCheck(() => forwarder.notReady());
     this.board.iggyStatus = () => ({ address: iggy.address, ...this.forwarder!.status() });
     this.forwarder.start();
 
@@ -120,6 +138,14 @@ export class GatewayRuntime {
     this.metrics.watchDevices(() => this.board.deviceUp());
     this.board.ready = true;
     log.info("running");
+  }
+
+  /** The gateway cannot go on: said once, then left to the owner (`run` stops and exits non-zero). */
+  private fatal(reason: string): void {
+    if (this.fatalReason !== null) return;
+    this.fatalReason = reason;
+    this.log.fatal({ reason }, "the gateway cannot go on");
+    this.options.onFatal?.(reason);
   }
 
   // /api/status is synchronous; the buffer's statistics come from its worker, so a copy of at most

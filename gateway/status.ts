@@ -25,6 +25,8 @@ export interface Status {
   started_at: string;
   uptime_s: number;
   ready: boolean;
+  /** Why the gateway is not ready (what /readyz answers with 503); empty when ready. */
+  not_ready: string[];
   devices: DeviceStatus[];
   buffer: Record<string, unknown> | null;
   iggy: Record<string, unknown> | null;
@@ -44,7 +46,9 @@ export class StatusBoard {
   private healthSources: (() => AdapterHealth)[] = [];
   bufferStats: (() => Record<string, unknown>) | null = null;
   iggyStatus: (() => Record<string, unknown>) | null = null;
+  /** Set once everything started, cleared when stopping; the readiness checks must agree too. */
   ready = false;
+  private readonly readinessChecks: (() => string | null)[] = [];
 
   constructor(
     readonly gateway: string,
@@ -64,6 +68,22 @@ export class StatusBoard {
       for (const p of d.points) if (before[p.name]) points[p.name] = before[p.name]!;
       this.devices.set(d.id, { id: d.id, protocol: d.protocol, up: null, points });
     }
+  }
+
+  /** A part that can make the gateway unready: `check` returns why, or null while all is well. */
+  addReadinessCheck(check: () => string | null): void {
+    this.readinessChecks.push(check);
+  }
+
+  /** What /readyz answers: ready, or every reason why not. */
+  readiness(): { ready: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (!this.ready) reasons.push("the gateway is starting or stopping");
+    for (const check of this.readinessChecks) {
+      const why = check();
+      if (why !== null) reasons.push(why);
+    }
+    return { ready: reasons.length === 0, reasons };
   }
 
   addHealthSource(source: () => AdapterHealth): void {
@@ -93,12 +113,14 @@ export class StatusBoard {
   snapshot(): Status {
     const health = new Map<string, AdapterHealth["devices"][number]>();
     for (const source of this.healthSources) for (const h of source().devices) health.set(h.device, h);
+    const readiness = this.readiness();
     return {
       gateway: this.gateway,
       version: this.version,
       started_at: new Date(this.startedAt).toISOString(),
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
-      ready: this.ready,
+      ready: readiness.ready,
+      not_ready: readiness.reasons,
       devices: [...this.devices.values()].map((d) => {
         const h = health.get(d.id);
         const out: DeviceStatus = { ...d, points: { ...d.points }, up: h ? h.up : null };

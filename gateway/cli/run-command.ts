@@ -5,6 +5,13 @@ import { createLogger, registerSecrets } from "../log.js";
 import { GatewayRuntime } from "../runtime.js";
 import { configOption } from "./config-option.js";
 
+/**
+ * Exit status after the gateway stopped because it could not go on (its buffer's worker died, or
+ * the forwarder gave up): EX_SOFTWARE, distinct from 1 (a config or start failure), so that
+ * `systemctl status` tells them apart; any non-zero status makes systemd restart the service.
+ */
+export const EXIT_FATAL = 70;
+
 export function runCommand(): Command {
   return new Command("run")
     .description("run the gateway: SIGTERM/SIGINT stop it cleanly, SIGHUP reloads the device map")
@@ -21,20 +28,21 @@ export function runCommand(): Command {
       }
       registerSecrets(loaded.secrets);
       const log = createLogger();
-      const runtime = new GatewayRuntime(loaded, log);
       let stopping = false;
-      const stop = async (signal: string) => {
+      const stop = async (signal: string, exitCode = 0) => {
         if (stopping) return;
         stopping = true;
-        log.info({ signal }, "stop requested");
+        if (exitCode === 0) log.info({ signal }, "stop requested");
+        else log.error({ reason: signal, exit_code: exitCode }, "stopping after a fatal failure");
         const force = setTimeout(() => {
           log.error("clean stop took longer than 30 s; exiting");
           process.exit(1);
         }, 30_000);
         force.unref();
         await runtime.stop().catch((e: unknown) => log.error({ err: e }, "error while stopping"));
-        process.exit(0);
+        process.exit(exitCode);
       };
+      const runtime = new GatewayRuntime(loaded, log, { onFatal: (reason) => void stop(reason, EXIT_FATAL) });
       process.on("SIGTERM", () => void stop("SIGTERM"));
       process.on("SIGINT", () => void stop("SIGINT"));
       process.on("SIGHUP", () => {

@@ -1,11 +1,8 @@
 // `iggy-edge tail`: reads the gateway's messages from Iggy and prints one decoded reading a line.
 import { Command, InvalidArgumentError, Option } from "commander";
-import { codecByName } from "../codecs/index.js";
-import { decodeJsonReading } from "../codecs/json-codec.js";
+import { readBatchMessage, type EnvelopedReading } from "../envelope.js";
 import { displayValue } from "../status.js";
 import { IggyClient, type PolledMessage } from "../iggy/index.js";
-import { headerText } from "../message-headers.js";
-import type { Reading } from "../../protocols/adapter.js";
 
 interface TailOptions {
   stream: string;
@@ -20,23 +17,11 @@ interface TailOptions {
   pollMs: number;
 }
 
-interface Line {
-  seq: number;
-  gateway: string;
-  reading: Reading;
-}
+type Line = EnvelopedReading;
 
 /** The readings one message carries, in sequence order. */
 export function decodeMessage(m: PolledMessage): Line[] {
-  const codec = headerText(m, "codec");
-  if (codec === undefined)
-    throw new Error(`message at offset ${m.offset} has no codec header: not written by iggy-edge`);
-  if (codec === "json") {
-    const d = decodeJsonReading(m.payload);
-    return [{ seq: d.seq, gateway: d.gateway, reading: d.reading }];
-  }
-  const batch = codecByName(codec).decode([m.payload]);
-  return batch.readings.map((reading, i) => ({ seq: batch.firstSeq + i, gateway: batch.gateway, reading }));
+  return readBatchMessage(m);
 }
 
 export function formatJsonLine(l: Line): string {

@@ -71,9 +71,9 @@ export interface IggyClientOptions {
 /**
  * What happened to a send:
  * - confirmed: the server stored it;
- * - rejected: the server refused it with a status code (nothing stored);
- * - unknown also for the few status codes that mean the server failed inside (see uncertainSendCodes);
- * - unknown: the request was written but no reply came (stored or not; check before resending);
+ * - rejected: the server refused it with a status code (nothing stored); its `reason` says why;
+ * - unknown: the request was written but no reply came (stored or not; check before resending),
+ *   or the server failed inside (reason "uncertain");
  * - not_sent: no byte of it left this process (safe to resend as is).
  */
 export type SendOutcome =
@@ -94,10 +94,9 @@ export interface SendOptions {
   partitioning: Partitioning;
 }
 
-/** Codes after which logging in again cannot help. */
-const AUTH_FAILURES = new Set([42, 43, 44, 47, 53, 54, 14003]);
-/** Codes after which a topic's partition records are read again (0.10: partition recreated or gone). */
-const STALE_ROUTE = new Set([87, 3007, 3014, 2010]);
+/** Whether logging in again after this refusal cannot help. */
+const loginRefused = (e: IggyServerError): boolean =>
+  e.reason === "unauthorized" || e.reason === "incompatible";
 
 function routeKey(stream: Identifier, topic: Identifier): string {
   return `${typeof stream}:${stream}/${typeof topic}:${topic}`;
@@ -134,6 +133,8 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
   private nextAttemptAt = 0;
   private lastConnectError: IggyError | null = null;
   private closed = false;
+  /** close() has begun: a connection ending now ends on purpose. */
+  private closing = false;
   private readonly wakeups = new Set<() => void>();
 
   constructor(private readonly options: IggyClientOptions) {
@@ -192,14 +193,14 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
   /** Logs out when connected and closes; every later call fails with IggyClosedError. */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.closing = true;
     const conn = this.conn;
     if (conn && !conn.closed) {
       await this.serialized(() => conn.request({ op: "logout" }, 1_000)).catch(() => undefined);
     }
     this.closed = true;
     for (const wake of this.wakeups) wake();
-    this.conn?.close();
-    this.conn = null;
+    if (this.conn) this.drop(this.conn, new IggyClosedError("the Iggy client is closed"));
   }
 
   ping(): Promise<void> {
@@ -234,7 +235,7 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
     try {
       return await this.createStream(name);
     } catch (e) {
-      if (e instanceof IggyServerError && e.code === 1012) {
+      if (e instanceof IggyServerError && e.reason === "exists") {
         const again = await this.getStream(name);
         if (again) return again;
       }
@@ -249,7 +250,7 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
     try {
       return await this.createTopic(stream, name, settings);
     } catch (e) {
-      if (e instanceof IggyServerError && e.code === 2013) {
+      if (e instanceof IggyServerError && e.reason === "exists") {
         const again = await this.getTopic(stream, name);
         if (again) return again;
       }
@@ -282,7 +283,7 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
       } catch (e) {
         // The partition was recreated or the topic changed under us: nothing was stored; read the
         // topic again and send once more.
-        if (!(context && e instanceof IggyServerError && STALE_ROUTE.has(e.code))) throw e;
+        if (!(context && e instanceof IggyServerError && e.reason === "missing_target")) throw e;
         this.routes.delete(routeKey(stream, topic));
         ({ partitioning, context } = await this.route(stream, topic, options.partitioning));
         confirmation = await this.call({ ...request, partitioning, context });
@@ -291,9 +292,7 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
     } catch (e) {
       if (e instanceof IggyInputError || e instanceof IggyClosedError || !(e instanceof IggyError)) throw e;
       if (e instanceof IggyServerError) {
-        return this.wire?.uncertainSendCodes.has(e.code)
-          ? { status: "unknown", error: e }
-          : { status: "rejected", error: e };
+        return e.reason === "uncertain" ? { status: "unknown", error: e } : { status: "rejected", error: e };
       }
       return e.requestWritten ? { status: "unknown", error: e } : { status: "not_sent", error: e };
     }
@@ -410,7 +409,7 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
       return context ? { context } : {};
     } catch (e) {
       // A missing topic is the command's own error to report.
-      if (e instanceof IggyServerError && e.code === 2010) return {};
+      if (e instanceof IggyServerError && e.reason === "missing_target") return {};
       throw e;
     }
   }
@@ -431,7 +430,7 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
         return await conn.request(request, this.requestTimeoutMs);
       } catch (e) {
         if (e instanceof IggyServerError) {
-          if (STALE_ROUTE.has(e.code)) this.routes.clear();
+          if (e.reason === "missing_target") this.routes.clear();
           if (conn.mustCloseAfter(request, e.code)) this.drop(conn, e);
         } else if (!(e instanceof IggyInputError)) {
           this.drop(conn, e instanceof IggyError ? e : new IggyConnectionError(String(e)));
@@ -445,7 +444,8 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
     if (this.conn !== conn) return;
     this.conn = null;
     conn.close();
-    this.log?.warn({ err: reason.message }, "iggy connection dropped");
+    if (this.closing) this.log?.info({ address: this.options.address }, "iggy connection closed");
+    else this.log?.warn({ err: reason.message }, "iggy connection dropped");
     this.emit("disconnected", reason);
   }
 
@@ -490,7 +490,7 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
         return conn;
       } catch (e) {
         const err = e instanceof IggyError ? e : new IggyConnectionError(String(e));
-        if (err instanceof IggyServerError && AUTH_FAILURES.has(err.code)) {
+        if (err instanceof IggyServerError && loginRefused(err)) {
           err.requestWritten = false;
           throw err;
         }

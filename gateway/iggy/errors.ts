@@ -1,5 +1,9 @@
-// Errors of the Iggy client. A server's status code becomes an IggyServerError carrying that code;
-// everything else the client can meet has its own class so callers can tell them apart.
+// Errors of the Iggy client. A server's status code becomes an IggyServerError carrying that code
+// and its reason (wire/reasons.ts); everything else the client can meet has its own class so
+// callers can tell them apart.
+import { sharedReason, type IggyReason } from "./wire/reasons.js";
+
+export type { IggyReason } from "./wire/reasons.js";
 
 /** Status codes shared by Iggy's wire generations (0.8 legacy framing and 0.10 VSR framing). */
 const CODE_NAMES = new Map<number, string>([
@@ -294,6 +298,8 @@ export class IggyServerError extends IggyError {
     readonly command?: string,
     /** Replaces the generic text (e.g. the protocol versions of a refused login). */
     detail?: string,
+    /** What the code means for the request; the wire generation that read the reply sets it. */
+    readonly reason: IggyReason = sharedReason(code),
   ) {
     const codeName = errorName(code);
     const text = detail ?? READABLE[code] ?? spelled(codeName);

@@ -3,7 +3,7 @@ export { IggyClient, parseAddress } from "./client.js";
 export type { IggyClientOptions, PollOptions, SendOptions, SendOutcome } from "./client.js";
 export * from "./errors.js";
 export * from "./types.js";
-export { batchMessageId, gatewayHash, partitionForKey } from "./partitioning.js";
+export { partitionForKey } from "./partitioning.js";
 export { WIRE_VERSIONS, type WireVersion } from "./wire/registry.js";
 export { xxh32 } from "./hash/xxh32.js";
 export { xxh3_64 } from "./hash/xxh3.js";

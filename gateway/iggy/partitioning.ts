@@ -1,5 +1,5 @@
-// How the gateway names its batches and picks its partition (see DESIGN.md, "The outside contract").
-import { xxh3_64 } from "./hash/xxh3.js";
+// Iggy's messages-key partitioning, which the client resolves itself where a generation wants
+// explicit partitions (0.10) and the dev server applies.
 import { xxh32 } from "./hash/xxh32.js";
 
 /** The partition Iggy's messages-key partitioning would choose: XXH32(key, seed 0) mod count. */
@@ -9,15 +9,4 @@ export function partitionForKey(key: Uint8Array | string, partitionsCount: numbe
   }
   const bytes = typeof key === "string" ? Buffer.from(key, "utf8") : key;
   return xxh32(bytes) % partitionsCount;
-}
-
-/** 64-bit hash of a gateway id (XXH3-64 of its UTF-8 bytes). */
-export function gatewayHash(gatewayId: string): bigint {
-  return xxh3_64(Buffer.from(gatewayId, "utf8"));
-}
-
-/** The 128-bit message id of a batch: (64-bit hash of gateway id) << 64 | first_seq. */
-export function batchMessageId(gatewayId: string, firstSeq: bigint): bigint {
-  if (firstSeq < 0n || firstSeq >> 64n !== 0n) throw new RangeError(`first_seq ${firstSeq} is not a u64`);
-  return (gatewayHash(gatewayId) << 64n) | firstSeq;
 }

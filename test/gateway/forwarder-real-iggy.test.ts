@@ -11,11 +11,10 @@ import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { openBuffer } from "../../buffer/index.js";
 import { codecs } from "../../gateway/codecs/index.js";
-import { decodeMessage } from "../../gateway/cli/tail-command.js";
 import { Forwarder } from "../../gateway/forwarder.js";
-import { batchMessageId, IggyClient, type SendOutcome } from "../../gateway/iggy/index.js";
+import { batchMessageId, readBatchMessage, readEnvelope } from "../../gateway/envelope.js";
+import { IggyClient, type SendOutcome } from "../../gateway/iggy/index.js";
 import { createLogger } from "../../gateway/log.js";
-import { headerNumber } from "../../gateway/message-headers.js";
 import type { Reading } from "../../protocols/adapter.js";
 import { startIggyServer, type RealIggyServer } from "../helpers/iggy-server.js";
 import { kill, tempDir } from "../iggy/helpers.js";
@@ -104,12 +103,13 @@ async function readBack(server: RealIggyServer): Promise<StoredMessage[]> {
       if (page.messages.length === 0) return out;
       for (const m of page.messages) {
         offset = m.offset + 1n;
-        const lines = decodeMessage(m);
+        const lines = readBatchMessage(m);
+        const envelope = readEnvelope(m);
         out.push({
           offset: m.offset,
           id: m.id,
-          firstSeq: headerNumber(m, "first_seq"),
-          count: headerNumber(m, "count"),
+          firstSeq: envelope.firstSeq,
+          count: envelope.count,
           seqs: lines.map((l) => l.seq),
           values: lines.map((l) => l.reading.value as number),
         });

@@ -85,3 +85,58 @@ test("a reload keeps last values of points that remain and forgets removed ones"
   assert.equal(s.devices.length, 1);
   assert.deepEqual(Object.keys(s.devices[0]!.points), ["temperature"]);
 });
+
+test("/readyz names what is not ready; the page says it too", async () => {
+  let forwarder: string | null = "forwarder restarting (buffer: disk I/O error)";
+  board.addReadinessCheck(() => forwarder);
+  const r = await fetch(`${base}/readyz`);
+  assert.equal(r.status, 503);
+  assert.equal(await r.text(), "not ready: forwarder restarting (buffer: disk I/O error)\n");
+  const s = (await (await fetch(`${base}/api/status`)).json()) as Status;
+  assert.equal(s.ready, false);
+  assert.deepEqual(s.not_ready, ["forwarder restarting (buffer: disk I/O error)"]);
+  assert.match(await (await fetch(`${base}/`)).text(), /<b>not ready<\/b>: forwarder restarting/);
+  forwarder = null;
+  assert.equal((await fetch(`${base}/readyz`)).status, 200);
+});
+
+test("the page shows the buffer in words and sizes; /api/status keeps the raw fields", async () => {
+  const stats = {
+    state: "open",
+    readings: 12345,
+    bytes: 2789248,
+    fileBytes: 3250000,
+    leasedBatches: 2,
+    leasedReadings: 1000,
+    oldestTs: Date.now() - 200_000,
+    oldestAgeMs: 200_000,
+    nextSeq: 1796138716288001,
+    deadLetterEntries: 1,
+    deadLetterReadings: 100,
+    dropped: { max_bytes: 1234 },
+    rejected: {},
+    quarantinedThisRun: 0,
+    quarantinedOnDisk: 0,
+    commits: 4567,
+    committedReadings: 98765,
+    pendingReadings: 0,
+  };
+  const before = board.bufferStats;
+  board.bufferStats = () => stats;
+  try {
+    const html = await (await fetch(`${base}/`)).text();
+    const buffer = html.slice(html.indexOf("<h2>Buffer</h2>"), html.indexOf("<h2>Iggy</h2>"));
+    assert.match(buffer, /<th>Waiting for Iggy<\/th><td>12,345 readings<\/td>/);
+    assert.match(buffer, /<th>Oldest reading<\/th><td>3\.3 min old<\/td>/);
+    assert.match(buffer, /<th>Size<\/th><td>2\.7 MiB in use, 3\.1 MiB on disk<\/td>/);
+    assert.match(buffer, /<th>Sent, not yet confirmed<\/th><td>1,000 readings in 2 batches<\/td>/);
+    assert.match(buffer, /<th>Dead letters<\/th><td>100 readings in 1 entry/);
+    assert.match(buffer, /<th>Dropped \(buffer full\)<\/th><td>max_bytes: 1,234<\/td>/);
+    assert.match(buffer, /<th>Refused<\/th><td>none<\/td>/);
+    assert.doesNotMatch(buffer, /fileBytes|nextSeq|2789248/);
+    const s = (await (await fetch(`${base}/api/status`)).json()) as Status;
+    assert.deepEqual(s.buffer, stats);
+  } finally {
+    board.bufferStats = before;
+  }
+});

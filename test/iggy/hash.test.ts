@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { batchMessageId, gatewayHash, partitionForKey, xxh3_64, xxh32 } from "../../gateway/iggy/index.js";
+import { batchMessageId, gatewayHash } from "../../gateway/envelope.js";
+import { partitionForKey, xxh3_64, xxh32 } from "../../gateway/iggy/index.js";
 
 // Reference values computed with the xxhash C library (Python `xxhash` package).
 function pattern(n: number): Buffer {

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { header, IggyProtocolError, IggyServerError } from "../../gateway/iggy/index.js";
 import { decodeHeaders, encodeHeaders } from "../../gateway/iggy/wire/headers.js";
-import { serverWire08, wire08 } from "../../gateway/iggy/wire/v0_8/index.js";
+import { serverWire08 } from "../../gateway/iggy/dev-server/wire/v0_8.js";
+import { wire08 } from "../../gateway/iggy/wire/v0_8/index.js";
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/[^0-9a-f]/gi, ""), "hex");
 const client = () => wire08.newSession({ maxReplyBytes: 1 << 20 });

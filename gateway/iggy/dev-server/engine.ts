@@ -3,15 +3,10 @@
 import { randomBytes } from "node:crypto";
 import { partitionForKey } from "../partitioning.js";
 import type { Consumer, Identifier, PartitionInfo, StreamInfo, TopicInfo } from "../types.js";
-import type {
-  PartitionContext,
-  ProducerSection,
-  ServerRequest,
-  ServerResults,
-  StoredMessage,
-} from "../wire/generation.js";
+import type { PartitionContext, ProducerSection, StoredMessage } from "../wire/generation.js";
 import { Deduplicator, type DedupSettings } from "./dedup.js";
 import type { DataDir, Meta } from "./store.js";
+import type { ServerRequest, ServerResults } from "./wire/types.js";
 
 /** A request failed with this Iggy status code. */
 export class StatusError extends Error {

@@ -5,8 +5,8 @@ import { createServer as createTcpServer, type AddressInfo, type Server, type So
 import { createServer as createTlsServer } from "node:tls";
 import type { Logger } from "pino";
 import { LayoutError } from "../wire/bytes.js";
-import type { ServerWireGeneration, ServerWireSession } from "../wire/generation.js";
-import { serverWireFor } from "../wire/registry.js";
+import type { ServerWireGeneration, ServerWireSession } from "./wire/types.js";
+import { serverWireFor } from "./wire/registry.js";
 import { type DedupSettings } from "./dedup.js";
 import { Engine, StatusError, type Session, type User } from "./engine.js";
 import { DataDir } from "./store.js";

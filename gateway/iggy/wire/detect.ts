@@ -1,10 +1,5 @@
-// Telling Iggy's wire generations apart.
-//
-// Server side (dev server, one port): a 0.8 request starts with its length (u32 ≥ 4, never 0);
-// a 0.10 request starts with the 16-byte header checksum, which clients leave 0 (client frames
-// are unsealed). So the first four bytes decide: zero → 0.10, anything else → 0.8.
-//
-// Client side (`protocol: auto`): one probe connection, bounded by a timeout. It sends a 0.10
+// Telling which wire generation a server speaks (`protocol: auto`; the dev server's side of it is
+// in ../dev-server/wire/detect.ts). One probe connection, bounded by a timeout, sends a 0.10
 // PING (256-byte header, NonReplicated, session 0: allowed before login). A 0.10 server answers
 // with a 256-byte Reply (command 8) or Eviction (13). A 0.8 server reads the header's zero first
 // bytes as `length 0` and answers InvalidCommand (`03 00 00 00 00 00 00 00`) or closes: any
@@ -14,71 +9,7 @@ import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import { openSocket, type Endpoint } from "../connection.js";
 import { IggyConnectionError } from "../errors.js";
-import type {
-  ServerOp,
-  ServerRequest,
-  ServerRequestOf,
-  ServerResults,
-  ServerWireGeneration,
-  ServerWireSession,
-} from "./generation.js";
-import { serverWire010 } from "./v0_10/index.js";
 import { encodeRequestHeader, HEADER_SIZE, OPERATION, CODE } from "./v0_10/layouts.js";
-import { serverWire08 } from "./v0_8/index.js";
-
-// ---- server side ----
-
-class DetectingServerSession implements ServerWireSession {
-  private delegate: ServerWireSession | null = null;
-  private held: Buffer[] = [];
-  private heldBytes = 0;
-
-  constructor(
-    private readonly options: { maxRequestBytes: number },
-    private readonly onDetected?: (version: string) => void,
-  ) {}
-
-  /** The generation this connection speaks, once its first bytes arrived. */
-  detected = "";
-
-  push(chunk: Buffer): { code: number; body: Buffer }[] {
-    if (this.delegate) return this.delegate.push(chunk);
-    this.held.push(chunk);
-    this.heldBytes += chunk.length;
-    if (this.heldBytes < 4) return [];
-    const all = Buffer.concat(this.held);
-    this.held = [];
-    const gen = all.readUInt32LE(0) === 0 ? serverWire010 : serverWire08;
-    this.detected = gen.version;
-    this.delegate = gen.newSession(this.options);
-    this.onDetected?.(gen.version);
-    return this.delegate.push(all);
-  }
-
-  decodeRequest(code: number, body: Buffer): ServerRequest {
-    return this.delegate!.decodeRequest(code, body);
-  }
-
-  encodeReply<K extends ServerOp>(request: ServerRequestOf<K>, result: ServerResults[K]): Buffer[] {
-    return this.delegate!.encodeReply(request, result);
-  }
-
-  encodeError(code: number): Buffer {
-    return (this.delegate ?? serverWire08.newSession(this.options)).encodeError(code);
-  }
-
-  closeAfterReply(): boolean {
-    return this.delegate?.closeAfterReply?.() ?? false;
-  }
-}
-
-/** The dev server's generation for "auto": both on one port, decided per connection. */
-export const serverWireAuto: ServerWireGeneration = {
-  version: "auto",
-  newSession: (options) => new DetectingServerSession(options),
-};
-
-// ---- client side ----
 
 export type DetectedVersion = "0.8" | "0.10";
 

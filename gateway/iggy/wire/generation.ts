@@ -1,4 +1,4 @@
-// The seam between the Iggy client (and dev server) and one wire generation. Everything that
+// The seam between the Iggy client and one wire generation. Everything that
 // differs between Iggy 0.8 (legacy framing) and 0.10 (VSR framing) sits behind these interfaces:
 // framing, per-connection session state, command codes and payload layouts.
 //
@@ -9,8 +9,9 @@
 // SendConfirmation.partitions. State that must outlive a connection (the idempotent producer's
 // ids and sequences) comes from newClientState(). `explicitPartitions` makes the client resolve
 // partitions and partition contexts (incarnations) from the topic before partition requests.
-// The dev server serves both generations on one port (wire/detect.ts). Types in ../types.ts stay
-// the same (PartitionInfo gained an optional `context`).
+// The dev server's side of each generation lives in ../dev-server/wire/ and shares only the
+// layouts (encode/decode functions) and the message types below. Types in ../types.ts stay the
+// same (PartitionInfo gained an optional `context`).
 import type {
   Consumer,
   ConsumerOffsetInfo,
@@ -25,6 +26,7 @@ import type {
   TopicSettings,
 } from "../types.js";
 import type { IggyServerError } from "../errors.js";
+import type { IggyReason } from "./reasons.js";
 
 /** Which incarnation of a partition a 0.10 partition request addresses (request header 200..224). */
 export interface PartitionContext {
@@ -154,13 +156,14 @@ export interface WireGeneration {
    */
   readonly explicitPartitions?: boolean;
   /**
-   * Status codes with which a server may fail a SEND after having stored some or all of it
-   * (internal faults): the client reports such a send as "unknown", not "rejected".
+   * What a status code means for a request of `op`: the reason an IggyServerError carries. A send
+   * the server may have stored in part or whole before failing is "uncertain", which the client
+   * reports as "unknown", not "rejected".
    */
-  readonly uncertainSendCodes: ReadonlySet<number>;
+  reasonOf(code: number, op: Op): IggyReason;
 }
 
-// ---- The server side of a generation, used by the dev server. ----
+// ---- Messages as a server holds them: the layouts encode and decode these for the dev server. ----
 
 /** A message as a server receives it: headers stay as their wire block. */
 export interface IncomingMessage {
@@ -175,37 +178,4 @@ export interface StoredMessage extends IncomingMessage {
   offset: bigint;
   timestamp: bigint;
   checksum?: bigint;
-}
-
-export type ServerRequest =
-  | Exclude<Request, { op: "send" }>
-  | (Omit<RequestOf<"send">, "messages"> & { messages: IncomingMessage[]; producer?: ProducerSection })
-  // Server-only: what official 0.10 SDKs ask before partition requests (GET_CLUSTER_METADATA, GET_PARTITION_ROUTE).
-  | { op: "clusterInfo" }
-  | { op: "partitionRoute"; stream: Identifier; topic: Identifier; partition: number };
-
-export type ServerOp = ServerRequest["op"];
-
-export interface ServerResults extends Omit<Results, "poll"> {
-  poll: { partitionId: number; currentOffset: bigint; messages: StoredMessage[]; context?: PartitionContext };
-  clusterInfo: { name: string; host: string; port: number };
-  partitionRoute: { context: PartitionContext; partitionsCount: number };
-}
-
-export type ServerRequestOf<K extends ServerOp> = Extract<ServerRequest, { op: K }>;
-
-export interface ServerWireSession {
-  /** Received bytes in, whole request frames out. Throws LayoutError when the stream cannot be followed. */
-  push(chunk: Buffer): { code: number; body: Buffer }[];
-  /** Throws LayoutError (carrying the status to answer) for an unknown code or a bad payload. */
-  decodeRequest(code: number, body: Buffer): ServerRequest;
-  encodeReply<K extends ServerOp>(request: ServerRequestOf<K>, result: ServerResults[K]): Buffer[];
-  encodeError(code: number): Buffer;
-  /** Whether the connection must be closed once the last answer is written (0.10 evictions). */
-  closeAfterReply?(): boolean;
-}
-
-export interface ServerWireGeneration {
-  readonly version: string;
-  newSession(options: { maxRequestBytes: number }): ServerWireSession;
 }

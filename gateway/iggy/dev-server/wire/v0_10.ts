@@ -1,0 +1,277 @@
+// The dev server's side of Iggy 0.10 (binary protocol 0.12): 256-byte request headers in, replies
+// and evictions out. Layouts are shared with the client (wire/v0_10/layouts.ts).
+import { LayoutError } from "../../wire/bytes.js";
+import { FrameAssembler } from "../../wire/frames.js";
+import * as L from "../../wire/v0_10/layouts.js";
+import type {
+  ServerOp,
+  ServerRequest,
+  ServerRequestOf,
+  ServerResults,
+  ServerWireGeneration,
+  ServerWireSession,
+} from "./types.js";
+
+const { CODE, OPERATION, HEADER_SIZE } = L;
+
+/** The dev server's protocol version and the window it accepts (minor-scoped, as Iggy's 0.x gate). */
+export const SERVER_PROTOCOL_VERSION = L.packVersion(0, 12, 2);
+export const SERVER_PROTOCOL_MIN = L.packVersion(0, 12, 0);
+const NODE_LISTS_FROM = L.packVersion(0, 12, 2);
+
+function accepts(client: number): boolean {
+  return client >= SERVER_PROTOCOL_MIN && client >>> 10 <= SERVER_PROTOCOL_VERSION >>> 10;
+}
+
+/** Register-time failure codes → eviction reasons. */
+const LOGIN_EVICTION: Record<number, number> = {
+  42: 9,
+  43: 9,
+  44: 9,
+  53: 10,
+  54: 10,
+  47: 11,
+  14003: 14,
+  3: 15,
+};
+
+const CODE_OF_OPERATION: Record<number, number> = {
+  [OPERATION.register]: CODE.loginRegister,
+  [OPERATION.logout]: CODE.logout,
+  [OPERATION.createStream]: CODE.createStream,
+  [OPERATION.deleteStream]: CODE.deleteStream,
+  [OPERATION.createTopic]: CODE.createTopic,
+  [OPERATION.send]: CODE.send,
+  [OPERATION.storeOffset]: CODE.storeOffset,
+};
+
+export class ServerSession010 implements ServerWireSession {
+  private readonly frames: FrameAssembler;
+  private readonly queue: L.ParsedRequestHeader[] = [];
+  private clientVersion = 0;
+  private session = 0n;
+  private commit = 0n;
+  private close = false;
+
+  constructor(maxRequestBytes: number) {
+    this.frames = new FrameAssembler(
+      HEADER_SIZE,
+      (h) => {
+        const size = h.readUInt32LE(48);
+        if (h[60] !== L.COMMAND.request) throw new LayoutError(`command ${h[60]} is not Request (5)`, 3);
+        if (size < HEADER_SIZE) throw new LayoutError(`frame size ${size} is below the header`, 3);
+        return size - HEADER_SIZE;
+      },
+      maxRequestBytes,
+    );
+  }
+
+  push(chunk: Buffer): { code: number; body: Buffer }[] {
+    return this.frames.push(chunk).map((f) => {
+      let h: L.ParsedRequestHeader;
+      try {
+        h = L.decodeRequestHeader(f.header);
+      } catch (e) {
+        // Answer this frame (with whatever ids it has) and go on: the framing itself is intact.
+        this.queue.push(L.looseRequestHeader(f.header));
+        const code = e instanceof LayoutError ? e.code : 3;
+        return { code: -code, body: f.body };
+      }
+      this.queue.push(h);
+      const code = h.operation === OPERATION.nonReplicated ? h.code : (CODE_OF_OPERATION[h.operation] ?? 0);
+      return { code, body: f.body };
+    });
+  }
+
+  private current(): L.ParsedRequestHeader | undefined {
+    return this.queue[0];
+  }
+
+  decodeRequest(code: number, body: Buffer): ServerRequest {
+    if (code < 0) throw new LayoutError("request header is invalid", -code);
+    const h = this.current();
+    if (
+      h &&
+      h.operation !== OPERATION.register &&
+      h.operation !== OPERATION.nonReplicated &&
+      h.session !== this.session
+    )
+      throw new LayoutError("the request's session is not this connection's", 40);
+    const context = h?.context ?? { incarnation: 0n, ownerGeneration: 0n, metadataOp: 0n };
+    switch (code) {
+      case CODE.ping:
+        return { op: "ping" };
+      case CODE.loginRegister:
+      case CODE.loginRegisterPat: {
+        let prefix;
+        try {
+          prefix = L.decodeVersionPrefix(body);
+        } catch {
+          throw new LayoutError("login body has no version prefix", 3);
+        }
+        this.clientVersion = prefix.protocolVersion;
+        if (!accepts(prefix.protocolVersion))
+          throw new LayoutError(`protocol ${L.versionText(prefix.protocolVersion)} is not accepted`, 14003);
+        let credentials;
+        try {
+          credentials = L.decodeLoginCredentials(prefix.rest);
+        } catch {
+          throw new LayoutError("login body is malformed", 3);
+        }
+        return { op: "login", credentials, clientVersion: `${prefix.sdkName} ${prefix.sdkVersion}` };
+      }
+      case CODE.logout:
+        return { op: "logout" };
+      case CODE.getClusterMetadata:
+        return { op: "clusterInfo" };
+      case CODE.getPartitionRoute:
+        return { op: "partitionRoute", ...L.decodePartitionRouteRequest(body) };
+      case CODE.getStream: {
+        const [stream] = L.decodeIdentifiers(body, ["stream"]);
+        return { op: "getStream", stream: stream! };
+      }
+      case CODE.createStream:
+        return { op: "createStream", name: L.decodeCreateStream(body) };
+      case CODE.deleteStream: {
+        const [stream] = L.decodeIdentifiers(body, ["stream"]);
+        return { op: "deleteStream", stream: stream! };
+      }
+      case CODE.getTopic: {
+        const [stream, topic] = L.decodeIdentifiers(body, ["stream", "topic"]);
+        return { op: "getTopic", stream: stream!, topic: topic! };
+      }
+      case CODE.createTopic:
+        return { op: "createTopic", ...L.decodeCreateTopic(body) };
+      case CODE.send:
+        return { op: "send", ...L.decodeSendBody(body), context };
+      case CODE.poll:
+        return { op: "poll", ...L.decodePoll(body), context };
+      case CODE.pollDeferred:
+        return { op: "poll", ...L.decodeDeferredPoll(body), context };
+      case CODE.storeOffset:
+        return { op: "storeOffset", ...L.decodeOffsetRequest(body, true), context };
+      case CODE.getOffset: {
+        const { offset: _unused, ...rest } = L.decodeOffsetRequest(body, false);
+        return { op: "getOffset", ...rest, context };
+      }
+      default:
+        throw new LayoutError(`unknown command code ${code}`, 3);
+    }
+  }
+
+  private reply(body: Buffer[], status = 0): Buffer[] {
+    const h = this.queue.shift();
+    const length = body.reduce((n, b) => n + b.length, 0);
+    if (!h) return [L.encodeEviction(0n, 5)];
+    const op = ++this.commit;
+    return [L.encodeReplyHeader(h, length, status, op), ...body];
+  }
+
+  encodeReply<K extends ServerOp>(request: ServerRequestOf<K>, result: ServerResults[K]): Buffer[] {
+    const r = request as ServerRequest;
+    const any = result as ServerResults[ServerOp];
+    switch (r.op) {
+      case "ping":
+      case "logout":
+        return this.reply([]);
+      case "deleteStream":
+      case "storeOffset":
+        return this.reply([L.resultOk()]);
+      case "login": {
+        const l = any as ServerResults["login"];
+        this.session = l.session ?? 1n;
+        return this.reply([
+          L.encodeLoginReply({
+            userId: l.userId,
+            session: this.session,
+            serverProtocolVersion: SERVER_PROTOCOL_VERSION,
+            serverVersion: "dev-iggy 0.10",
+          }),
+        ]);
+      }
+      case "getStream": {
+        const s = any as ServerResults["getStream"];
+        return this.reply(s ? [L.encodeStream(s, true)] : []);
+      }
+      case "createStream":
+        return this.reply([L.resultOk(L.encodeStream(any as ServerResults["createStream"], false))]);
+      case "getTopic": {
+        const t = any as ServerResults["getTopic"];
+        return this.reply(t ? [L.encodeTopicDetails(t, this.clientVersion >= NODE_LISTS_FROM)] : []);
+      }
+      case "createTopic":
+        return this.reply([
+          L.resultOk(
+            L.encodeTopicDetails(any as ServerResults["createTopic"], this.clientVersion >= NODE_LISTS_FROM),
+          ),
+        ]);
+      case "send": {
+        const c = any as ServerResults["send"];
+        return this.reply([
+          L.encodeSendReply(
+            c.partitions.map((p) => ({
+              streamId: p.streamId ?? 0,
+              topicId: p.topicId ?? 0,
+              partitionId: p.partitionId,
+              baseOffset: p.baseOffset,
+            })),
+          ),
+        ]);
+      }
+      case "poll": {
+        const p = any as ServerResults["poll"];
+        return this.reply(
+          L.encodePollReply(
+            p.partitionId,
+            p.currentOffset,
+            p.context ?? { incarnation: 0n, ownerGeneration: 0n, metadataOp: 0n },
+            p.messages,
+          ),
+        );
+      }
+      case "getOffset":
+        return this.reply([L.encodeOffsetInfo(any as ServerResults["getOffset"])]);
+      case "clusterInfo": {
+        const c = any as ServerResults["clusterInfo"];
+        return this.reply([L.encodeClusterMetadata(c.name, c.host, c.port)]);
+      }
+      case "partitionRoute": {
+        const p = any as ServerResults["partitionRoute"];
+        return this.reply([L.encodePartitionRoute(p.context, p.partitionsCount)]);
+      }
+    }
+  }
+
+  encodeError(code: number): Buffer {
+    const h = this.current();
+    if (!h) {
+      this.close = true;
+      return L.encodeEviction(0n, 5);
+    }
+    if (h.operation === OPERATION.register) {
+      this.queue.shift();
+      this.close = true;
+      const reason = LOGIN_EVICTION[code] ?? 12;
+      return L.encodeEviction(
+        h.client,
+        reason,
+        reason === 14 ? { max: SERVER_PROTOCOL_VERSION, min: SERVER_PROTOCOL_MIN } : undefined,
+      );
+    }
+    // Committed-plane rejections of result-framed operations ride the result section.
+    const parts =
+      L.isResultFramed(h.operation) && code !== 40 && code !== 41 && code !== 3
+        ? this.reply([L.resultRejection(code)])
+        : this.reply([], code);
+    return Buffer.concat(parts);
+  }
+
+  closeAfterReply(): boolean {
+    return this.close;
+  }
+}
+
+export const serverWire010: ServerWireGeneration = {
+  version: "0.10",
+  newSession: ({ maxRequestBytes }) => new ServerSession010(maxRequestBytes),
+};
