@@ -238,8 +238,11 @@ export class GatewayRuntime {
     this.log.info("stopping");
     this.board.ready = false;
     await this.stopAdapters();
-    await this.forwarder?.stop();
+    // The client's close ends a wait for a connection at once (a send in flight still gets its
+    // answer first), so an unreachable Iggy does not hold up the stop for a request's time limit.
+    const forwarderStopped = this.forwarder?.stop();
     await this.client?.close();
+    await forwarderStopped;
     await this.buffer?.close();
     this.buffer = null;
     await this.http?.stop();

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { test, type TestContext } from "node:test";
 import type { Worker } from "node:worker_threads";
 import { BufferStorageError, openBuffer, type ReadingBuffer } from "../../buffer/index.js";
@@ -377,5 +378,39 @@ test(
     assert.equal(buffer.failure, told[0]);
     await assert.rejects(buffer.lease({ maxReadings: 1 }), (e: unknown) => e === told[0]);
     await assert.rejects(buffer.append(readings(0, 1)), (e: unknown) => e === told[0]);
+  },
+);
+
+test(
+  "the runtime stops at once while Iggy is unreachable, not after a request's time limit",
+  { timeout: 60_000 },
+  async (t) => {
+    const dir = tempDir("supervision-stop-");
+    t.after(() => dir.remove());
+    const httpPort = await freePort();
+    const unreachable = await freePort();
+    // A request time limit far beyond the test's own: a stop that waits for it fails the test.
+    const text = [
+      `gateway: { id: gw-stop, data_dir: ${JSON.stringify(join(dir.path, "data"))} }`,
+      `iggy: { address: 127.0.0.1:${unreachable}, username: iggy, password: x, request_timeout_ms: 600000 }`,
+      `http: { listen: 127.0.0.1:${httpPort} }`,
+      "",
+    ].join("\n");
+    let seen: () => void = () => {};
+    const refused = new Promise<void>((resolve) => (seen = resolve));
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        if (chunk.toString().includes("iggy connect failed")) seen();
+        done();
+      },
+    });
+    const runtime = new GatewayRuntime(
+      parseConfig(text, "gw.yaml"),
+      createLogger({ format: "json", destination: sink, level: "info" }),
+    );
+    await runtime.start();
+    // The forwarder now waits inside the client for a connection that cannot be made.
+    await refused;
+    await runtime.stop();
   },
 );
