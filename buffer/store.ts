@@ -1,7 +1,7 @@
 // The SQLite side of the buffer: synchronous, owned by the store worker, never by the main thread.
 // Every method is one transaction (or none), so a crash leaves either all of it or nothing.
 import type Database from "better-sqlite3";
-import { BurstLog } from "./burst-log.js";
+import { BurstLog } from "../protocols/burst-log.js";
 import {
   BufferFullError,
   BufferNotFoundError,
@@ -61,16 +61,30 @@ interface Rows {
 }
 
 /** A warning when readings start being dropped or refused, and one with the total once it stops. */
-function burstLog(
+interface FullLog {
+  note(count: number, reason: string): void;
+  flush(): void;
+}
+
+function fullLog(
   log: LogSink,
   start: (reason: string) => string,
   end: (total: number, seconds: number) => string,
-): BurstLog {
-  return new BurstLog(
-    10_000,
-    (reason) => log("warn", start(reason), { reason }),
-    (total, ms, reasons) => log("warn", end(total, Math.round(ms / 1000)), { readings: total, reasons }),
-  );
+): FullLog {
+  const bursts = new BurstLog({
+    quietMs: 10_000,
+    onEnd: (b) =>
+      log("warn", end(b.total, Math.round((b.lastAt - b.startedAt) / 1000)), {
+        readings: b.total,
+        reasons: b.details,
+      }),
+  });
+  return {
+    note: (count, reason) => {
+      if (bursts.note("full", count, reason)) log("warn", start(reason), { reason });
+    },
+    flush: () => bursts.flush(),
+  };
 }
 
 function add(counts: Record<string, number>, key: string, n: number): void {
@@ -102,8 +116,8 @@ export class Store {
   private committedReadings = 0;
   /** Where the last quarantine moved the damaged buffer. */
   private quarantinedTo: string | null = null;
-  private readonly dropLog: BurstLog;
-  private readonly rejectLog: BurstLog;
+  private readonly dropLog: FullLog;
+  private readonly rejectLog: FullLog;
   private reserve: SpaceReserve;
 
   private constructor(
@@ -111,12 +125,12 @@ export class Store {
     private readonly log: LogSink,
   ) {
     this.reserve = new SpaceReserve(o.dir, RESERVE_BYTES);
-    this.dropLog = burstLog(
+    this.dropLog = fullLog(
       log,
       (reason) => `buffer full (${reason}): dropping the oldest unsent readings (on_full: drop_oldest)`,
       (total, s) => `buffer stopped dropping: ${total} oldest readings dropped over ${s} s`,
     );
-    this.rejectLog = burstLog(
+    this.rejectLog = fullLog(
       log,
       (reason) =>
         `buffer full (${reason}): refusing new readings until the forwarder drains (on_full: reject_new)`,

@@ -15,6 +15,9 @@ import type {
   ReadingValue,
   WriteValue,
 } from "../adapter.js";
+import { Backoff } from "../backoff.js";
+import { BurstLog } from "../burst-log.js";
+import { sleep } from "../sleep.js";
 import {
   decodeRegisters,
   encodeRegisters,
@@ -24,7 +27,7 @@ import {
   toEngineering,
   type RawValue,
 } from "./codec.js";
-import { classify, Line, lineKey, ModbusError, sleep, type LineSpec, type ModbusClient } from "./line.js";
+import { classify, Line, lineKey, ModbusError, type LineSpec, type ModbusClient } from "./line.js";
 import { planReads, type ReadBlock } from "./planner.js";
 import { isBitTable, resolvePoints, type ResolvedPoint } from "./points.js";
 
@@ -72,9 +75,9 @@ interface Device {
   known: boolean;
   since: number;
   error?: string | undefined;
-  probeBackoffMs: number;
+  /** Pauses between probes while the device is down. */
+  probe: Backoff;
   nextProbeAt: number;
-  emitFailing: boolean;
   state: PointState[];
   stats: DeviceStats;
   /** Learned: the device refuses FC5/FC6, so single writes go as FC15/FC16. */
@@ -109,6 +112,8 @@ export class ModbusAdapter implements ProtocolAdapter {
   private loops: Promise<void>[] = [];
   private emit: Emit | undefined;
   private readonly maxProbeBackoffMs: number;
+  /** Per device: from the first refused emit to the next accepted one. */
+  private readonly refusals: BurstLog;
 
   constructor(
     devices: ModbusDeviceConfig[],
@@ -117,6 +122,13 @@ export class ModbusAdapter implements ProtocolAdapter {
   ) {
     this.log = deps.log;
     this.maxProbeBackoffMs = opts.maxProbeBackoffMs ?? 30_000;
+    this.refusals = new BurstLog({
+      onEnd: ({ key: device, notes, total }) =>
+        this.log.info(
+          { device, refused_polls: notes, readings_lost: total },
+          "modbus readings accepted by the buffer again",
+        ),
+    });
     const started = Date.now();
     for (const cfg of devices) {
       if (!cfg.enabled) continue;
@@ -154,9 +166,11 @@ export class ModbusAdapter implements ProtocolAdapter {
         known: false,
         since: started,
         error: "not polled yet",
-        probeBackoffMs: 0,
+        probe: new Backoff({
+          initialMs: Math.min(1000, this.maxProbeBackoffMs),
+          maxMs: this.maxProbeBackoffMs,
+        }),
         nextProbeAt: 0,
-        emitFailing: false,
         state: points.map(() => ({})),
         stats: newStats(),
         multipleWritesOnly: false,
@@ -380,6 +394,7 @@ export class ModbusAdapter implements ProtocolAdapter {
     run: (c: ModbusClient) => Promise<T>,
     priority = false,
   ): Promise<T> {
+    let backoff: Backoff | undefined;
     for (let attempt = 0; ; attempt++) {
       dev.stats.requests++;
       try {
@@ -403,7 +418,8 @@ export class ModbusAdapter implements ProtocolAdapter {
           (err.kind === "exception" &&
             (err.code === BUSY_EXCEPTION || GATEWAY_EXCEPTIONS.has(err.code ?? 0)));
         if (!retryable || attempt >= retries || this.abort.signal.aborted) throw err;
-        await sleep(Math.min(1000, 50 * 2 ** attempt) * (0.8 + Math.random() * 0.4), this.abort.signal);
+        backoff ??= new Backoff({ initialMs: 100, maxMs: 1000 });
+        await sleep(backoff.next(), this.abort.signal);
       }
     }
   }
@@ -412,14 +428,10 @@ export class ModbusAdapter implements ProtocolAdapter {
     try {
       await this.emit!(readings);
       dev.stats.readings += readings.length;
-      if (dev.emitFailing) {
-        dev.emitFailing = false;
-        this.log.info({ device: dev.id }, "modbus readings accepted by the buffer again");
-      }
+      this.refusals.end(dev.id);
     } catch (e) {
       dev.stats.emitFailures++;
-      if (!dev.emitFailing) {
-        dev.emitFailing = true;
+      if (this.refusals.note(dev.id, readings.length)) {
         this.log.warn(
           { device: dev.id, err: e instanceof Error ? e.message : String(e), readings: readings.length },
           "modbus readings not accepted by the buffer; polling goes on and counts what is lost",
@@ -434,7 +446,7 @@ export class ModbusAdapter implements ProtocolAdapter {
   }
 
   private markUp(dev: Device): void {
-    dev.probeBackoffMs = 0;
+    dev.probe.reset();
     if (dev.up) return;
     const wasKnown = dev.known;
     dev.up = true;
@@ -454,8 +466,7 @@ export class ModbusAdapter implements ProtocolAdapter {
   /** Marks the device down (logged once per transition) and, on the transition, reports its points bad. */
   private markDown(dev: Device, message: string, out?: Reading[]): void {
     dev.error = message;
-    dev.probeBackoffMs = Math.min(this.maxProbeBackoffMs, Math.max(1000, dev.probeBackoffMs * 2));
-    dev.nextProbeAt = Date.now() + dev.probeBackoffMs * (0.9 + Math.random() * 0.2);
+    dev.nextProbeAt = Date.now() + dev.probe.next();
     if (dev.known && !dev.up) return;
     dev.up = false;
     dev.known = true;

@@ -9,6 +9,8 @@ import modbusSerial from "modbus-serial";
 const ModbusRTU = modbusSerial.default;
 export type ModbusClient = InstanceType<typeof modbusSerial.default>;
 import type { Logger } from "pino";
+import { Backoff } from "../backoff.js";
+import { sleep } from "../sleep.js";
 
 export type LineKind = "tcp" | "rtu" | "rtu_over_tcp";
 
@@ -112,7 +114,7 @@ export class Line {
   private closed = false;
   private connectError: ModbusError | undefined;
   private connectRetryAt = 0;
-  private connectBackoffMs = 0;
+  private readonly connectBackoff = new Backoff({ initialMs: 1000, maxMs: 30_000 });
   /** After a timeout or a garbled answer the line is resynchronised before the next request. */
   private dirty = false;
 
@@ -255,7 +257,7 @@ export class Line {
         }),
       ]);
       this.stats.connects++;
-      this.connectBackoffMs = 0;
+      this.connectBackoff.reset();
       this.connectError = undefined;
       this.client = client;
       this.dirty = false;
@@ -272,8 +274,7 @@ export class Line {
         detail += " (add the gateway's user to the dialout group: sudo usermod -aG dialout USER)";
       }
       this.connectError = new ModbusError("connect", `${what}: ${detail}`);
-      this.connectBackoffMs = Math.min(30_000, Math.max(500, this.connectBackoffMs * 2));
-      this.connectRetryAt = Date.now() + this.connectBackoffMs * (0.8 + Math.random() * 0.4);
+      this.connectRetryAt = Date.now() + this.connectBackoff.next();
       throw this.connectError;
     } finally {
       clearTimeout(timer);
@@ -298,17 +299,4 @@ function closeQuietly(c: ModbusClient, serial: boolean): void {
   } catch {
     /* already closed */
   }
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

@@ -9,6 +9,7 @@ import net from "node:net";
 import type { Logger } from "pino";
 import type { ModbusDeviceConfig } from "./schema.js";
 import type { Simulator } from "../adapter.js";
+import { sleep } from "../sleep.js";
 import { decodeRegisters, encodeRegisters, fromEngineering, toEngineering, type RawValue } from "./codec.js";
 import { crc16 } from "./crc.js";
 import { isBitTable, resolvePoints, type ResolvedPoint, type Table } from "./points.js";
@@ -600,7 +601,7 @@ export async function makePtyPair(a: string, b: string, timeoutMs = 5000): Promi
       child.kill();
       throw new Error(`socat made no pty pair at ${a} / ${b} within ${timeoutMs} ms: ${stderr.trim()}`);
     }
-    await Promise.race([new Promise((r) => setTimeout(r, 20)), failed]);
+    await Promise.race([sleep(20), failed]);
   }
   return child;
 }

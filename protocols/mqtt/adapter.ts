@@ -4,6 +4,7 @@
 import { join } from "node:path";
 import type { PublishPacket } from "aedes";
 import type { IPublishPacket } from "mqtt";
+import { BurstLog } from "../burst-log.js";
 import type {
   AdapterDeps,
   AdapterHealth,
@@ -15,7 +16,6 @@ import type {
   WriteValue,
 } from "../adapter.js";
 import { EmbeddedBroker } from "./broker.js";
-import { Bursts } from "./burst-log.js";
 import { checkRange, CommandError, encodeCommand } from "./commands.js";
 import { openBrokerStore, type BrokerStore } from "./persistence.js";
 import { Router, type MqttPointConfig, type Problem } from "./routes.js";
@@ -55,8 +55,8 @@ export class MqttAdapter implements ProtocolAdapter {
   private readonly devices = new Map<string, MqttDeviceConfig>();
   private readonly lastSeen = new Map<string, number>();
   private readonly startedAt = Date.now();
-  private readonly problemLog: Bursts;
-  private readonly refusalLog: Bursts;
+  private readonly problemLog: BurstLog;
+  private readonly refusalLog: BurstLog;
   private readonly counters: MqttStats = {
     messages: 0,
     readings: 0,
@@ -92,15 +92,23 @@ export class MqttAdapter implements ProtocolAdapter {
       this.sites.push(site);
       for (const d of group) this.siteOf.set(d.id, site);
     }
-    this.problemLog = new Bursts(LOG_QUIET_MS, (device, n) =>
-      deps.log.warn(
-        { device, count: n },
-        `${n} MQTT payloads of device ${device} did not decode in this burst`,
-      ),
-    );
-    this.refusalLog = new Bursts(LOG_QUIET_MS, (reason, n) =>
-      deps.log.warn({ count: n, reason }, `the buffer refused ${n} MQTT messages in this burst`),
-    );
+    this.problemLog = new BurstLog({
+      quietMs: LOG_QUIET_MS,
+      onEnd: ({ key: device, total }) => {
+        if (total > 1)
+          deps.log.warn(
+            { device, count: total },
+            `${total} MQTT payloads of device ${device} did not decode in this burst`,
+          );
+      },
+    });
+    this.refusalLog = new BurstLog({
+      quietMs: LOG_QUIET_MS,
+      onEnd: ({ key: reason, total }) => {
+        if (total > 1)
+          deps.log.warn({ count: total, reason }, `the buffer refused ${total} MQTT messages in this burst`);
+      },
+    });
   }
 
   async start(emit: Emit): Promise<void> {
@@ -236,24 +244,24 @@ export class MqttAdapter implements ProtocolAdapter {
   private problem(p: Problem, topic: string): void {
     this.counters.problems++;
     this.deps.reject(`mqtt_${p.reason}`, p.device);
-    this.problemLog.note(p.device, () =>
+    if (this.problemLog.note(p.device)) {
       this.deps.log.warn(
         { device: p.device, point: p.point, topic, reason: p.reason },
         `MQTT payload did not decode: ${p.message} (further ones in this burst are counted, not logged)`,
-      ),
-    );
+      );
+    }
   }
 
   private refusal(err: Error, topic: string, qos: number): void {
     const code = (err as { code?: string }).code ?? err.name;
-    this.refusalLog.note(code, () =>
+    if (this.refusalLog.note(code)) {
       this.deps.log.warn(
         { topic, qos, code, err: err.message },
         qos === 0
           ? "the buffer refused a QoS0 MQTT message: it is lost, as QoS0 allows"
           : "the buffer refused an MQTT message: not acknowledged, the device will send it again",
-      ),
-    );
+      );
+    }
   }
 }
 

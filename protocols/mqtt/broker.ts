@@ -14,7 +14,7 @@ import type { Readable } from "node:stream";
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from "aedes";
 import type { Logger } from "pino";
 import { createWebSocketStream, WebSocketServer } from "ws";
-import { Bursts } from "./burst-log.js";
+import { BurstLog } from "../burst-log.js";
 import { guardFrames } from "./frame-guard.js";
 import { Credentials, type BrokerUserConfig } from "./password.js";
 import type { BrokerConfig } from "./schema.js";
@@ -63,15 +63,18 @@ export class EmbeddedBroker {
   private readonly users = new WeakMap<Client, BrokerUserConfig>();
   private readonly held = new WeakMap<Client, number>();
   private readonly credentials: Credentials;
-  private readonly bursts: Bursts;
+  private readonly bursts: BurstLog;
   listening = false;
 
   constructor(private readonly opts: BrokerOptions) {
     this.credentials = new Credentials(opts.config.users);
     const log = opts.log;
-    this.bursts = new Bursts(LOG_QUIET_MS, (key, n) =>
-      log.warn({ count: n }, `${key}: ${n} times in a burst that has now ended`),
-    );
+    this.bursts = new BurstLog({
+      quietMs: LOG_QUIET_MS,
+      onEnd: ({ key, total }) => {
+        if (total > 1) log.warn({ count: total }, `${key}: ${total} times in a burst that has now ended`);
+      },
+    });
   }
 
   async start(): Promise<void> {
@@ -204,7 +207,7 @@ export class EmbeddedBroker {
 
   /** Logs the first of a burst of refusals of one kind, and counts the rest. */
   private refused(kind: string, first: () => void): void {
-    this.bursts.note(`refused: ${kind}`, first);
+    if (this.bursts.note(`refused: ${kind}`)) first();
   }
 
   private authenticate(

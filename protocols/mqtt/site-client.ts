@@ -14,6 +14,7 @@ import { connect, type IClientOptions, type IPublishPacket, type MqttClient } fr
 import type { Logger } from "pino";
 import type { MqttDeviceConfig } from "./schema.js";
 import type { DeviceHealth } from "../adapter.js";
+import { Backoff } from "../backoff.js";
 import { Router } from "./routes.js";
 
 export type SiteConnectionConfig = NonNullable<MqttDeviceConfig["connection"]>;
@@ -62,7 +63,7 @@ export class SiteConnection {
   readonly clientId: string;
   private client: MqttClient | null = null;
   private stopping = false;
-  private attempts = 0;
+  private readonly backoff: Backoff;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private up = false;
   private since = Date.now();
@@ -72,6 +73,10 @@ export class SiteConnection {
   constructor(private readonly opts: SiteOptions) {
     this.router = new Router(opts.devices);
     this.clientId = opts.connection.client_id ?? defaultClientId(opts.gatewayId, opts.connection);
+    this.backoff = new Backoff({
+      initialMs: opts.connection.reconnect_min_ms,
+      maxMs: opts.connection.reconnect_max_ms,
+    });
   }
 
   start(): void {
@@ -112,7 +117,7 @@ export class SiteConnection {
       callback();
     };
     client.on("connect", (connack) => {
-      this.attempts = 0;
+      this.backoff.reset();
       this.setState(true, undefined);
       this.opts.log.info(
         { url: c.url, client_id: this.clientId, session_present: connack.sessionPresent },
@@ -197,10 +202,7 @@ export class SiteConnection {
 
   private scheduleReconnect(): void {
     if (this.stopping || this.timer !== null) return;
-    const c = this.opts.connection;
-    const ceiling = Math.min(c.reconnect_max_ms, c.reconnect_min_ms * 2 ** Math.min(this.attempts, 20));
-    const delay = Math.round(ceiling * (0.5 + Math.random() * 0.5));
-    this.attempts++;
+    const delay = Math.round(this.backoff.next());
     this.timer = setTimeout(() => {
       this.timer = null;
       if (!this.stopping) this.client?.reconnect();
