@@ -9,6 +9,7 @@ import net from "node:net";
 import type { Logger } from "pino";
 import type { ModbusDeviceConfig } from "./schema.js";
 import type { Simulator } from "../adapter.js";
+import { parseFaultSpec, type FaultKind } from "../fault-spec.js";
 import { sleep } from "../sleep.js";
 import { decodeRegisters, encodeRegisters, fromEngineering, toEngineering, type RawValue } from "./codec.js";
 import { crc16 } from "./crc.js";
@@ -606,32 +607,29 @@ export async function makePtyPair(a: string, b: string, timeoutMs = 5000): Promi
   return child;
 }
 
+/** The Modbus simulator's fault kinds, for `DEVICE:KIND[=N]` specs (see fault-spec.ts). */
+export const MODBUS_FAULT_KINDS = {
+  exception: { number: "CODE", min: 1, max: 255 },
+  delay: { number: "MS" },
+  silent: {},
+  drop: {},
+  garbage: {},
+  no_single_writes: {},
+  ignore_writes: {},
+} satisfies Record<SimFault["kind"], FaultKind>;
+
 /**
  * Faults from an environment variable such as
  * `IGGY_EDGE_MODBUS_FAULTS="boiler-1:exception=4,press-2:delay=1500,pump-3:silent"`.
  */
-export function parseFaults(spec: string | undefined): Record<string, SimFault> {
+export function parseFaults(
+  spec: string | undefined,
+  source = "IGGY_EDGE_MODBUS_FAULTS",
+): Record<string, SimFault> {
   const out: Record<string, SimFault> = {};
-  if (!spec) return out;
-  for (const part of spec
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean)) {
-    const m =
-      /^([^:]+):(exception|delay|silent|drop|garbage|no_single_writes|ignore_writes)(?:=(\d+))?$/.exec(part);
-    if (!m)
-      throw new Error(
-        `bad fault ${JSON.stringify(part)}: expected DEVICE:KIND[=N], KIND one of exception=CODE, delay=MS, silent, drop, garbage, no_single_writes, ignore_writes`,
-      );
-    const [, dev, kind, n] = m;
-    if ((kind === "exception" || kind === "delay") && n === undefined)
-      throw new Error(`fault ${part} needs =N`);
-    out[dev!] =
-      kind === "exception"
-        ? { kind, code: Number(n) }
-        : kind === "delay"
-          ? { kind, ms: Number(n) }
-          : { kind: kind as "silent" | "drop" | "garbage" | "no_single_writes" | "ignore_writes" };
+  for (const { device, kind, value } of parseFaultSpec(spec, MODBUS_FAULT_KINDS, source).values()) {
+    out[device] =
+      kind === "exception" ? { kind, code: value! } : kind === "delay" ? { kind, ms: value! } : { kind };
   }
   return out;
 }

@@ -6,6 +6,7 @@ import { connect, type IClientOptions, type MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import pino from "pino";
 import type { ProtocolContext, Simulator } from "../adapter.js";
+import { parseFaultSpec, type FaultKind } from "../fault-spec.js";
 import { compileDecoder, ParsedPayload } from "./decode.js";
 import type { MqttPointConfig } from "./routes.js";
 import type { MqttDeviceConfig, MqttSectionConfig } from "./schema.js";
@@ -273,28 +274,22 @@ function setPath(doc: Record<string, unknown>, path: string, value: unknown): vo
   });
 }
 
+/** The MQTT simulator's fault kinds, for `DEVICE:KIND[=N]` specs (see fault-spec.ts). */
+export const MQTT_FAULT_KINDS = {
+  garbage: {},
+  burst: { number: "N", min: 1 },
+  disconnect: { number: "MS", min: 1 },
+} satisfies Record<SimFault["kind"], FaultKind>;
+
 /** `DEVICE:garbage`, `DEVICE:burst=N`, `DEVICE:disconnect=MS`, comma-separated. */
-export function parseFaults(spec: string | undefined): Record<string, SimFault> {
+export function parseFaults(
+  spec: string | undefined,
+  source = "IGGY_EDGE_MQTT_FAULTS",
+): Record<string, SimFault> {
   const out: Record<string, SimFault> = {};
-  if (!spec) return out;
-  for (const part of spec
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean)) {
-    const m = /^([^:]+):(garbage|burst|disconnect)(?:=(\d+))?$/.exec(part);
-    if (!m) {
-      throw new Error(
-        `bad fault ${JSON.stringify(part)}: expected DEVICE:KIND[=N], KIND one of garbage, burst=N, disconnect=MS`,
-      );
-    }
-    const [, dev, kind, n] = m;
-    if (kind !== "garbage" && n === undefined) throw new Error(`fault ${part} needs =N`);
-    out[dev!] =
-      kind === "garbage"
-        ? { kind }
-        : kind === "burst"
-          ? { kind, count: Number(n) }
-          : { kind: "disconnect", everyMs: Number(n) };
+  for (const { device, kind, value } of parseFaultSpec(spec, MQTT_FAULT_KINDS, source).values()) {
+    out[device] =
+      kind === "garbage" ? { kind } : kind === "burst" ? { kind, count: value! } : { kind, everyMs: value! };
   }
   return out;
 }
