@@ -54,8 +54,9 @@ export type WriteValue = number | bigint | boolean | string;
 export interface DeviceHealth {
   device: string;
   up: boolean;
-  /** Last error, for a person; never contains secrets. */
+  /** Why the device is down, for a person; present exactly when `up` is false; never contains secrets. */
   error?: string;
+  /** When `up` last changed (ms since the epoch), or when the adapter was made. */
   since: number;
 }
 

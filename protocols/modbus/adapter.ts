@@ -6,7 +6,6 @@ import type { ModbusDeviceConfig } from "./schema.js";
 import type {
   AdapterDeps,
   AdapterHealth,
-  DeviceHealth,
   Emit,
   PointRef,
   ProtocolAdapter,
@@ -17,6 +16,7 @@ import type {
 } from "../adapter.js";
 import { Backoff } from "../backoff.js";
 import { BurstLog } from "../burst-log.js";
+import { DeviceStates } from "../device-state.js";
 import { sleep } from "../sleep.js";
 import {
   decodeRegisters,
@@ -70,11 +70,8 @@ interface Device {
   /** Current read plan per poll interval (a block may be split after an "illegal data address"). */
   groups: Map<number, ReadBlock[]>;
   line: Line;
-  up: boolean;
-  /** False until the first poll settled: the first up/down is a transition too. */
-  known: boolean;
-  since: number;
-  error?: string | undefined;
+  /** The last Modbus exception while the device is up (health shows errors only of devices down). */
+  lastException?: string | undefined;
   /** Pauses between probes while the device is down. */
   probe: Backoff;
   nextProbeAt: number;
@@ -112,6 +109,8 @@ export class ModbusAdapter implements ProtocolAdapter {
   private loops: Promise<void>[] = [];
   private emit: Emit | undefined;
   private readonly maxProbeBackoffMs: number;
+  /** Up or down, logged once per transition; the first poll's outcome is a transition too. */
+  private readonly states: DeviceStates;
   /** Per device: from the first refused emit to the next accepted one. */
   private readonly refusals: BurstLog;
 
@@ -129,7 +128,6 @@ export class ModbusAdapter implements ProtocolAdapter {
           "modbus readings accepted by the buffer again",
         ),
     });
-    const started = Date.now();
     for (const cfg of devices) {
       if (!cfg.enabled) continue;
       if (this.devices.has(cfg.id)) throw new Error(`modbus: device id ${cfg.id} appears twice`);
@@ -162,10 +160,6 @@ export class ModbusAdapter implements ProtocolAdapter {
         points,
         groups: groupByInterval(blocks),
         line,
-        up: false,
-        known: false,
-        since: started,
-        error: "not polled yet",
         probe: new Backoff({
           initialMs: Math.min(1000, this.maxProbeBackoffMs),
           maxMs: this.maxProbeBackoffMs,
@@ -176,6 +170,7 @@ export class ModbusAdapter implements ProtocolAdapter {
         multipleWritesOnly: false,
       });
     }
+    this.states = new DeviceStates("modbus", this.devices.keys(), this.log, "not polled yet");
   }
 
   /** The reads one poll of every interval group costs, per device (what the planner decided). */
@@ -217,19 +212,20 @@ export class ModbusAdapter implements ProtocolAdapter {
   }
 
   health(): AdapterHealth {
-    const devices: DeviceHealth[] = [...this.devices.values()].map((d) => ({
-      device: d.id,
-      up: d.up,
-      ...(d.error !== undefined ? { error: d.error } : {}),
-      since: d.since,
-    }));
-    return { protocol: "modbus", devices };
+    return { protocol: "modbus", devices: this.states.all() };
   }
 
   /** Counters per device, for metrics and the status page. */
-  stats(): Record<string, DeviceStats & { up: boolean; queued: number }> {
-    const out: Record<string, DeviceStats & { up: boolean; queued: number }> = {};
-    for (const d of this.devices.values()) out[d.id] = { ...d.stats, up: d.up, queued: d.line.queued };
+  stats(): Record<string, DeviceStats & { up: boolean; queued: number; lastException?: string }> {
+    const out: Record<string, DeviceStats & { up: boolean; queued: number; lastException?: string }> = {};
+    for (const d of this.devices.values()) {
+      out[d.id] = {
+        ...d.stats,
+        up: this.states.isUp(d.id),
+        queued: d.line.queued,
+        ...(d.lastException !== undefined ? { lastException: d.lastException } : {}),
+      };
+    }
     return out;
   }
 
@@ -256,7 +252,7 @@ export class ModbusAdapter implements ProtocolAdapter {
       if (signal.aborted) break;
       const started = Date.now();
       try {
-        if (dev.known && !dev.up && started < dev.nextProbeAt) {
+        if (this.states.isDown(dev.id) && started < dev.nextProbeAt) {
           next = dev.nextProbeAt;
           continue;
         }
@@ -278,7 +274,7 @@ export class ModbusAdapter implements ProtocolAdapter {
   private async cycle(dev: Device, interval: number, filter: boolean): Promise<Reading[]> {
     const blocks = dev.groups.get(interval) ?? [];
     const out: Reading[] = [];
-    const probing = dev.known && !dev.up;
+    const probing = this.states.isDown(dev.id);
     for (let bi = 0; bi < blocks.length; bi++) {
       const block = blocks[bi]!;
       if (this.abort.signal.aborted) break;
@@ -313,7 +309,7 @@ export class ModbusAdapter implements ProtocolAdapter {
           }
           const ts = Date.now();
           for (const i of block.points) this.push(dev, out, dev.points[i]!, null, "bad", ts, filter);
-          if (err.code !== undefined) this.noteError(dev, `${err.message} reading ${describeBlock(block)}`);
+          if (err.code !== undefined) dev.lastException = `${err.message} reading ${describeBlock(block)}`;
           continue;
         }
         this.markDown(dev, `${err.message} (${describeBlock(block)})`, out);
@@ -447,32 +443,14 @@ export class ModbusAdapter implements ProtocolAdapter {
 
   private markUp(dev: Device): void {
     dev.probe.reset();
-    if (dev.up) return;
-    const wasKnown = dev.known;
-    dev.up = true;
-    dev.known = true;
-    dev.since = Date.now();
-    dev.error = undefined;
-    this.log.info(
-      { device: dev.id, unit: dev.unit, line: dev.line.key, recovered: wasKnown },
-      "modbus device up",
-    );
-  }
-
-  private noteError(dev: Device, message: string): void {
-    dev.error = message;
+    this.states.up(dev.id, { unit: dev.unit, line: dev.line.key });
   }
 
   /** Marks the device down (logged once per transition) and, on the transition, reports its points bad. */
   private markDown(dev: Device, message: string, out?: Reading[]): void {
-    dev.error = message;
     dev.nextProbeAt = Date.now() + dev.probe.next();
-    if (dev.known && !dev.up) return;
-    dev.up = false;
-    dev.known = true;
-    dev.since = Date.now();
+    if (!this.states.down(dev.id, message, { unit: dev.unit, line: dev.line.key })) return;
     dev.stats.downs++;
-    this.log.warn({ device: dev.id, unit: dev.unit, line: dev.line.key, err: message }, "modbus device down");
     if (out) {
       const ts = Date.now();
       for (const p of dev.points) this.push(dev, out, p, null, "bad", ts, true);

@@ -2,9 +2,10 @@
 // embedded broker this adapter owns; the others are read from site brokers over mqtt.js. Both paths
 // acknowledge a QoS1/2 publish only after its readings are committed (see broker.ts, site-client.ts).
 import { join } from "node:path";
-import type { PublishPacket } from "aedes";
+import type { Client, PublishPacket } from "aedes";
 import type { IPublishPacket } from "mqtt";
 import { BurstLog } from "../burst-log.js";
+import { DeviceStates } from "../device-state.js";
 import type {
   AdapterDeps,
   AdapterHealth,
@@ -53,8 +54,18 @@ export class MqttAdapter implements ProtocolAdapter {
   private readonly sites: SiteConnection[] = [];
   private readonly siteOf = new Map<string, SiteConnection>();
   private readonly devices = new Map<string, MqttDeviceConfig>();
-  private readonly lastSeen = new Map<string, number>();
-  private readonly startedAt = Date.now();
+  /**
+   * Devices at the embedded broker: up from their first committed reading until the last connection
+   * that delivered their readings fails (closed without DISCONNECT; one that says goodbye, such as a
+   * sensor that sleeps between readings, leaves the device up).
+   */
+  private readonly embeddedStates: DeviceStates;
+  private readonly linksOf = new Map<string, Set<Client>>();
+  private readonly devicesOf = new WeakMap<Client, Set<string>>();
+  /** Connections the broker closed because the buffer refused their publish: not a device failure. */
+  private readonly refusedClients = new WeakSet<Client>();
+  /** Connections that ended without DISCONNECT. */
+  private readonly failedClients = new WeakSet<Client>();
   private readonly problemLog: BurstLog;
   private readonly refusalLog: BurstLog;
   private readonly counters: MqttStats = {
@@ -74,6 +85,12 @@ export class MqttAdapter implements ProtocolAdapter {
     for (const d of devices) this.devices.set(d.id, d);
     this.embeddedDevices = devices.filter((d) => d.connection === undefined);
     this.embeddedRouter = new Router(this.embeddedDevices);
+    this.embeddedStates = new DeviceStates(
+      "mqtt",
+      this.embeddedDevices.map((d) => d.id),
+      deps.log,
+      "no message yet",
+    );
     const groups = new Map<string, MqttDeviceConfig[]>();
     for (const d of devices) {
       if (d.connection === undefined) continue;
@@ -125,8 +142,9 @@ export class MqttAdapter implements ProtocolAdapter {
       this.broker = new EmbeddedBroker({
         config: cfg,
         log: this.deps.log.child({ component: "mqtt-broker" }),
-        onPublish: (packet: PublishPacket) =>
-          this.ingest(this.embeddedRouter, packet.topic, packet.payload as Buffer, packet.qos, false),
+        onPublish: (packet: PublishPacket, client: Client) =>
+          this.ingest(this.embeddedRouter, packet.topic, packet.payload as Buffer, packet.qos, false, client),
+        onClientGone: (client, cleanly) => this.clientGone(client, cleanly),
         ...(this.store ? { persistence: this.store.persistence } : {}),
       });
       try {
@@ -171,7 +189,14 @@ export class MqttAdapter implements ProtocolAdapter {
     if (device === undefined || point === undefined) {
       throw new CommandError(`no MQTT point ${target.device}/${target.point}`);
     }
-    if (point.command_topic === undefined) throw new CommandError(`point ${point.name} has no command_topic`);
+    if (point.write === undefined) {
+      throw new CommandError(
+        `point ${device.id}/${point.name} is not writable (the config declares no write: for it)`,
+      );
+    }
+    if (point.command_topic === undefined) {
+      throw new CommandError(`point ${device.id}/${point.name} has no command_topic to write to`);
+    }
     checkRange(point, value);
     const payload = encodeCommand(point, value);
     const site = this.siteOf.get(device.id);
@@ -183,22 +208,56 @@ export class MqttAdapter implements ProtocolAdapter {
 
   health(): AdapterHealth {
     const devices: DeviceHealth[] = [];
+    const listening = this.broker?.listening === true;
     for (const d of this.embeddedDevices) {
-      const seen = this.lastSeen.get(d.id);
-      const listening = this.broker?.listening === true;
-      devices.push({
-        device: d.id,
-        up: listening && seen !== undefined,
-        since: seen ?? this.startedAt,
-        ...(!listening
-          ? { error: "the embedded broker is not running" }
-          : seen === undefined
-            ? { error: "no message yet" }
-            : {}),
-      });
+      const h = this.embeddedStates.health(d.id);
+      devices.push(
+        listening
+          ? h
+          : { device: d.id, up: false, since: h.since, error: "the embedded broker is not running" },
+      );
     }
     for (const s of this.sites) devices.push(...s.health());
     return { protocol: "mqtt", devices };
+  }
+
+  /** Readings of these embedded devices came through `client` and are committed: the devices are up. */
+  private delivered(client: Client, ids: Iterable<string>): void {
+    if (client.closed) {
+      // Gone while its readings were being committed (a QoS0 publisher that said goodbye at once):
+      // they count, the link does not; after a failed connection the device stays as that left it.
+      if (this.failedClients.has(client)) return;
+      for (const id of ids) this.embeddedStates.up(id, { client: client.id });
+      return;
+    }
+    let mine = this.devicesOf.get(client);
+    if (mine === undefined) this.devicesOf.set(client, (mine = new Set()));
+    for (const id of ids) {
+      if (mine.has(id)) continue;
+      mine.add(id);
+      let links = this.linksOf.get(id);
+      if (links === undefined) this.linksOf.set(id, (links = new Set()));
+      links.add(client);
+    }
+    for (const id of ids) this.embeddedStates.up(id, { client: client.id });
+  }
+
+  /** A connection at the embedded broker ended; a device whose last link failed is down. */
+  private clientGone(client: Client, cleanly: boolean): void {
+    const failed = !cleanly && !this.refusedClients.has(client) && this.broker?.listening === true;
+    if (failed) this.failedClients.add(client);
+    const ids = this.devicesOf.get(client);
+    if (ids === undefined) return;
+    this.devicesOf.delete(client);
+    for (const id of ids) {
+      const links = this.linksOf.get(id);
+      links?.delete(client);
+      if (failed && (links === undefined || links.size === 0)) {
+        this.embeddedStates.down(id, "its MQTT connection was lost (closed without DISCONNECT)", {
+          client: client.id,
+        });
+      }
+    }
   }
 
   /**
@@ -212,6 +271,7 @@ export class MqttAdapter implements ProtocolAdapter {
     payload: Buffer,
     qos: number,
     retainedDelivery: boolean,
+    client?: Client,
   ): Promise<void> | undefined {
     const emit = this.emit;
     if (emit === null) return Promise.reject(new Error("the MQTT adapter is not started"));
@@ -224,8 +284,7 @@ export class MqttAdapter implements ProtocolAdapter {
     const pending = emit(routed.readings).then(() => {
       router.committed(routed);
       this.counters.readings += routed.readings.length;
-      const now = Date.now();
-      for (const id of routed.sources ?? []) this.lastSeen.set(id, now);
+      if (client !== undefined && routed.sources !== undefined) this.delivered(client, routed.sources);
     });
     if (qos === 0) {
       pending.catch((err: Error) => {
@@ -235,6 +294,7 @@ export class MqttAdapter implements ProtocolAdapter {
       return undefined;
     }
     return pending.catch((err: Error) => {
+      if (client !== undefined) this.refusedClients.add(client);
       this.counters.refused++;
       this.refusal(err, topic, qos);
       throw err;

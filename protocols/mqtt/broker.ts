@@ -29,6 +29,8 @@ export interface BrokerOptions {
   config: BrokerConfig;
   log: Logger;
   onPublish: PublishHook;
+  /** A client's connection ended; `cleanly`: it sent DISCONNECT first (it left, it did not fail). */
+  onClientGone?: (client: Client, cleanly: boolean) => void;
   /** aedes persistence (retained messages, sessions); in memory when absent. */
   persistence?: unknown;
 }
@@ -62,6 +64,8 @@ export class EmbeddedBroker {
   private readonly sockets = new Set<net.Socket>();
   private readonly users = new WeakMap<Client, BrokerUserConfig>();
   private readonly held = new WeakMap<Client, number>();
+  /** Connections (streams) that sent DISCONNECT. */
+  private readonly saidGoodbye = new WeakSet<object>();
   private readonly credentials: Credentials;
   private readonly bursts: BurstLog;
   listening = false;
@@ -93,6 +97,9 @@ export class EmbeddedBroker {
     });
     aedes.on("connectionError", (client, err) => {
       this.opts.log.debug({ client: client.id, err: err.message }, "mqtt connection error");
+    });
+    aedes.on("clientDisconnect", (client) => {
+      this.opts.onClientGone?.(client, this.saidGoodbye.has(client.conn));
     });
 
     const handle = (socket: net.Socket) => {
@@ -193,16 +200,24 @@ export class EmbeddedBroker {
 
   private guard(stream: Readable, remote: string | undefined): void {
     const max = this.opts.config.max_message_bytes + PACKET_OVERHEAD;
-    guardFrames(stream, max, (announced) => {
-      this.refused("packet too large", () =>
-        this.opts.log.warn(
-          { remote, announced, max_message_bytes: this.opts.config.max_message_bytes },
-          announced === null
-            ? "closed an MQTT connection: malformed packet length"
-            : "closed an MQTT connection: packet larger than max_message_bytes",
-        ),
-      );
-    });
+    const onPacketType = (type: number): void => {
+      if (type === 14) this.saidGoodbye.add(stream);
+    };
+    guardFrames(
+      stream,
+      max,
+      (announced) => {
+        this.refused("packet too large", () =>
+          this.opts.log.warn(
+            { remote, announced, max_message_bytes: this.opts.config.max_message_bytes },
+            announced === null
+              ? "closed an MQTT connection: malformed packet length"
+              : "closed an MQTT connection: packet larger than max_message_bytes",
+          ),
+        );
+      },
+      onPacketType,
+    );
   }
 
   /** Logs the first of a burst of refusals of one kind, and counts the rest. */

@@ -1,12 +1,14 @@
 // Bounds the size of MQTT packets on a connection before the packet parser buffers them: follows the
 // packet boundaries in the bytes as they arrive (type byte, remaining-length varint, body) and calls
 // `onViolation` as soon as a packet announces more than `maxPacketBytes`, or a malformed length.
+// `onPacketType` (optional) hears the type of every packet as it starts (14: DISCONNECT).
 import type { Readable } from "node:stream";
 
 export function guardFrames(
   stream: Readable,
   maxPacketBytes: number,
   onViolation: (announced: number | null) => void,
+  onPacketType?: (type: number) => void,
 ): void {
   let state: "type" | "length" | "body" = "type";
   let length = 0;
@@ -23,6 +25,7 @@ export function guardFrames(
         i += n;
         if (remaining === 0) state = "type";
       } else if (state === "type") {
+        onPacketType?.(chunk[i]! >> 4);
         i++;
         state = "length";
         length = 0;
