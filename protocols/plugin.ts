@@ -4,6 +4,7 @@
 import type { z } from "zod";
 import type { DeviceSchema, ProtocolConfigSpec } from "../config/schema.js";
 import type { ProtocolModule } from "./adapter.js";
+import type { ContractEntry } from "./contract-entry.js";
 
 export interface ProtocolPlugin<
   N extends string = string,
@@ -14,6 +15,8 @@ export interface ProtocolPlugin<
   title: string;
   /** The adapter and simulator; absent while the protocol is not built into this version. */
   load?: () => Promise<ProtocolModule<z.output<D>, S extends z.ZodType ? z.output<S> : undefined>>;
+  /** Its entry in the adapter contract suite (test/protocols/contract.ts); every built protocol has one. */
+  contract?: () => Promise<ContractEntry>;
 }
 
 /** Keeps a descriptor's precise types (its name literal, its schemas) for the registry's tuple. */

@@ -7,4 +7,5 @@ export const modbus = defineProtocol({
   title: "Modbus",
   device: modbusDevice,
   load: () => import("./index.js"),
+  contract: async () => (await import("./contract.js")).contract,
 });

@@ -58,6 +58,8 @@ interface SimDevice {
   declared: Record<Table, Uint8Array>;
   fault?: SimFault | undefined;
   requests: number;
+  /** Write requests (FC5, FC6, FC15, FC16) that reached the device, answered or not. */
+  writes: number;
 }
 
 interface Endpoint {
@@ -110,6 +112,7 @@ export class ModbusSimulator implements Simulator {
         },
         fault: opts.faults?.[cfg.id],
         requests: 0,
+        writes: 0,
       };
       for (const p of points) {
         for (let a = p.address; a < p.address + p.count; a++) {
@@ -254,6 +257,11 @@ export class ModbusSimulator implements Simulator {
     return Object.fromEntries([...this.devices.values()].map((d) => [d.id, d.requests]));
   }
 
+  /** Write requests that reached each device since start. */
+  writeCounts(): Record<string, number> {
+    return Object.fromEntries([...this.devices.values()].map((d) => [d.id, d.writes]));
+  }
+
   private find(deviceId: string, point: string): { dev: SimDevice; p: ResolvedPoint } {
     const dev = this.devices.get(deviceId);
     if (!dev) throw new Error(`simulator has no device ${deviceId}`);
@@ -387,6 +395,7 @@ export class ModbusSimulator implements Simulator {
     send: (pdu: Buffer | "garbage") => void,
     drop: () => void,
   ): void {
+    if (WRITE_FUNCTIONS.has(pdu[0] ?? 0)) dev.writes++;
     const f = dev.fault;
     if (f && f.count !== undefined && --f.count <= 0) dev.fault = undefined;
     switch (f?.kind) {
@@ -507,8 +516,11 @@ export class ModbusSimulator implements Simulator {
         buf = buf.subarray(len);
         if (unit === 0) {
           // Broadcast: every unit performs a write, nobody answers.
-          for (const d of ep.units.values())
-            if (fc === 5 || fc === 6 || fc === 15 || fc === 16) this.handle(d, pdu);
+          for (const d of ep.units.values()) {
+            if (!WRITE_FUNCTIONS.has(fc)) continue;
+            d.writes++;
+            this.handle(d, pdu);
+          }
           continue;
         }
         const dev = ep.units.get(unit);
@@ -562,6 +574,8 @@ export class ModbusSimulator implements Simulator {
     ep.close = () => new Promise<void>((r) => (port.isOpen ? port.close(() => r()) : r()));
   }
 }
+
+const WRITE_FUNCTIONS = new Set([5, 6, 15, 16]);
 
 function mbap(tid: number, unit: number, pdu: Buffer): Buffer {
   const out = Buffer.allocUnsafe(7 + pdu.length);

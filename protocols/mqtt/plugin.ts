@@ -10,4 +10,5 @@ export const mqtt = defineProtocol({
   check: checkMqtt,
   listeners: mqttListeners,
   load: () => import("./index.js"),
+  contract: async () => (await import("./contract.js")).contract,
 });

@@ -21,8 +21,10 @@ export type SimFault =
   | { kind: "disconnect"; everyMs: number };
 
 export interface MqttSimulatorOptions {
-  /** Messages per second per topic. Default 1. */
+  /** Messages per second per topic. Default 1; 0: only what `publish` asks for. */
   ratePerPoint?: number;
+  /** Pause before a dropped device connects again. Default 500 ms. */
+  reconnectMs?: number;
   faults?: Record<string, SimFault>;
   /** Login at the embedded broker; default: the first broker user with a plain password. */
   credentials?: { username: string; password: string } | undefined;
@@ -44,7 +46,15 @@ interface SimDevice {
   topics: SimTopic[];
   values: Map<string, number | boolean | string>;
   sent: number;
+  /** QoS1/2 publishes the broker acknowledged (PUBACK, or PUBCOMP for QoS2). */
+  acked: number;
   commands: number;
+  /** Connections made (the first and every reconnect). */
+  connects: number;
+  /** Connected, and subscribed to its command topics. */
+  ready: boolean;
+  /** Waiting for the device to be ready. */
+  readyWaiters: (() => void)[];
   dropTimer: ReturnType<typeof setInterval> | null;
 }
 
@@ -87,7 +97,11 @@ export class MqttSimulator implements Simulator {
         topics: [...byTopic.values()],
         values: new Map(),
         sent: 0,
+        acked: 0,
         commands: 0,
+        connects: 0,
+        ready: false,
+        readyWaiters: [],
         dropTimer: null,
       });
     }
@@ -95,8 +109,8 @@ export class MqttSimulator implements Simulator {
 
   async start(): Promise<void> {
     await Promise.all([...this.devices.values()].map((d) => this.connect(d)));
-    const periodMs = Math.max(1, Math.round(1000 / (this.opts.ratePerPoint ?? 1)));
-    this.timer = setInterval(() => this.publishAll(), periodMs);
+    const rate = this.opts.ratePerPoint ?? 1;
+    if (rate > 0) this.timer = setInterval(() => this.publishAll(), Math.max(1, Math.round(1000 / rate)));
     for (const [id, f] of this.faults) this.setFault(id, f);
   }
 
@@ -133,10 +147,50 @@ export class MqttSimulator implements Simulator {
     return this.devices.get(device)?.values.get(point);
   }
 
-  counts(): Record<string, { sent: number; commands: number }> {
+  counts(): Record<string, { sent: number; acked: number; commands: number; connects: number }> {
     return Object.fromEntries(
-      [...this.devices].map(([id, d]) => [id, { sent: d.sent, commands: d.commands }]),
+      [...this.devices].map(([id, d]) => [
+        id,
+        { sent: d.sent, acked: d.acked, commands: d.commands, connects: d.connects },
+      ]),
     );
+  }
+
+  /**
+   * Sets a point's value and publishes its topic now (with the topic's QoS; queued while
+   * disconnected); a device with the garbage fault sends garbage instead.
+   */
+  publish(device: string, point: string, value: number | boolean | string): void {
+    const d = this.mustDevice(device);
+    const t = d.topics.find((x) => x.points.some((p) => p.name === point));
+    if (t === undefined) throw new Error(`simulated device ${device} has no point ${point}`);
+    if (d.client === null) throw new Error(`simulated device ${device} is not running`);
+    d.values.set(point, value);
+    this.publishTopic(d, t, this.faults.get(device)?.kind === "garbage", false);
+  }
+
+  /**
+   * A QoS1 publish on a topic no point reads, answered by the broker at once: once it resolves the
+   * device is connected, and everything the broker sent it before this call has arrived.
+   */
+  async probe(device: string): Promise<void> {
+    const d = this.mustDevice(device);
+    const client = d.client;
+    if (client === null) throw new Error(`simulated device ${device} is not running`);
+    await client.publishAsync(`iggy-edge-sim/${device}/probe`, "", { qos: 1 });
+  }
+
+  /** Resolves once the device is connected and subscribed to its command topics (at once if it is). */
+  async connected(device: string): Promise<void> {
+    const d = this.mustDevice(device);
+    if (d.client === null) throw new Error(`simulated device ${device} is not running`);
+    if (!d.ready) await new Promise<void>((resolve) => d.readyWaiters.push(resolve));
+  }
+
+  private mustDevice(device: string): SimDevice {
+    const d = this.devices.get(device);
+    if (d === undefined) throw new Error(`no simulated device ${device}`);
+    return d;
   }
 
   /** Publishes every topic of every device once now. */
@@ -152,12 +206,14 @@ export class MqttSimulator implements Simulator {
     }
   }
 
-  private publishTopic(d: SimDevice, t: SimTopic, garbage: boolean): void {
+  private publishTopic(d: SimDevice, t: SimTopic, garbage: boolean, animate = true): void {
     for (const p of t.points)
-      if (!d.values.has(p.name) || p.write === undefined) d.values.set(p.name, this.animate(p));
+      if (!d.values.has(p.name) || (animate && p.write === undefined)) d.values.set(p.name, this.animate(p));
     const payload = garbage ? Buffer.from([0xff, 0xfe, 0x00, 0x7b]) : this.payload(d, t);
     d.sent++;
-    d.client!.publish(t.topic, payload, { qos: t.qos, retain: t.retain }, () => {});
+    d.client!.publish(t.topic, payload, { qos: t.qos, retain: t.retain }, (err) => {
+      if (!err && t.qos > 0) d.acked++;
+    });
   }
 
   private animate(p: MqttPointConfig): number | boolean | string {
@@ -198,7 +254,7 @@ export class MqttSimulator implements Simulator {
     const options: IClientOptions = {
       clientId: `sim-${d.cfg.id}`,
       clean: true,
-      reconnectPeriod: 500,
+      reconnectPeriod: this.opts.reconnectMs ?? 500,
       connectTimeout: 5000,
     };
     if (conn !== undefined) {
@@ -223,11 +279,20 @@ export class MqttSimulator implements Simulator {
     d.client = client;
     const commandTopics = new Map<string, MqttPointConfig>();
     for (const p of d.cfg.points) if (p.command_topic !== undefined) commandTopics.set(p.command_topic, p);
+    const becameReady = (): void => {
+      if (!client.connected) return;
+      d.ready = true;
+      for (const w of d.readyWaiters.splice(0)) w();
+    };
     client.on("connect", () => {
-      if (commandTopics.size > 0) {
-        client.subscribe(Object.fromEntries([...commandTopics].map(([t, p]) => [t, { qos: p.command_qos }])));
-      }
+      d.connects++;
+      if (commandTopics.size === 0) return becameReady();
+      const filters = Object.fromEntries([...commandTopics].map(([t, p]) => [t, { qos: p.command_qos }]));
+      client.subscribe(filters, (err) => {
+        if (err === null) becameReady();
+      });
     });
+    client.on("close", () => (d.ready = false));
     client.on("message", (topic, payload) => {
       const p = commandTopics.get(topic);
       if (p === undefined) return;
@@ -251,12 +316,12 @@ export class MqttSimulator implements Simulator {
     );
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, 5000);
-      client.once("connect", () => {
+      d.readyWaiters.push(() => {
         clearTimeout(t);
         resolve();
       });
     });
-    if (!client.connected)
+    if (!d.ready)
       this.log.warn({ device: d.cfg.id, url }, "simulated device not connected yet; it keeps trying");
   }
 }

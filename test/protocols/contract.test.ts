@@ -1,0 +1,19 @@
+// Runs the adapter contract suite (contract.ts) for every protocol that has an entry, the way aedes
+// runs one suite against every persistence: adding a protocol's entry adds it here.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { PROTOCOLS } from "../../protocols/registry.js";
+import { contractSuite } from "./contract.js";
+
+test("every built protocol has an entry in the adapter contract suite", () => {
+  const built = PROTOCOLS.filter((p) => p.load !== undefined);
+  assert.ok(built.length >= 2);
+  for (const p of built)
+    assert.ok(p.contract, `protocols/${p.name} is built but has no contract entry (contract.ts)`);
+});
+
+for (const p of PROTOCOLS) {
+  if (p.contract === undefined) continue;
+  const entry = await p.contract();
+  describe(`${p.title} adapter contract`, () => contractSuite(p.name, entry));
+}
