@@ -8,22 +8,26 @@ import { parseFaults as mqttFaults } from "../../protocols/mqtt/simulator.js";
 
 const kinds = { exception: { number: "CODE", min: 1, max: 255 }, delay: { number: "MS" }, silent: {} };
 
-test("a spec is DEVICE:KIND[=N], comma-separated; blanks and empty parts are ignored", () => {
-  const m = parseFaultSpec(" boiler-1:exception=4 , press.2:delay=1500,, pump-3:silent ", kinds);
-  assert.deepEqual(
-    [...m.values()],
-    [
-      { device: "boiler-1", kind: "exception", value: 4 },
-      { device: "press.2", kind: "delay", value: 1500 },
-      { device: "pump-3", kind: "silent" },
-    ],
-  );
-  assert.equal(parseFaultSpec(undefined, kinds).size, 0);
-  assert.equal(parseFaultSpec("", kinds).size, 0);
-  assert.equal(faultUsage(kinds), "exception=CODE, delay=MS, silent");
-});
+test(
+  "a spec is DEVICE:KIND[=N], comma-separated; blanks and empty parts are ignored",
+  { timeout: 10_000 },
+  () => {
+    const m = parseFaultSpec(" boiler-1:exception=4 , press.2:delay=1500,, pump-3:silent ", kinds);
+    assert.deepEqual(
+      [...m.values()],
+      [
+        { device: "boiler-1", kind: "exception", value: 4 },
+        { device: "press.2", kind: "delay", value: 1500 },
+        { device: "pump-3", kind: "silent" },
+      ],
+    );
+    assert.equal(parseFaultSpec(undefined, kinds).size, 0);
+    assert.equal(parseFaultSpec("", kinds).size, 0);
+    assert.equal(faultUsage(kinds), "exception=CODE, delay=MS, silent");
+  },
+);
 
-test("every mistake is named, with the part it is in and the kinds there are", () => {
+test("every mistake is named, with the part it is in and the kinds there are", { timeout: 10_000 }, () => {
   const cases: [string, RegExp][] = [
     [
       "boiler-1",
@@ -58,7 +62,7 @@ test("every mistake is named, with the part it is in and the kinds there are", (
   }
 });
 
-test("the Modbus simulator's faults", () => {
+test("the Modbus simulator's faults", { timeout: 10_000 }, () => {
   assert.deepEqual(
     modbusFaults("b:exception=4,d:delay=1500,s:silent,x:drop,g:garbage,n:no_single_writes,i:ignore_writes"),
     {
@@ -77,7 +81,7 @@ test("the Modbus simulator's faults", () => {
   );
 });
 
-test("the MQTT simulator's faults", () => {
+test("the MQTT simulator's faults", { timeout: 10_000 }, () => {
   assert.deepEqual(mqttFaults("s:garbage,m:burst=500,h:disconnect=5000"), {
     s: { kind: "garbage" },
     m: { kind: "burst", count: 500 },
