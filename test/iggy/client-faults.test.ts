@@ -43,6 +43,36 @@ test("while no server listens, sends are not_sent and connect gives up with the 
   await client.close();
 });
 
+test("an attempt cut short by connect's time limit does not hide why the attempts before it failed", async (t) => {
+  // The first TLS connection is dropped at once (the cause to report); every later one is left
+  // waiting for its handshake, so the attempt in progress is always the one the time limit ends.
+  const silent: Socket[] = [];
+  let accepted = 0;
+  const server = createServer((socket) => {
+    socket.on("error", () => undefined);
+    if (accepted++ === 0) socket.destroy();
+    else silent.push(socket);
+  });
+  const port = await listen(server);
+  t.after(() => {
+    for (const s of silent) s.destroy();
+    server.close();
+  });
+  const client = clientFor(port, {
+    tls: { serverName: "iggy.test" },
+    reconnect: { initialDelayMs: 1, maxDelayMs: 1 },
+  });
+  t.after(() => client.close());
+  const error = await client.connect(2_000).then(
+    () => assert.fail("connected to a server that never finishes a handshake"),
+    (e: unknown) => e as Error,
+  );
+  assert.ok(accepted >= 2, `a second attempt ran into the time limit (${accepted} connections)`);
+  assert.ok(error instanceof IggyConnectionError, String(error));
+  assert.match(error.message, /disconnected before secure TLS connection|ECONNRESET/);
+  assert.doesNotMatch(error.message, /took longer/);
+});
+
 test("after a server restart the client reconnects, logs in again and carries on", async () => {
   const dir = tempDir("iggy-restart-");
   try {
