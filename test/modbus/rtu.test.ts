@@ -9,7 +9,7 @@ import { test } from "node:test";
 import { ModbusAdapter } from "../../protocols/modbus/adapter.js";
 import { makePtyPair, ModbusSimulator } from "../../protocols/modbus/simulator.js";
 import { hasCommand, requirePeer } from "../helpers/peers.js";
-import { delay, everyTypePoints, modbusDevice, recorder } from "./helpers.js";
+import { everyTypePoints, modbusDevice, recorder, waitFor } from "./helpers.js";
 
 test("RTU over a pty pair: several unit ids on one line, every type, writes, a dead unit does not stall", async (t) => {
   if (!requirePeer(t, "socat", hasCommand("socat", ["-V"]), "apt-get install socat")) return;
@@ -23,7 +23,7 @@ test("RTU over a pty pair: several unit ids on one line, every type, writes, a d
     modbusDevice({
       id,
       poll_ms: 100,
-      connection: { transport: "rtu", serial, unit_id: unit, timeout_ms: 300, retries: 1 },
+      connection: { transport: "rtu", serial, unit_id: unit, timeout_ms: 600, retries: 1 },
       points: [
         ...points,
         { name: "sp", address: "holding:300", type: "float32", order: "CDAB", write: { readback: true } },
@@ -56,11 +56,15 @@ test("RTU over a pty pair: several unit ids on one line, every type, writes, a d
     assert.notEqual(sim.get("rtu-1", "sp"), 12.25, "the write went to unit 2 only");
 
     await adapter.start(rec.emit);
-    await delay(2000);
     const good = (d: string) =>
       rec.readings.filter((r) => r.device === d && r.point === "i16_abcd" && r.quality === "good").length;
-    assert.ok(good("rtu-1") >= 10, `rtu-1 got ${good("rtu-1")}`);
-    assert.ok(good("rtu-2") >= 10, `rtu-2 got ${good("rtu-2")}`);
+    await waitFor(
+      "10 readings of each live unit and the dead one logged down",
+      () =>
+        good("rtu-1") >= 10 &&
+        good("rtu-2") >= 10 &&
+        rec.messages("modbus device down", "rtu-dead").length > 0,
+    );
     const up = Object.fromEntries(adapter.health().devices.map((d) => [d.device, d.up]));
     assert.deepEqual(up, { "rtu-1": true, "rtu-2": true, "rtu-dead": false });
     assert.equal(rec.messages("modbus device down", "rtu-dead").length, 1);
