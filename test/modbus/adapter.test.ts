@@ -235,11 +235,11 @@ test("one dead unit id behind a shared gateway does not stall the others", async
   await probe.stop();
   const shared = devs.map((d) => ({ ...d, connection: { ...d.connection, port } }));
   const sim = new ModbusSimulator(shared, { animateMs: 0 });
-  t.after(() => sim.stop());
-  await sim.start();
   const rec = recorder();
   const adapter = new ModbusAdapter(shared, rec.deps, { maxProbeBackoffMs: 2000 });
   t.after(() => adapter.stop());
+  t.after(() => sim.stop());
+  await sim.start();
   sim.fault("u2", { kind: "silent" });
   const started = Date.now();
   await adapter.start(rec.emit);
