@@ -16,6 +16,7 @@ import {
   IggyError,
   IggyInputError,
   IggyServerError,
+  IggyTimeoutError,
 } from "./errors.js";
 import type {
   Consumer,
@@ -108,6 +109,9 @@ export function parseAddress(address: string): { host: string; port: number } {
   if (!m || port < 1 || port > 65535) throw new IggyInputError(`address "${address}" is not host:port`);
   return { host: m[1]!, port };
 }
+
+/** A connect attempt that the caller's time limit, not the connect time limit, cut short. */
+class OutOfTimeError extends IggyTimeoutError {}
 
 interface TopicRoute {
   partitionsCount: number;
@@ -478,8 +482,10 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
         await this.sleepUntil(this.nextAttemptAt);
         continue;
       }
+      const left = deadline - Date.now();
+      if (left <= 0) throw this.notConnected();
       try {
-        const conn = await this.openAndLogin(deadline);
+        const conn = await this.openAndLogin(left);
         this.failures = 0;
         this.nextAttemptAt = 0;
         this.lastConnectError = null;
@@ -495,7 +501,9 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
           throw err;
         }
         this.failures++;
-        this.lastConnectError = err;
+        // Running out of the caller's time says nothing about the server: the error that ends the
+        // wait keeps the cause of the attempt before.
+        if (!(err instanceof OutOfTimeError && this.lastConnectError)) this.lastConnectError = err;
         this.nextAttemptAt = Date.now() + this.backoffDelay();
         this.log?.warn({ err: err.message, failures: this.failures }, "iggy connect failed");
         if (Date.now() >= deadline) throw this.notConnected();
@@ -512,10 +520,20 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
     return e;
   }
 
-  private async openAndLogin(deadline: number): Promise<Connection> {
-    const timeout = Math.max(1, Math.min(this.connectTimeoutMs, deadline - Date.now()));
+  /** Connects (and detects the generation) within `leftMs` or the connect limit, whichever is less; logs in. */
+  private async openAndLogin(leftMs: number): Promise<Connection> {
+    const timeout = Math.min(this.connectTimeoutMs, leftMs);
+    const outOfTime = (e: unknown): never => {
+      throw e instanceof IggyTimeoutError && timeout < this.connectTimeoutMs
+        ? new OutOfTimeError(e.message)
+        : e;
+    };
     if (!this.wire) {
-      const found = await detectGeneration(this.endpoint, this.options.probeTimeoutMs ?? 2_000, timeout);
+      const found = await detectGeneration(
+        this.endpoint,
+        this.options.probeTimeoutMs ?? 2_000,
+        timeout,
+      ).catch(outOfTime);
       this.wire = wireFor(found);
       this.wireState = this.newWireState();
       this.log?.info(
@@ -527,7 +545,7 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
       this.endpoint,
       this.wire.newSession({ maxReplyBytes: this.maxReplyBytes, state: this.wireState }),
       timeout,
-    );
+    ).catch(outOfTime);
     try {
       await conn.request({ op: "login", credentials: this.options.credentials }, this.requestTimeoutMs);
       return conn;

@@ -1,10 +1,11 @@
-// A child appends and forwards as fast as it can and is killed with SIGKILL at a random moment,
+// A child appends and forwards as fast as it can and is killed with SIGKILL at a random point,
+// counted in its operations (not in time, so the work done does not depend on the machine's speed),
 // again and again on the same directory. After each kill the buffer is reopened and checked against
 // what the child said was done: every append that resolved is still there or was confirmed
 // (released) or dead-lettered; nothing confirmed comes back; batches left unconfirmed come back
 // first, in order, identical; readings keep their order; the file is never found corrupt.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { readFileSync, rmSync } from "node:fs";
 import { test } from "node:test";
@@ -14,7 +15,7 @@ import { quiet, scratch } from "./helpers.js";
 
 const CHILD = join(import.meta.dirname, "fixtures", "crash-child.js");
 const SEQUENCES = 4;
-const KILLS_PER_SEQUENCE = 40;
+const KILLS_PER_SEQUENCE = 16;
 
 class Model {
   /** seq → "device|value" of every reading known to be committed. */
@@ -155,30 +156,62 @@ class Model {
   }
 }
 
-/** Runs the child until the kill, then applies the lines it wrote (a line cut off by the kill is not claimed). */
+/**
+ * Where a child is killed: on its nth event of a kind ("o": opening the buffer, "A": an append
+ * resolved, "r": a release about to be committed).
+ */
+interface KillPoint {
+  event: "o" | "A" | "r";
+  n: number;
+}
+
+/** A seeded linear congruential generator of numbers in [0, 1). */
+function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+/** Children still running, killed when the test ends whatever its outcome. */
+const running = new Set<ChildProcess>();
+
+/**
+ * Runs the child until its kill point, then applies the lines it wrote (a line cut off by the kill is
+ * not claimed); the log must hold every append the child announced on stdout.
+ */
 function runChild(
   dir: string,
   run: number,
   seed: number,
   sync: string,
   commitMaxRows: number,
-  killAfterMs: number,
+  kill: KillPoint,
   model: Model,
 ): Promise<void> {
   const log = `${dir}.ops`;
   rmSync(log, { force: true });
+  let announcedAppends = 0;
   return new Promise<void>((resolve, reject) => {
     const child = spawn(
       process.execPath,
       [CHILD, dir, log, String(run), String(seed), sync, String(commitMaxRows)],
-      { stdio: ["ignore", "ignore", "pipe"] },
+      { stdio: ["ignore", "pipe", "pipe"] },
     );
+    running.add(child);
     let stderr = "";
+    let seen = 0;
     child.stderr.on("data", (c: Buffer) => void (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), killAfterMs);
+    child.stdout.on("data", (c: Buffer) => {
+      for (const event of c.toString("latin1")) {
+        if (event === "A") announcedAppends++;
+        if (event === kill.event && ++seen === kill.n) child.kill("SIGKILL");
+      }
+    });
     child.on("error", reject);
     child.on("close", (code, signal) => {
-      clearTimeout(timer);
+      running.delete(child);
       if (signal !== "SIGKILL") reject(new Error(`crash child ended by itself (${code}): ${stderr}`));
       else resolve();
     });
@@ -191,29 +224,45 @@ function runChild(
     }
     const lines = text.split("\n");
     lines.pop();
+    const appendsBefore = model.resolvedAppends;
     for (const line of lines) model.apply(parseLine(line));
+    assert.ok(
+      model.resolvedAppends - appendsBefore >= announcedAppends,
+      `run ${run}: the child announced ${announcedAppends} resolved appends, its log holds ${model.resolvedAppends - appendsBefore}`,
+    );
   });
 }
 
-test(`buffer survives ${SEQUENCES * KILLS_PER_SEQUENCE} SIGKILLs at random moments of a heavy append/forward loop`, async (t) => {
+test(`buffer survives ${SEQUENCES * KILLS_PER_SEQUENCE} SIGKILLs at random points of a heavy append/forward loop`, async (t) => {
+  t.after(() => {
+    for (const child of running) child.kill("SIGKILL");
+  });
   const root = scratch(t, "buffer-crash-");
-  const totals = { resolvedAppends: 0, leases: 0, resends: 0, readings: 0 };
+  const totals = { resolvedAppends: 0, leases: 0, resends: 0, readings: 0, appendsBeforeKill: 0 };
   // Two sequences at a time, each on its own directory: one child appends while the other's buffer is verified.
   const sequence = async (n: number) => {
-    let seed = (0x9e3779b9 + n * 7919) >>> 0;
-    const rand = () => {
-      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-      return seed / 2 ** 32;
-    };
+    // Kill points and child seeds from one generator, the verifier's choices from another: the kill
+    // points are the same on every run whatever the children got done.
+    const rand = prng(0x9e3779b9 + n * 7919);
+    const verifierRand = prng(0x85ebca6b + n * 104729);
     const dir = join(root, `seq-${n}`);
     const model = new Model();
     const sync = n % 2 === 0 ? "full" : "normal";
     for (let run = 0; run < KILLS_PER_SEQUENCE; run++) {
-      // Kills land anywhere from process start (before or during the open and its recovery) to well into the loop.
-      const killAfter = 30 + Math.floor(rand() * 300);
+      // Kills land anywhere from the open and its recovery to well into the loop. The kill is
+      // sent on an event and arrives a moment later, wherever the child then is: often inside a
+      // commit, since six appenders and a forwarder keep the store busy.
+      const p = rand();
+      const kill: KillPoint =
+        p < 0.1
+          ? { event: "o", n: 1 }
+          : p < 0.3
+            ? { event: "r", n: 1 + Math.floor(rand() * 15) }
+            : { event: "A", n: 1 + Math.floor(rand() * 60) };
+      if (kill.event === "A") totals.appendsBeforeKill += kill.n;
       const commitMaxRows = 1 + Math.floor(rand() * 400);
-      await runChild(dir, run, Math.floor(rand() * 2 ** 31), sync, commitMaxRows, killAfter, model);
-      await model.verify(dir, rand);
+      await runChild(dir, run, Math.floor(rand() * 2 ** 31), sync, commitMaxRows, kill, model);
+      await model.verify(dir, verifierRand);
     }
     totals.resolvedAppends += model.resolvedAppends;
     totals.leases += model.leases;
@@ -222,8 +271,9 @@ test(`buffer survives ${SEQUENCES * KILLS_PER_SEQUENCE} SIGKILLs at random momen
   };
   for (let n = 0; n < SEQUENCES; n += 2) await Promise.all([sequence(n), sequence(n + 1)]);
   t.diagnostic(
-    `${totals.resolvedAppends} resolved appends (${totals.readings} readings), ${totals.leases} leases by the children, ${totals.resends} batches resent after a kill`,
+    `${totals.appendsBeforeKill} appends asked for before the kills; ${totals.resolvedAppends} resolved appends (${totals.readings} readings), ${totals.leases} leases by the children, ${totals.resends} batches resent after a kill`,
   );
-  assert.ok(totals.resolvedAppends > 1000, "the children got real work done before being killed");
+  assert.ok(totals.appendsBeforeKill > 1000, "the kill points ask for real work before the kill");
+  assert.ok(totals.resolvedAppends >= totals.appendsBeforeKill, "the children did that work");
   assert.ok(totals.resends > 10, "kills left unconfirmed batches that were resent");
 });

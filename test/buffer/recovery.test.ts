@@ -15,6 +15,7 @@ import {
   openBuffer,
   type Batch,
 } from "../../buffer/index.js";
+import { killAtEnd } from "../helpers/cleanup.js";
 import { captureLog, drain, open, quiet, readings, scratch } from "./helpers.js";
 
 const HANG = join(import.meta.dirname, "fixtures", "lease-and-hang.js");
@@ -23,7 +24,10 @@ test("after a SIGKILL, the batches leased but unconfirmed are handed out first, 
   const dir = scratch(t);
   const bufferDir = join(dir, "buffer");
   const held = await new Promise<Batch[]>((resolve, reject) => {
-    const child = spawn(process.execPath, [HANG, bufferDir], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = killAtEnd(
+      t,
+      spawn(process.execPath, [HANG, bufferDir], { stdio: ["ignore", "pipe", "inherit"] }),
+    );
     let out = "";
     child.stdout.on("data", (c: Buffer) => {
       out += c.toString();

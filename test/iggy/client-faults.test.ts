@@ -1,9 +1,8 @@
 // The client when things break: server down, restarted, killed mid-batch, a reply lost, a reply
 // that never comes, truncated or oversized replies. Every send must end with a precise outcome.
 import assert from "node:assert/strict";
-import { once } from "node:events";
 import { createServer, type Server, type Socket } from "node:net";
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import {
   IggyConnectionError,
   IggyProtocolError,
@@ -11,14 +10,16 @@ import {
   type OutgoingMessage,
   type SendOutcome,
 } from "../../gateway/iggy/index.js";
+import { closeAtEnd } from "../helpers/cleanup.js";
+import { onceWithin } from "../helpers/wait.js";
 import { clientFor, freePort, kill, listen, proxy, spawnDev, startDev, tempDir } from "./helpers.js";
 
 const partition0 = { partitioning: { kind: "partition" as const, id: 0 } };
 const one = (id: bigint, text = `m${id}`): OutgoingMessage[] => [{ id, payload: Buffer.from(text) }];
 
-/** A fake Iggy server: answers login and ping with OK, and hands other frames to `onRequest`. */
-function fake(onRequest: (code: number, socket: Socket) => void): Server {
-  return createServer((socket) => {
+/** A fake Iggy server, closed at the test's end: answers login and ping with OK, hands on other frames. */
+function fake(t: TestContext, onRequest: (code: number, socket: Socket) => void): Server {
+  const server = createServer((socket) => {
     socket.on("error", () => undefined);
     let buf = Buffer.alloc(0);
     socket.on("data", (chunk: Buffer) => {
@@ -31,11 +32,13 @@ function fake(onRequest: (code: number, socket: Socket) => void): Server {
       }
     });
   });
+  return closeAtEnd(t, server);
 }
 
-test("while no server listens, sends are not_sent and connect gives up with the cause", async () => {
+test("while no server listens, sends are not_sent and connect gives up with the cause", async (t) => {
   const port = await freePort();
   const client = clientFor(port, { requestTimeoutMs: 300 });
+  t.after(() => client.close());
   const out = await client.send("s", "t", one(1n), partition0);
   assert.equal(out.status, "not_sent");
   if (out.status === "not_sent") assert.match(out.error.message, /ECONNREFUSED/);
@@ -43,18 +46,44 @@ test("while no server listens, sends are not_sent and connect gives up with the 
   await client.close();
 });
 
-test("after a server restart the client reconnects, logs in again and carries on", async () => {
+test("an attempt cut short by connect's time limit does not hide why the attempts before it failed", async (t) => {
+  // The first TLS connection is dropped at once (the cause to report); every later one is left
+  // waiting for its handshake, so the attempt in progress is always the one the time limit ends.
+  let accepted = 0;
+  const server = createServer((socket) => {
+    socket.on("error", () => undefined);
+    if (accepted++ === 0) socket.destroy();
+  });
+  const port = await listen(closeAtEnd(t, server));
+  const client = clientFor(port, {
+    tls: { serverName: "iggy.test" },
+    reconnect: { initialDelayMs: 1, maxDelayMs: 1 },
+  });
+  t.after(() => client.close());
+  const error = await client.connect(2_000).then(
+    () => assert.fail("connected to a server that never finishes a handshake"),
+    (e: unknown) => e as Error,
+  );
+  assert.ok(accepted >= 2, `a second attempt ran into the time limit (${accepted} connections)`);
+  assert.ok(error instanceof IggyConnectionError, String(error));
+  assert.match(error.message, /disconnected before secure TLS connection|ECONNRESET/);
+  assert.doesNotMatch(error.message, /took longer/);
+});
+
+test("after a server restart the client reconnects, logs in again and carries on", async (t) => {
   const dir = tempDir("iggy-restart-");
   try {
     let server = await startDev({ dataDir: dir.path });
+    t.after(() => server.close());
     const port = server.address.port;
     const client = clientFor(port);
+    t.after(() => client.close());
     let connects = 0;
     client.on("connected", () => connects++);
     await client.ensureStream("s");
     await client.ensureTopic("s", "t", { partitions: 1 });
     assert.equal((await client.send("s", "t", one(1n), partition0)).status, "confirmed");
-    const dropped = once(client, "disconnected");
+    const dropped = onceWithin(client, "disconnected", "the client to see the server go");
     await server.close();
     await dropped;
     server = await startDev({ dataDir: dir.path, port });
@@ -71,10 +100,13 @@ test("after a server restart the client reconnects, logs in again and carries on
   }
 });
 
-test("a connection cut in the middle of a SEND gives unknown; the partial batch is not stored", async () => {
+test("a connection cut in the middle of a SEND gives unknown; the partial batch is not stored", async (t) => {
   const server = await startDev();
+  t.after(() => server.close());
   const p = proxy(server.address.port);
+  closeAtEnd(t, p.server);
   const client = clientFor(await listen(p.server));
+  t.after(() => client.close());
   await client.ensureStream("s");
   await client.ensureTopic("s", "t", { partitions: 1 });
   const big = [{ id: 9n, payload: Buffer.alloc(200_000, 1) }];
@@ -93,10 +125,13 @@ test("a connection cut in the middle of a SEND gives unknown; the partial batch 
   await server.close();
 });
 
-test("a lost reply gives unknown although the batch was stored; the tail tells", async () => {
+test("a lost reply gives unknown although the batch was stored; the tail tells", async (t) => {
   const server = await startDev();
+  t.after(() => server.close());
   const p = proxy(server.address.port);
+  closeAtEnd(t, p.server);
   const client = clientFor(await listen(p.server));
+  t.after(() => client.close());
   await client.ensureStream("s");
   await client.ensureTopic("s", "t", { partitions: 1 });
   p.state.dropReplies = true;
@@ -112,13 +147,14 @@ test("a lost reply gives unknown although the batch was stored; the tail tells",
   await server.close();
 });
 
-test("a reply that never comes times out as unknown, and the connection is replaced", async () => {
+test("a reply that never comes times out as unknown, and the connection is replaced", async (t) => {
   let sends = 0;
-  const server = fake((code, socket) => {
+  const server = fake(t, (code, socket) => {
     if (code === 101) sends++;
     else socket.write(Buffer.alloc(8));
   });
   const client = clientFor(await listen(server), { requestTimeoutMs: 300 });
+  t.after(() => client.close());
   let drops = 0;
   client.on("disconnected", () => drops++);
   const out = await client.send("s", "t", one(1n), partition0);
@@ -131,9 +167,10 @@ test("a reply that never comes times out as unknown, and the connection is repla
   server.close();
 });
 
-test("an oversized reply length is a protocol error, not a wait for 4 GiB", async () => {
-  const server = fake((_code, socket) => socket.write(Buffer.from([0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff])));
+test("an oversized reply length is a protocol error, not a wait for 4 GiB", async (t) => {
+  const server = fake(t, (_code, socket) => socket.write(Buffer.from([0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff])));
   const client = clientFor(await listen(server));
+  t.after(() => client.close());
   await assert.rejects(
     client.ping(),
     (e: unknown) => e instanceof IggyProtocolError && /exceeds the limit/.test(e.message),
@@ -144,11 +181,12 @@ test("an oversized reply length is a protocol error, not a wait for 4 GiB", asyn
   server.close();
 });
 
-test("a reply cut short by a closing server is a protocol error naming the bytes", async () => {
-  const server = fake((_code, socket) => {
+test("a reply cut short by a closing server is a protocol error naming the bytes", async (t) => {
+  const server = fake(t, (_code, socket) => {
     socket.end(Buffer.concat([Buffer.from([0, 0, 0, 0, 100, 0, 0, 0]), Buffer.alloc(10)]));
   });
   const client = clientFor(await listen(server));
+  t.after(() => client.close());
   await assert.rejects(
     client.getStream("s"),
     (e: unknown) => e instanceof IggyProtocolError && /18 of 108 bytes/.test(e.message),
@@ -157,13 +195,14 @@ test("a reply cut short by a closing server is a protocol error naming the bytes
   server.close();
 });
 
-test("garbage from the server is a protocol error; an unasked reply too", async () => {
-  const server = fake((code, socket) => {
+test("garbage from the server is a protocol error; an unasked reply too", async (t) => {
+  const server = fake(t, (code, socket) => {
     // A getStream reply whose body is not a stream, then a second reply nobody asked for.
     if (code === 200) socket.write(Buffer.from([0, 0, 0, 0, 3, 0, 0, 0, 1, 2, 3]));
     else socket.write(Buffer.concat([Buffer.alloc(8), Buffer.alloc(8)]));
   });
   const client = clientFor(await listen(server));
+  t.after(() => client.close());
   await assert.rejects(client.getStream("s"), IggyProtocolError);
   const drops: Error[] = [];
   client.on("disconnected", (e) => drops.push(e));
@@ -173,11 +212,13 @@ test("garbage from the server is a protocol error; an unasked reply too", async 
   server.close();
 });
 
-test("dev-iggy killed mid-stream: every confirmed batch survives, no not_sent batch is stored", async () => {
+test("dev-iggy killed mid-stream: every confirmed batch survives, no not_sent batch is stored", async (t) => {
   const dir = tempDir("iggy-kill-");
   const port = await freePort();
   let dev = await spawnDev(["--port", String(port), "--data-dir", dir.path]);
+  t.after(() => kill(dev.child));
   const client = clientFor(port, { requestTimeoutMs: 1_000 });
+  t.after(() => client.close());
   try {
     await client.ensureStream("s");
     await client.ensureTopic("s", "t", { partitions: 1 });
@@ -235,14 +276,15 @@ test("dev-iggy killed mid-stream: every confirmed batch survives, no not_sent ba
   }
 });
 
-test("a server failing inside a SEND (e.g. ShardCommunicationError) gives unknown with the code", async () => {
-  const server = fake((code, socket) => {
+test("a server failing inside a SEND (e.g. ShardCommunicationError) gives unknown with the code", async (t) => {
+  const server = fake(t, (code, socket) => {
     const status = code === 101 ? 11001 : 0;
     const reply = Buffer.alloc(8);
     reply.writeUInt32LE(status, 0);
     socket.write(reply);
   });
   const client = clientFor(await listen(server));
+  t.after(() => client.close());
   const out = await client.send("s", "t", one(1n), partition0);
   assert.equal(out.status, "unknown");
   if (out.status === "unknown") assert.equal((out.error as { code?: number }).code, 11001);

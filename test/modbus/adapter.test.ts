@@ -4,7 +4,7 @@ import { test } from "node:test";
 import type { ModbusDeviceConfig } from "../../protocols/modbus/schema.js";
 import { ModbusAdapter } from "../../protocols/modbus/adapter.js";
 import { ModbusSimulator } from "../../protocols/modbus/simulator.js";
-import { delay, everyTypePoints, modbusDevice, recorder, waitFor } from "./helpers.js";
+import { everyTypePoints, modbusDevice, recorder, waitFor } from "./helpers.js";
 
 interface Rig {
   sim: ModbusSimulator;
@@ -47,7 +47,18 @@ async function rig(
   };
 }
 
-const fast = { timeout_ms: 150, retries: 1 };
+// Short enough for the fault tests, long enough that a loaded machine does not time out a healthy device.
+const fast = { timeout_ms: 500, retries: 1 };
+
+/**
+ * Waits until the simulator has received `n` more requests for `device` than it had when called.
+ * A device's poll loop sends its next request only after the cycle before has been emitted, so
+ * once two more requests arrived, a poll that started after this call has been handled in full.
+ */
+async function afterRequests(sim: ModbusSimulator, device: string, n = 2): Promise<void> {
+  const from = sim.requestCounts()[device]!;
+  await waitFor(`${n} more requests to ${device}`, () => sim.requestCounts()[device]! >= from + n);
+}
 
 test("reads every type, byte order, scale and bit exactly", async () => {
   const { points, values } = everyTypePoints(100);
@@ -78,7 +89,7 @@ test("coils and discrete inputs; points of another interval poll on their own sc
       points: [
         { name: "run", address: "coil:0", type: "bool" },
         { name: "alarm", address: "discrete:17", type: "bool" },
-        { name: "slow", address: "input:3", type: "uint16", poll_ms: 400 },
+        { name: "slow", address: "input:3", type: "uint16", poll_ms: 1000 },
       ],
     },
   ]);
@@ -86,13 +97,17 @@ test("coils and discrete inputs; points of another interval poll on their own sc
     r.sim.set("io", "run", true);
     r.sim.set("io", "alarm", true);
     r.sim.set("io", "slow", 77);
-    await waitFor("readings", () => r.rec.readings.filter((x) => x.point === "run").length >= 8);
-    const run = r.rec.readings.filter((x) => x.point === "run");
-    const slow = r.rec.readings.filter((x) => x.point === "slow");
-    assert.ok(run.every((x) => x.value === true && x.quality === "good"));
+    const of = (point: string) => r.rec.readings.filter((x) => x.point === point);
+    await waitFor("two readings of the slow point", () => of("slow").length >= 2);
+    assert.ok(of("run").every((x) => x.value === true && x.quality === "good"));
     assert.ok(r.rec.readings.some((x) => x.point === "alarm" && x.value === true));
-    assert.ok(slow.length >= 1 && slow.length <= 3, `slow polled ${slow.length} times`);
-    assert.equal(slow[0]!.value, 77);
+    assert.equal(of("slow")[0]!.value, 77);
+    // A twentieth of the slow point's interval: even when every fast poll is five times late, the
+    // fast points are read more than twice as often.
+    assert.ok(
+      of("run").length >= 2 * of("slow").length,
+      `run polled ${of("run").length} times, slow ${of("slow").length} times`,
+    );
   } finally {
     await r.stop();
   }
@@ -111,7 +126,7 @@ test("deadband: a reading only when the value moved by at least the deadband", a
     r.sim.set("db", "t", 100);
     await waitFor("first", () => r.rec.readings.length >= 1);
     r.sim.set("db", "t", 103);
-    await delay(150);
+    await afterRequests(r.sim, "db");
     assert.equal(r.rec.readings.length, 1, "103 is within 5 of 100");
     r.sim.set("db", "t", 106);
     await waitFor("moved", () => r.rec.readings.length >= 2);
@@ -138,7 +153,8 @@ test("a Modbus exception becomes one bad-quality reading and a counted reject; t
     await waitFor("good", () => r.rec.readings.some((x) => x.quality === "good"));
     r.sim.fault("ex", { kind: "exception", code: 4 });
     await waitFor("bad", () => r.rec.readings.some((x) => x.quality === "bad"));
-    await delay(150);
+    await waitFor("three rejects", () => r.rec.rejects.length >= 3);
+    await afterRequests(r.sim, "ex");
     assert.equal(
       r.rec.readings.filter((x) => x.quality === "bad").length,
       1,
@@ -169,16 +185,16 @@ test("a silent device goes down and comes back up: logged once per transition, b
     await waitFor("up", () => r.adapter.health().devices[0]!.up);
     r.sim.fault("d", { kind: "silent" });
     await waitFor("down", () => !r.adapter.health().devices[0]!.up);
-    await delay(1500); // several probes while down
+    const timeouts = r.adapter.stats().d!.timeouts;
+    await waitFor("two probes while down", () => r.adapter.stats().d!.timeouts >= timeouts + 2);
     assert.equal(r.rec.messages("modbus device down", "d").length, 1);
     assert.equal(r.rec.readings.filter((x) => x.quality === "bad").length, 1);
     assert.match(r.adapter.health().devices[0]!.error ?? "", /timed out/);
     r.sim.fault("d", null);
-    await waitFor("up again", () => r.adapter.health().devices[0]!.up, 5000);
-    await delay(100);
+    await waitFor("up again", () => r.adapter.health().devices[0]!.up);
+    await waitFor("a good reading again", () => r.rec.readings.at(-1)!.quality === "good");
     assert.equal(r.rec.messages("modbus device up", "d").length, 2, "first up, then recovered");
     assert.equal(r.adapter.stats().d!.downs, 1);
-    assert.equal(r.rec.readings.at(-1)!.quality, "good");
   } finally {
     await r.stop();
   }
@@ -194,7 +210,7 @@ test("garbage and dropped connections are survived: the device recovers once the
       r.sim.fault("g", { kind });
       await waitFor(`down on ${kind}`, () => !r.adapter.health().devices[0]!.up);
       r.sim.fault("g", null);
-      await waitFor(`up after ${kind}`, () => r.adapter.health().devices[0]!.up, 5000);
+      await waitFor(`up after ${kind}`, () => r.adapter.health().devices[0]!.up);
       const n = r.rec.readings.length;
       await waitFor("more readings", () => r.rec.readings.length > n + 2);
     } finally {
@@ -203,13 +219,13 @@ test("garbage and dropped connections are survived: the device recovers once the
   }
 });
 
-test("one dead unit id behind a shared gateway does not stall the others", async () => {
+test("one dead unit id behind a shared gateway does not stall the others", async (t) => {
   // Three unit ids behind one TCP endpoint: the simulator serves them on one port.
   const base = (id: string, unit: number) =>
     modbusDevice({
       id,
       poll_ms: 100,
-      connection: { host: "127.0.0.1", port: 0, unit_id: unit, timeout_ms: 200, retries: 1 },
+      connection: { host: "127.0.0.1", port: 0, unit_id: unit, timeout_ms: 500, retries: 1 },
       points: [{ name: "p", address: "holding:0" }],
     });
   const devs = [base("u1", 1), base("u2", 2), base("u3", 3)];
@@ -220,25 +236,24 @@ test("one dead unit id behind a shared gateway does not stall the others", async
   await probe.stop();
   const shared = devs.map((d) => ({ ...d, connection: { ...d.connection, port } }));
   const sim = new ModbusSimulator(shared, { animateMs: 0 });
-  await sim.start();
   const rec = recorder();
   const adapter = new ModbusAdapter(shared, rec.deps, { maxProbeBackoffMs: 2000 });
+  t.after(() => adapter.stop());
+  t.after(() => sim.stop());
+  await sim.start();
   sim.fault("u2", { kind: "silent" });
+  const started = Date.now();
   await adapter.start(rec.emit);
-  try {
-    await delay(2000);
-    const count = (d: string) => rec.readings.filter((x) => x.device === d && x.quality === "good").length;
-    // 100 ms polls for 2 s: ~20 each; the dead unit costs one timeout per probe, not per poll.
-    assert.ok(count("u1") >= 12, `u1 got ${count("u1")}`);
-    assert.ok(count("u3") >= 12, `u3 got ${count("u3")}`);
-    assert.equal(count("u2"), 0);
-    const h = Object.fromEntries(adapter.health().devices.map((d) => [d.device, d.up]));
-    assert.deepEqual(h, { u1: true, u2: false, u3: true });
-    assert.ok(sim.requestCounts().u2! <= 8, `dead unit was asked ${sim.requestCounts().u2} times`);
-  } finally {
-    await adapter.stop();
-    await sim.stop();
-  }
+  const count = (d: string) => rec.readings.filter((x) => x.device === d && x.quality === "good").length;
+  await waitFor("12 readings each of the live units", () => count("u1") >= 12 && count("u3") >= 12);
+  const elapsed = Date.now() - started;
+  assert.equal(count("u2"), 0);
+  const h = Object.fromEntries(adapter.health().devices.map((d) => [d.device, d.up]));
+  assert.deepEqual(h, { u1: true, u2: false, u3: true });
+  // The dead unit costs one timeout per probe, not one per 100 ms poll: after its first poll (two
+  // requests with the retry), probes come at least 900 ms apart (timers are late, never early).
+  const asked = sim.requestCounts().u2!;
+  assert.ok(asked <= 3 + elapsed / 900, `dead unit was asked ${asked} times in ${elapsed} ms`);
 });
 
 test("a slow device on its own endpoint does not delay the others", async () => {
@@ -253,11 +268,15 @@ test("a slow device on its own endpoint does not delay the others", async () => 
   ]);
   r.sim.fault("slow", { kind: "delay", ms: 700 });
   try {
-    await delay(1500);
-    const quick = r.rec.readings.filter((x) => x.device === "quick").length;
-    const slow = r.rec.readings.filter((x) => x.device === "slow").length;
-    assert.ok(quick >= 20, `quick got ${quick}`);
-    assert.ok(slow >= 1 && slow <= 3, `slow got ${slow}`);
+    const seq = () => r.rec.readings.map((x) => x.device);
+    const slowAt = () => seq().flatMap((d, i) => (d === "slow" ? [i] : []));
+    await waitFor("two readings of the slow device", () => slowAt().length >= 2);
+    // Between two answers of the slow device, 700 ms apart, the quick one (50 ms polls) kept going.
+    const [first, second] = slowAt();
+    const quickBetween = seq()
+      .slice(first, second)
+      .filter((d) => d === "quick").length;
+    assert.ok(quickBetween >= 4, `quick got ${quickBetween} readings while slow answered once`);
   } finally {
     await r.stop();
   }

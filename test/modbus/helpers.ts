@@ -54,15 +54,7 @@ export function recorder(): Recorder {
   };
 }
 
-export async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-export const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { waitFor } from "../helpers/wait.js";
 
 /** Points of every type in every order, with the values a test puts there. */
 export function everyTypePoints(base = 0): {

@@ -5,10 +5,11 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import net from "node:net";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import { ModbusAdapter } from "../../protocols/modbus/adapter.js";
+import { killAtEnd } from "../helpers/cleanup.js";
 import { hasPythonModule, peerPython, repoRoot, requirePeer } from "../helpers/peers.js";
-import { modbusDevice, recorder } from "./helpers.js";
+import { modbusDevice, recorder, waitFor } from "./helpers.js";
 
 interface ManifestPoint {
   name: string;
@@ -54,11 +55,11 @@ class Peer {
 }
 
 async function startPeer(
+  t: TestContext,
   port: number,
 ): Promise<{ peer: Peer; points: ManifestPoint[]; stderr: () => string }> {
-  const proc = spawn(peerPython(), [resolve(repoRoot, "test/modbus/pymodbus_server.py"), String(port)], {
-    stdio: ["pipe", "pipe", "pipe"],
-  });
+  const script = resolve(repoRoot, "test/modbus/pymodbus_server.py");
+  const proc = killAtEnd(t, spawn(peerPython(), [script, String(port)], { stdio: ["pipe", "pipe", "pipe"] }));
   let stderr = "";
   proc.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const peer = new Peer(proc);
@@ -76,7 +77,7 @@ test("pymodbus server: every type and byte order read exactly, writes land, exce
   if (!requirePeer(t, "pymodbus", hasPythonModule("pymodbus"), "scripts/setup.sh --peers (PyPI pymodbus)"))
     return;
   const port = await freePort();
-  const { peer, points, stderr } = await startPeer(port);
+  const { peer, points, stderr } = await startPeer(t, port);
   const rec = recorder();
   const conn = { host: "127.0.0.1", port, timeout_ms: 1000, retries: 2 };
   const reads = modbusDevice({
@@ -117,16 +118,13 @@ test("pymodbus server: every type and byte order read exactly, writes land, exce
   });
   const adapter = new ModbusAdapter([reads, writes, bad], rec.deps);
   try {
-    // The server may need a moment after printing its manifest; the first polls retry.
+    // The server may need a moment after printing its manifest: poll until every point is read.
     let readings = await adapter.pollOnce("py");
-    for (
-      let i = 0;
-      i < 50 && (readings.length < points.length || readings.some((r) => r.quality !== "good"));
-      i++
-    ) {
-      await new Promise((r) => setTimeout(r, 100));
+    await waitFor("pymodbus to answer every point", async () => {
+      if (readings.length === points.length && readings.every((r) => r.quality === "good")) return true;
       readings = await adapter.pollOnce("py");
-    }
+      return false;
+    });
     assert.equal(readings.length, points.length, `readings: ${JSON.stringify(adapter.health())} ${stderr()}`);
     const byName = new Map(readings.map((r) => [r.point, r]));
     for (const p of points) {

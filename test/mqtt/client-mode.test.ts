@@ -6,7 +6,6 @@ import { configSchema, protocolContext } from "../../protocols/registry.js";
 import type { Emit } from "../../protocols/adapter.js";
 import { MqttAdapter } from "../../protocols/mqtt/adapter.js";
 import {
-  delay,
   hasMosquitto,
   hasMosquittoClients,
   mqttDevices,
@@ -80,15 +79,22 @@ test("client mode: Mosquitto gets the PUBACK only after the commit", async (t) =
   let release!: () => void;
   const committed = new Promise<void>((r) => (release = r));
   let emitted = 0;
-  await siteAdapter(t, m, async () => {
+  const { adapter } = await siteAdapter(t, m, async () => {
     emitted++;
     await committed;
   });
+  t.after(release);
   await mpub(m, ["-q", "1", "-t", "site/hall-2/co2", "-m", "700"]);
   await waitFor("the reading handed to the buffer", () => emitted === 1);
-  await delay(300); // room for an early PUBACK to reach Mosquitto's log
+  // A command on the same connection, sent after the reading was handed over: an early PUBACK
+  // would be on the wire before it, and Mosquitto logs a connection's packets in order.
+  const command = adapter.write!({ device: "hall-2", point: "fan" }, true);
+  await waitFor("Mosquitto logs the command", () =>
+    /Received PUBLISH from edge-test \([^)]*'site\/hall-2\/fan\/set'/.test(m.log()),
+  );
   assert.doesNotMatch(m.log(), /Received PUBACK from edge-test/);
   release();
+  await command;
   await waitFor("Mosquitto logs the PUBACK", () => /Received PUBACK from edge-test/.test(m.log()), 10_000);
 });
 

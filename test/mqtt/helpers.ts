@@ -13,7 +13,7 @@ import { MqttAdapter } from "../../protocols/mqtt/adapter.js";
 import { hasCommand, requirePeer } from "../helpers/peers.js";
 import { recorder, waitFor } from "../modbus/helpers.js";
 
-export { delay, recorder, waitFor } from "../modbus/helpers.js";
+export { recorder, waitFor } from "../modbus/helpers.js";
 
 export const USER = { username: "dev", password: "s3cret-pw" };
 
