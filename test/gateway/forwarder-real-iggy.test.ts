@@ -15,10 +15,10 @@ import { Forwarder } from "../../gateway/forwarder.js";
 import { batchMessageId, readBatchMessage, readEnvelope } from "../../gateway/envelope.js";
 import { IggyClient, type SendOutcome } from "../../gateway/iggy/index.js";
 import { createLogger } from "../../gateway/log.js";
-import type { Reading } from "../../protocols/adapter.js";
 import { startIggyServer, type RealIggyServer } from "../helpers/iggy-server.js";
 import { kill, tempDir } from "../iggy/helpers.js";
 import type { ForwarderChildConfig, ForwarderChildMessage } from "./fixtures/forwarder-child.js";
+import { readings } from "./helpers.js";
 
 const CHILD = join(import.meta.dirname, "fixtures", "forwarder-child.js");
 const GATEWAY = "gw-real";
@@ -27,16 +27,6 @@ const TOPIC = "telemetry";
 const BATCH = 50;
 /** Bound on any one wait below; the work is counted in operations, this only stops a hang. */
 const WAIT_MS = 90_000;
-
-function readings(from: number, n: number): Reading[] {
-  return Array.from({ length: n }, (_, i) => ({
-    device: `dev-${(from + i) % 3}`,
-    point: "counter",
-    ts: 1_764_000_000_000 + from + i,
-    value: from + i,
-    quality: "good" as const,
-  }));
-}
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 

@@ -13,6 +13,7 @@ import { createLogger } from "../../gateway/log.js";
 import { GatewayMetrics } from "../../gateway/metrics.js";
 import type { Reading } from "../../protocols/adapter.js";
 import { clientFor, startDev, tempDir } from "../iggy/helpers.js";
+import { readings } from "./helpers.js";
 
 const log = createLogger({ level: "silent" });
 const dirs: { remove(): void }[] = [];
@@ -22,16 +23,6 @@ function temp(prefix: string): string {
   const d = tempDir(prefix);
   dirs.push(d);
   return d.path;
-}
-
-function readings(from: number, n: number): Reading[] {
-  return Array.from({ length: n }, (_, i) => ({
-    device: `dev-${(from + i) % 3}`,
-    point: "counter",
-    ts: 1_764_000_000_000 + from + i,
-    value: from + i,
-    quality: "good" as const,
-  }));
 }
 
 function options(metrics?: GatewayMetrics, codec: keyof typeof codecs = "flatbuffers"): ForwarderOptions {

@@ -11,19 +11,10 @@ import { BufferFullError } from "../../buffer/errors.js";
 import type { AdapterDeps, AdapterHealth, DeviceHealth, Emit, Reading } from "../../protocols/adapter.js";
 import type { ContractEntry, ContractRig } from "../../protocols/contract-entry.js";
 import { transitionMessage } from "../../protocols/device-state.js";
+import { WAIT_LIMIT_MS, waitFor } from "../helpers/wait.js";
 
 const TEST_TIMEOUT_MS = 60_000;
-/** Limit of one wait: long enough for a loaded Raspberry Pi, there only so a failure names what did not happen. */
-const WAIT_MS = 20_000;
 const DEVICES = 2;
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 interface LogCapture {
   deps: AdapterDeps;
@@ -129,9 +120,11 @@ class TestBuffer {
       const timer = setTimeout(() => {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
         reject(
-          new Error(`timed out after ${WAIT_MS} ms waiting for an emit of ${device}/${point} = ${value}`),
+          new Error(
+            `timed out after ${WAIT_LIMIT_MS} ms waiting for an emit of ${device}/${point} = ${value}`,
+          ),
         );
-      }, WAIT_MS);
+      }, WAIT_LIMIT_MS);
       this.waiters.push(waiter);
     });
   }
@@ -162,7 +155,10 @@ async function closeRig(rig: ContractRig, buffer: TestBuffer): Promise<void> {
     await Promise.race([
       rig.close(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the rig did not close within ${WAIT_MS} ms`)), WAIT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`the rig did not close within ${WAIT_LIMIT_MS} ms`)),
+          WAIT_LIMIT_MS,
+        );
       }),
     ]);
   } finally {
