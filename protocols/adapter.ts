@@ -37,12 +37,21 @@ export function valueKind(value: ReadingValue): ValueKind {
   throw new TypeError(`not a reading value: ${typeof value}`);
 }
 
+export interface EmitOptions {
+  /**
+   * A device waits for this commit before it gets its acknowledgement (MQTT QoS1/2, a CoAP
+   * confirmable request): the buffer commits such readings promptly. Readings nobody waits for
+   * (polled values, QoS0) may wait for a fuller commit.
+   */
+  awaited?: boolean;
+}
+
 /**
  * Hands readings to the durable buffer. Resolves only after they are committed, so a source may
  * acknowledge its device afterwards; rejects (for instance with the buffer's "full" error) when they
  * were not accepted, and then the device must not be acknowledged.
  */
-export type Emit = (readings: Reading[]) => Promise<void>;
+export type Emit = (readings: Reading[], options?: EmitOptions) => Promise<void>;
 
 export interface PointRef {
   device: string;
