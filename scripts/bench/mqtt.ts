@@ -1,13 +1,16 @@
 // MQTT: QoS1 publishes acknowledged after the durable commit through the embedded broker (real
-// buffer, sync full) as a ratio to Mosquitto's own QoS1 rate with the same publisher, measured in
-// the same run; QoS0 ingest into the buffer; the gateway's RSS with 1,000 connected device clients.
-// The gateway side runs in a child process (this file with --mqtt-bench-child), like Mosquitto.
+// buffer, sync full, default commit policy) as a ratio to Mosquitto's own QoS1 rate with the same
+// publisher, measured in the same run: many in flight per connection, and 16 devices that each wait
+// for their PUBACK (latency, rate, bytes written to the device per reading from the gateway
+// process's /proc/self/io); QoS0 ingest into the buffer; the gateway's RSS with 1,000 connected
+// device clients. The gateway side runs in a child process (this file with --mqtt-bench-child),
+// like Mosquitto.
 import { fork, spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { connectAsync, type MqttClient } from "mqtt";
-import { withPeer, type Benchmark, type Figure } from "../bench-kit.js";
+import { percentile, withPeer, type Benchmark, type Figure } from "../bench-kit.js";
 
 const USER = { username: "bench", password: "bench-pw" };
 const CHILD_FLAG = "--mqtt-bench-child";
@@ -33,15 +36,41 @@ async function child(dir: string): Promise<void> {
       listen: "127.0.0.1:0",
     },
   );
-  await adapter.start(async (rs) => {
-    await buffer.append(rs);
+  await adapter.start(async (rs, options) => {
+    await buffer.append(rs, options);
     committed += rs.length;
   });
   process.send!({ port: adapter.brokerAddress()!.port });
   process.on("message", (m: { cmd: string }) => {
-    if (m.cmd === "stats") process.send!({ committed, rss: process.memoryUsage().rss });
+    if (m.cmd !== "stats") return;
+    void buffer.stats().then((s) =>
+      process.send!({
+        committed,
+        rss: process.memoryUsage().rss,
+        written: deviceWrites(),
+        commits: s.commits,
+      } satisfies GatewayStats),
+    );
   });
   process.on("disconnect", () => process.exit(0));
+}
+
+interface GatewayStats {
+  committed: number;
+  rss: number;
+  /** Bytes this process had written to the device (the buffer's worker thread included). */
+  written: number;
+  commits: number;
+}
+
+function deviceWrites(): number {
+  const io = Object.fromEntries(
+    readFileSync("/proc/self/io", "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(": ")),
+  ) as Record<string, string>;
+  return Number(io.write_bytes) - Number(io.cancelled_write_bytes);
 }
 
 if (process.argv[2] === CHILD_FLAG) await child(process.argv[3]!);
@@ -68,6 +97,12 @@ async function waitPort(port: number, ms: number): Promise<void> {
   throw new Error(`nothing listens on ${port}`);
 }
 
+interface Qos1Run {
+  rate: number;
+  /** Publish to PUBACK of each message, ms, sorted. */
+  latencies: number[];
+}
+
 /** `conns` publishers, each with `inflight` QoS1 publishes outstanding, for `seconds` (or `max` each). */
 async function qos1Rate(
   port: number,
@@ -75,7 +110,7 @@ async function qos1Rate(
   inflight: number,
   seconds: number,
   max: number,
-): Promise<number> {
+): Promise<Qos1Run> {
   const clients = await Promise.all(
     Array.from({ length: conns }, (_, i) =>
       connectAsync(`mqtt://127.0.0.1:${port}`, {
@@ -88,6 +123,7 @@ async function qos1Rate(
   const payload = Buffer.from("21.5");
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
+  const latencies: number[] = [];
   const counts = await Promise.all(
     clients.map(async (c, i) => {
       let acked = 0;
@@ -99,7 +135,9 @@ async function qos1Rate(
             return;
           }
           sent++;
+          const started = performance.now();
           c.publish(`bench/d${i}/v`, payload, { qos: 1 }, () => {
+            latencies.push(performance.now() - started);
             acked++;
             next();
           });
@@ -111,19 +149,19 @@ async function qos1Rate(
   );
   const secs = (performance.now() - t0) / 1000;
   await Promise.all(clients.map((c) => c.endAsync(true)));
-  return counts.reduce((a, b) => a + b, 0) / secs;
+  return { rate: counts.reduce((a, b) => a + b, 0) / secs, latencies: latencies.sort((a, b) => a - b) };
 }
 
-function ask(gw: ChildProcess): Promise<{ committed: number; rss: number }> {
+function ask(gw: ChildProcess): Promise<GatewayStats> {
   return new Promise((resolve) => {
-    gw.once("message", (m) => resolve(m as { committed: number; rss: number }));
+    gw.once("message", (m) => resolve(m as GatewayStats));
     gw.send({ cmd: "stats" });
   });
 }
 
 const bench: Benchmark = {
   description:
-    "MQTT: QoS1 acked after durable commit through the embedded broker vs Mosquitto (same publisher), QoS0 ingest, RSS with 1,000 clients",
+    "MQTT: QoS1 acked after durable commit through the embedded broker vs Mosquitto (same publisher; 4 x 100 in flight, 16 devices x 1), QoS0 ingest, RSS with 1,000 clients",
   async run(ctx) {
     const figures: Figure[] = [];
     const seconds = ctx.quick ? 2 : 8;
@@ -181,22 +219,85 @@ const bench: Benchmark = {
       ctx.log(
         `QoS1: ${conns} connections x ${inflight} in flight, ${seconds} s each, Mosquitto then the embedded broker`,
       );
-      const mosqRate = await qos1Rate(mport, conns, inflight, seconds, max);
-      const before = await ask(gw);
-      const ourRate = await qos1Rate(port, conns, inflight, seconds, max);
-      const after = await ask(gw);
+      const mosq = await qos1Rate(mport, conns, inflight, seconds, max);
+      let before = await ask(gw);
+      const ours = await qos1Rate(port, conns, inflight, seconds, max);
+      let after = await ask(gw);
+      let committed = after.committed - before.committed;
       ctx.log(
-        `Mosquitto ${mosqRate.toFixed(0)} msg/s, embedded + commit ${ourRate.toFixed(0)} msg/s (${after.committed - before.committed} committed)`,
+        `Mosquitto ${mosq.rate.toFixed(0)} msg/s, embedded + commit ${ours.rate.toFixed(0)} msg/s (${committed} committed in ${after.commits - before.commits} commits)`,
       );
       figures.push(
         withPeer(
           "qos1_acked_after_commit",
-          ourRate,
+          ours.rate,
           "msg/s",
           "mosquitto_qos1",
-          mosqRate,
+          mosq.rate,
           ">= 20000 (ratio >= 0.5)",
         ),
+        {
+          name: "  its readings per commit",
+          value: committed / Math.max(1, after.commits - before.commits),
+          unit: "readings",
+        },
+        {
+          name: "  its bytes written to the device per reading",
+          value: (after.written - before.written) / Math.max(1, committed),
+          unit: "B",
+        },
+      );
+
+      // Devices that wait for each PUBACK before they send the next message.
+      const waiting = 16;
+      ctx.log(
+        `QoS1: ${waiting} connections x 1 in flight, ${seconds} s each, Mosquitto then the embedded broker`,
+      );
+      const mosq1 = await qos1Rate(mport, waiting, 1, seconds, max);
+      before = await ask(gw);
+      const ours1 = await qos1Rate(port, waiting, 1, seconds, max);
+      after = await ask(gw);
+      committed = after.committed - before.committed;
+      const commits1 = after.commits - before.commits;
+      ctx.log(
+        `Mosquitto ${mosq1.rate.toFixed(0)} msg/s, p50 ${percentile(mosq1.latencies, 50).toFixed(2)} ms; ` +
+          `embedded + commit ${ours1.rate.toFixed(0)} msg/s, p50 ${percentile(ours1.latencies, 50).toFixed(2)} ms, ` +
+          `p99 ${percentile(ours1.latencies, 99).toFixed(2)} ms (${committed} committed in ${commits1} commits)`,
+      );
+      figures.push(
+        withPeer(
+          `qos1_${waiting}_devices_waiting_for_puback_ack_p50`,
+          percentile(ours1.latencies, 50),
+          "ms",
+          "mosquitto_qos1",
+          percentile(mosq1.latencies, 50),
+          "< 10",
+        ),
+        withPeer(
+          `qos1_${waiting}_devices_waiting_for_puback_ack_p99`,
+          percentile(ours1.latencies, 99),
+          "ms",
+          "mosquitto_qos1",
+          percentile(mosq1.latencies, 99),
+        ),
+        withPeer(
+          `qos1_${waiting}_devices_waiting_for_puback_rate`,
+          ours1.rate,
+          "msg/s",
+          "mosquitto_qos1",
+          mosq1.rate,
+          ">= 1000",
+        ),
+        {
+          name: "  its readings per commit",
+          value: committed / Math.max(1, commits1),
+          unit: "readings",
+        },
+        {
+          name: "  its bytes written to the device per reading",
+          value: (after.written - before.written) / Math.max(1, committed),
+          unit: "B",
+        },
       );
 
       // QoS0: a fixed number of messages, timed until the last one is committed.
@@ -218,7 +319,7 @@ const bench: Benchmark = {
           }
         }),
       );
-      let committed = 0;
+      committed = 0;
       const deadline = Date.now() + 60_000;
       while (Date.now() < deadline) {
         committed = (await ask(gw)).committed - base;

@@ -113,7 +113,7 @@ test("QoS1 and QoS2 readings reach the buffer as awaited (a device waits for the
   await client.publishAsync("d/0/v", "qos0", { qos: 0 });
   await client.publishAsync("d/1/v", "qos1", { qos: 1 });
   await client.publishAsync("d/2/v", "qos2", { qos: 2 });
-  await waitFor("the QoS0 reading handed to the buffer", () => seen.length === 3);
+  await waitFor("all three readings handed to the buffer", () => seen.length === 3);
   assert.deepEqual(seen.sort(), [
     ["qos0", false],
     ["qos1", true],
