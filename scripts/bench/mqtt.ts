@@ -15,12 +15,13 @@ import { percentile, withPeer, type Benchmark, type Figure } from "../bench-kit.
 const USER = { username: "bench", password: "bench-pw" };
 const CHILD_FLAG = "--mqtt-bench-child";
 
-async function child(dir: string): Promise<void> {
+/** `ackCommitGapMs` undefined: the default commit policy. */
+async function child(dir: string, ackCommitGapMs: number | undefined): Promise<void> {
   const pino = (await import("pino")).default;
   const { openBuffer } = await import("../../buffer/index.js");
   const { configSchema, protocolContext } = await import("../../protocols/registry.js");
   const { MqttAdapter } = await import("../../protocols/mqtt/adapter.js");
-  const buffer = await openBuffer({ dir, sync: "full", maxBytes: 4 * 1024 ** 3 });
+  const buffer = await openBuffer({ dir, sync: "full", maxBytes: 4 * 1024 ** 3, ackCommitGapMs });
   const config = configSchema.parse({
     gateway: { id: "bench", data_dir: dir },
     mqtt: { broker: { users: [{ ...USER, subscribe: ["bench/#"] }], persist: false, max_connections: 5000 } },
@@ -73,7 +74,27 @@ function deviceWrites(): number {
   return Number(io.write_bytes) - Number(io.cancelled_write_bytes);
 }
 
-if (process.argv[2] === CHILD_FLAG) await child(process.argv[3]!);
+if (process.argv[2] === CHILD_FLAG)
+  await child(process.argv[3]!, process.argv[4] === undefined ? undefined : Number(process.argv[4]));
+
+/** The gateway side in a child process, and the port of its embedded broker. */
+async function startGateway(
+  dir: string,
+  ackCommitGapMs?: number,
+): Promise<{ gw: ChildProcess; port: number }> {
+  const args = [CHILD_FLAG, dir, ...(ackCommitGapMs === undefined ? [] : [String(ackCommitGapMs)])];
+  const gw = fork(new URL(import.meta.url).pathname, args, { stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  try {
+    const { port } = await new Promise<{ port: number }>((res, rej) => {
+      gw.once("message", (m) => res(m as { port: number }));
+      gw.once("exit", (c) => rej(new Error(`gateway child exited (${c})`)));
+    });
+    return { gw, port };
+  } catch (err) {
+    gw.kill("SIGKILL");
+    throw err;
+  }
+}
 
 async function freePort(): Promise<number> {
   const srv = net.createServer();
@@ -179,15 +200,11 @@ const bench: Benchmark = {
       `listener ${mport} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 0\nmax_queued_messages 0\n`,
     );
     const mosq = spawn("mosquitto", ["-c", join(mdir, "m.conf")], { stdio: "ignore" });
-    const gw = fork(new URL(import.meta.url).pathname, [CHILD_FLAG, join(ctx.tmpDir, "buffer")], {
-      stdio: ["ignore", "ignore", "inherit", "ipc"],
-    });
+    const children: ChildProcess[] = [];
     try {
       await waitPort(mport, 10_000);
-      const { port } = await new Promise<{ port: number }>((res, rej) => {
-        gw.once("message", (m) => res(m as { port: number }));
-        gw.once("exit", (c) => rej(new Error(`gateway child exited (${c})`)));
-      });
+      const { gw, port } = await startGateway(join(ctx.tmpDir, "buffer"));
+      children.push(gw);
 
       // First, in the fresh process: RSS with 1,000 device clients connected (each subscribed to its command topic).
       const nClients = ctx.quick ? 200 : 1000;
@@ -300,6 +317,28 @@ const bench: Benchmark = {
         },
       );
 
+      // The same devices when every commit waits for the interval (the policy before
+      // ack_commit_gap_ms): a gateway with the gap set to the interval, in this run.
+      const old = await startGateway(join(ctx.tmpDir, "buffer-interval-only"), 50);
+      children.push(old.gw);
+      const oldRun = await qos1Rate(old.port, waiting, 1, seconds, max);
+      old.gw.kill("SIGKILL");
+      ctx.log(
+        `with ack_commit_gap_ms = commit_interval_ms (50): ${oldRun.rate.toFixed(0)} msg/s, p50 ${percentile(oldRun.latencies, 50).toFixed(2)} ms`,
+      );
+      figures.push(
+        {
+          name: "  its rate with ack_commit_gap_ms = commit_interval_ms (50)",
+          value: oldRun.rate,
+          unit: "msg/s",
+        },
+        {
+          name: "  its ack p50 with ack_commit_gap_ms = commit_interval_ms (50)",
+          value: percentile(oldRun.latencies, 50),
+          unit: "ms",
+        },
+      );
+
       // QoS0: a fixed number of messages, timed until the last one is committed.
       const n0 = ctx.quick ? 50_000 : 300_000;
       const pubs: MqttClient[] = await Promise.all(
@@ -331,7 +370,7 @@ const bench: Benchmark = {
       ctx.log(`QoS0: ${committed} of ${n0} committed, ${q0.toFixed(0)} msg/s`);
       figures.push({ name: "qos0_ingest_committed", value: q0, unit: "msg/s", target: ">= 50000" });
     } finally {
-      gw.kill("SIGKILL");
+      for (const c of children) c.kill("SIGKILL");
       mosq.kill("SIGKILL");
     }
     return figures;
