@@ -6,6 +6,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { AppendResult } from "../../buffer/index.js";
+import { resolveOptions } from "../../buffer/options.js";
+import { parseConfig } from "../../gateway/config.js";
+import { bufferOptions } from "../../gateway/runtime.js";
 import { WAIT_LIMIT_MS } from "../helpers/wait.js";
 import { drain, open, reading, readings, scratch } from "./helpers.js";
 
@@ -113,4 +116,19 @@ test("with the gap capped by the interval, awaited appends never wait longer tha
   await b.append([reading(0)], { awaited: true });
   await within(b.append([reading(1)], { awaited: true }), "an awaited commit with the interval at 0");
   assert.equal((await b.stats()).commits, 2);
+});
+
+test("buffer.commit_interval_ms and buffer.ack_commit_gap_ms reach the buffer: defaults 50 and 5, the gap capped by the interval", () => {
+  const resolved = (yaml: string) =>
+    resolveOptions({ ...bufferOptions(parseConfig(yaml, "/tmp/gw.yaml", {}).config), dir: "/tmp/b" });
+  let o = resolved("gateway: { id: gw }");
+  assert.deepEqual([o.commitIntervalMs, o.ackCommitGapMs], [50, 5]);
+  o = resolved("gateway: { id: gw }\nbuffer: { commit_interval_ms: 200, ack_commit_gap_ms: 20 }");
+  assert.deepEqual([o.commitIntervalMs, o.ackCommitGapMs], [200, 20]);
+  o = resolved("gateway: { id: gw }\nbuffer: { commit_interval_ms: 2, ack_commit_gap_ms: 20 }");
+  assert.deepEqual([o.commitIntervalMs, o.ackCommitGapMs], [2, 2]);
+  assert.throws(() =>
+    parseConfig("gateway: { id: gw }\nbuffer: { ack_commit_gap_ms: -1 }", "/tmp/gw.yaml", {}),
+  );
+  assert.throws(() => resolveOptions({ dir: "/tmp/b", ackCommitGapMs: -1 }), /ackCommitGapMs/);
 });
