@@ -5,7 +5,7 @@
 // process's /proc/self/io); QoS0 ingest into the buffer; the gateway's RSS with 1,000 connected
 // device clients. The gateway side runs in a child process (this file with --mqtt-bench-child),
 // like Mosquitto.
-import { fork, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, fork, spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
@@ -48,6 +48,7 @@ async function child(dir: string, ackCommitGapMs: number | undefined): Promise<v
       process.send!({
         committed,
         rss: process.memoryUsage().rss,
+        cpuUs: cpuUs(process.cpuUsage()),
         written: deviceWrites(),
         commits: s.commits,
       } satisfies GatewayStats),
@@ -59,10 +60,26 @@ async function child(dir: string, ackCommitGapMs: number | undefined): Promise<v
 interface GatewayStats {
   committed: number;
   rss: number;
+  /** CPU time of the whole process (all its threads), µs. */
+  cpuUs: number;
   /** Bytes this process had written to the device (the buffer's worker thread included). */
   written: number;
   commits: number;
 }
+
+function cpuUs(u: NodeJS.CpuUsage): number {
+  return u.user + u.system;
+}
+
+/** CPU time of another process (utime + stime from /proc), µs. */
+function processCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1e6) / CLOCK_TICKS;
+}
+
+const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
 
 function deviceWrites(): number {
   const io = Object.fromEntries(
@@ -120,6 +137,8 @@ async function waitPort(port: number, ms: number): Promise<void> {
 
 interface Qos1Run {
   rate: number;
+  /** Messages acknowledged. */
+  count: number;
   /** Publish to PUBACK of each message, ms, sorted. */
   latencies: number[];
 }
@@ -170,7 +189,8 @@ async function qos1Rate(
   );
   const secs = (performance.now() - t0) / 1000;
   await Promise.all(clients.map((c) => c.endAsync(true)));
-  return { rate: counts.reduce((a, b) => a + b, 0) / secs, latencies: latencies.sort((a, b) => a - b) };
+  const count = counts.reduce((a, b) => a + b, 0);
+  return { rate: count / secs, count, latencies: latencies.sort((a, b) => a - b) };
 }
 
 function ask(gw: ChildProcess): Promise<GatewayStats> {
@@ -199,7 +219,7 @@ const bench: Benchmark = {
       join(mdir, "m.conf"),
       `listener ${mport} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 0\nmax_queued_messages 0\n`,
     );
-    const mosq = spawn("mosquitto", ["-c", join(mdir, "m.conf")], { stdio: "ignore" });
+    const mosquitto = spawn("mosquitto", ["-c", join(mdir, "m.conf")], { stdio: "ignore" });
     const children: ChildProcess[] = [];
     try {
       await waitPort(mport, 10_000);
@@ -240,7 +260,9 @@ const bench: Benchmark = {
       ctx.log(
         `QoS1: ${conns} connections x ${inflight} in flight, ${seconds} s each, Mosquitto then the embedded broker`,
       );
+      const mosqCpu0 = processCpuUs(mosquitto.pid!);
       const mosq = await qos1Rate(mport, conns, inflight, seconds, max);
+      const mosqCpu = (processCpuUs(mosquitto.pid!) - mosqCpu0) / mosq.count;
       let before = await ask(gw);
       const ours = await qos1Rate(port, conns, inflight, seconds, max);
       let after = await ask(gw);
@@ -267,6 +289,13 @@ const bench: Benchmark = {
           value: (after.written - before.written) / Math.max(1, committed),
           unit: "B",
         },
+        withPeer(
+          "  its CPU per message (gateway process, all threads)",
+          (after.cpuUs - before.cpuUs) / Math.max(1, ours.count),
+          "us",
+          "mosquitto",
+          mosqCpu,
+        ),
       );
       const oldRate = await qos1Rate(old.port, conns, inflight, seconds, max);
       ctx.log(`with ack_commit_gap_ms = commit_interval_ms (50): ${oldRate.rate.toFixed(0)} msg/s`);
@@ -281,7 +310,9 @@ const bench: Benchmark = {
       ctx.log(
         `QoS1: ${waiting} connections x 1 in flight, ${seconds} s each, Mosquitto then the embedded broker`,
       );
+      const mosq1Cpu0 = processCpuUs(mosquitto.pid!);
       const mosq1 = await qos1Rate(mport, waiting, 1, seconds, max);
+      const mosq1Cpu = (processCpuUs(mosquitto.pid!) - mosq1Cpu0) / mosq1.count;
       before = await ask(gw);
       const ours1 = await qos1Rate(port, waiting, 1, seconds, max);
       after = await ask(gw);
@@ -326,6 +357,13 @@ const bench: Benchmark = {
           value: (after.written - before.written) / Math.max(1, committed),
           unit: "B",
         },
+        withPeer(
+          "  its CPU per message (gateway process, all threads)",
+          (after.cpuUs - before.cpuUs) / Math.max(1, ours1.count),
+          "us",
+          "mosquitto",
+          mosq1Cpu,
+        ),
       );
 
       const oldRun = await qos1Rate(old.port, waiting, 1, seconds, max);
@@ -378,7 +416,7 @@ const bench: Benchmark = {
       figures.push({ name: "qos0_ingest_committed", value: q0, unit: "msg/s", target: ">= 50000" });
     } finally {
       for (const c of children) c.kill("SIGKILL");
-      mosq.kill("SIGKILL");
+      mosquitto.kill("SIGKILL");
     }
     return figures;
   },
