@@ -51,6 +51,20 @@ export type StreamBuilder<C = unknown> = (client: C, opts?: unknown) => Duplex;
 const PUBLISH = 3;
 const PUBREL = 6;
 const CONNACK = 2;
+const PUBACK = 4;
+const PUBREC = 5;
+const PUBCOMP = 7;
+/**
+ * PUBACK, PUBREC and PUBCOMP of success: type, remaining length 2, the message id. MQTT 5 allows
+ * leaving out the reason code and properties when the reason is success (3.4.2.1, 3.5.2.1, 3.7.2.1).
+ */
+const ACK_BYTES = 4;
+
+function writeAck(out: Buffer, at: number, type: number, messageId: number): void {
+  out[at] = type << 4;
+  out[at + 1] = 2;
+  out.writeUInt16BE(messageId, at + 2);
+}
 /** Weight of the newest acknowledgement in the moving average of the delay. */
 const EWMA_WEIGHT = 0.05;
 
@@ -404,12 +418,18 @@ class InboundTap extends Duplex {
   /** Writes the acknowledgements now due: in arrival order, each once its commit is done. */
   private acknowledge(): void {
     const now = performance.now();
+    const due: Entry[] = [];
     while (this.order.length > 0 && this.order[0]!.settled) {
       const e = this.order.shift()!;
       this.heldBytes -= e.bytes;
-      if (e.qos === 0 || this.destroyed || this.writableEnded) continue;
-      this.writePacket({ cmd: e.qos === 1 ? "puback" : "pubrec", messageId: e.messageId! });
-      this.session.noteAck(now - e.at);
+      if (e.qos !== 0) due.push(e);
+    }
+    if (due.length > 0 && !this.destroyed && !this.writableEnded) {
+      // All of them in one write: a commit often settles thousands.
+      const out = Buffer.allocUnsafe(due.length * ACK_BYTES);
+      due.forEach((e, i) => writeAck(out, i * ACK_BYTES, e.qos === 1 ? PUBACK : PUBREC, e.messageId!));
+      this.write(out);
+      for (const e of due) this.session.noteAck(now - e.at);
     }
     if (this.order.length === 0) this.idle?.();
     if (this.capped) {
@@ -423,13 +443,10 @@ class InboundTap extends Duplex {
   private release(messageId: number): void {
     // The broker has our PUBREC and will not send that message again.
     this.session.qos2.delete(messageId);
-    this.writePacket({ cmd: "pubcomp", messageId });
-  }
-
-  /** Through this stream's own writable side, so it never splits a packet mqtt.js is writing. */
-  private writePacket(packet: Packet): void {
     if (this.destroyed || this.writableEnded) return;
-    this.write(mqttPacket.generate(packet, { protocolVersion: this.session.options.protocolVersion }));
+    const out = Buffer.allocUnsafe(ACK_BYTES);
+    writeAck(out, 0, PUBCOMP, messageId);
+    this.write(out);
   }
 
   private flow(): void {
