@@ -137,6 +137,7 @@ export class GatewayRuntime {
 
     await this.startAdapters(config);
     this.metrics.watchDevices(() => this.board.deviceUp());
+    this.metrics.watchConnections(() => this.board.connections());
     this.board.ready = true;
     log.info("running");
   }
@@ -185,6 +186,7 @@ export class GatewayRuntime {
         const adapter = mod.createAdapter(devices, protocolContext(config, protocol), {
           log,
           reject: (reason) => this.metrics.reject(reason),
+          ackDelay: (connection, seconds) => this.metrics.ackDelay(protocol, connection, seconds),
         });
         await adapter.start(this.emitFor(protocol));
         this.adapters.push(adapter);
