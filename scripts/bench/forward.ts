@@ -93,13 +93,35 @@ function codecFigures(ctx: BenchContext): Figure[] {
     value: connectorJson / 1000,
     unit: "B",
   });
-  const seconds = ctx.quick ? 0.5 : 2;
-  const naive = rate(seconds, () => (JSON.stringify(batch.readings).length > 0 ? 1000 : 0));
+  // Short rounds, the codecs and the reference taking turns, the best round of each: on a shared
+  // machine one long window measures the neighbours as much as the code, and the best round is the
+  // nearest to the code's own speed.
+  const rounds = ctx.quick ? 3 : 10;
+  const seconds = ctx.quick ? 0.15 : 0.3;
+  const encoders: [string, () => number][] = [
+    ["reference", () => (JSON.stringify(batch.readings).length > 0 ? 1000 : 0)],
+    ...(["flatbuffers", "msgpack", "json"] as CodecName[]).map((name): [string, () => number] => [
+      name,
+      () => (codecs[name].encode(batch).length > 0 ? 1000 : 0),
+    ]),
+  ];
+  ctx.log(`encode rates: ${rounds} rounds of ${seconds} s each`);
+  const best = new Map<string, number>();
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, encode] of encoders)
+      best.set(name, Math.max(best.get(name) ?? 0, rate(seconds, encode)));
+  }
+  const naive = best.get("reference")!;
   for (const name of ["flatbuffers", "msgpack", "json"] as CodecName[]) {
-    ctx.log(`encode rate: ${name}`);
-    const r = rate(seconds, () => (codecs[name].encode(batch).length > 0 ? 1000 : 0));
     figures.push(
-      withPeer(`${name} encode`, r, "readings/s", "JSON.stringify of the readings", naive, ">= 500,000"),
+      withPeer(
+        `${name} encode`,
+        best.get(name)!,
+        "readings/s",
+        "JSON.stringify of the readings",
+        naive,
+        ">= 500,000",
+      ),
     );
   }
   return figures;
