@@ -1,6 +1,7 @@
 // A run beside the results kept in the repository (bench-results/NAME.json): the change of every
 // figure, and whether the two runs come from different machines. It only reports; a benchmark's
 // timing never fails anything.
+import { existsSync, readFileSync } from "node:fs";
 import { formatNumber, type BenchResult, type Figure, type Machine } from "./bench-kit.js";
 
 /** A change at least this large (in %) in a figure whose good direction is known is called out. */
@@ -157,4 +158,22 @@ export function formatComparison(c: Comparison, keptPath: string): string {
   if (c.machineDiffers.length)
     out.push("the kept figures come from another machine: the changes say little about the code");
   return out.join("\n");
+}
+
+/**
+ * What the runner prints under a run: the comparison with the kept results at `keptPath`, or one
+ * line saying why there is none (no kept file, a file that is not a results file, a kept run of
+ * another benchmark or size). `shown` is the path as printed.
+ */
+export function comparedWithKept(current: BenchResult, keptPath: string, shown = keptPath): string {
+  if (!existsSync(keptPath)) return `no kept results to compare with (${shown})`;
+  let kept: BenchResult;
+  try {
+    kept = parseResult(readFileSync(keptPath, "utf8"));
+  } catch (e) {
+    return `kept results ${shown} not compared: ${(e as Error).message}`;
+  }
+  const why = incomparable(current, kept);
+  if (why) return `kept results ${shown} not compared: ${why}`;
+  return formatComparison(compareResults(current, kept), shown);
 }

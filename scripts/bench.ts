@@ -2,23 +2,16 @@
 // the run to bench-out/NAME.json (scratch, not kept) and compares it with the kept
 // bench-results/NAME.json; `--save` makes this run the kept one. `npm run bench` alone lists the
 // benchmarks. Nothing here fails on a figure: a benchmark fails only when it cannot run.
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { compareResults, formatComparison, incomparable, parseResult } from "./bench-compare.js";
+import { comparedWithKept } from "./bench-compare.js";
 import { formatNumber, machine, type BenchResult, type Benchmark, type Figure } from "./bench-kit.js";
 
 const repo = resolve(import.meta.dirname, "../..");
-const benchDir = resolve(import.meta.dirname, "bench");
+// Elsewhere only for the runner's own tests (a benchmark that reports figures it is given).
+const benchDir = process.env.IGGY_EDGE_BENCH_DIR ?? resolve(import.meta.dirname, "bench");
 const scratchDir = process.env.IGGY_EDGE_BENCH_OUT ?? join(repo, "bench-out");
 const keptDir = process.env.IGGY_EDGE_BENCH_KEPT ?? join(repo, "bench-results");
 
@@ -52,21 +45,6 @@ function shown(path: string): string {
   return r.startsWith("..") ? path : r;
 }
 
-/** The comparison with the kept results, or a line saying why there is none. */
-function compared(result: BenchResult): string {
-  const keptPath = join(keptDir, `${result.benchmark}.json`);
-  if (!existsSync(keptPath)) return `no kept results to compare with (${shown(keptPath)})`;
-  let kept: BenchResult;
-  try {
-    kept = parseResult(readFileSync(keptPath, "utf8"));
-  } catch (e) {
-    return `kept results ${shown(keptPath)} not compared: ${(e as Error).message}`;
-  }
-  const why = incomparable(result, kept);
-  if (why) return `kept results ${shown(keptPath)} not compared: ${why}`;
-  return formatComparison(compareResults(result, kept), shown(keptPath));
-}
-
 async function runOne(name: string, quick: boolean, save: boolean): Promise<void> {
   const mod = (await import(join(benchDir, `${name}.js`))) as { default: Benchmark };
   const tmp = mkdtempSync(join(tmpdir(), `iggy-edge-bench-${name}-`));
@@ -87,12 +65,12 @@ async function runOne(name: string, quick: boolean, save: boolean): Promise<void
     const out = join(scratchDir, `${name}.json`);
     writeFileSync(out, json);
     console.log(`\n${name}\n${table(figures)}\n(${result.seconds.toFixed(1)} s; JSON: ${shown(out)})\n`);
-    console.log(`${compared(result)}\n`);
+    const keptPath = join(keptDir, `${name}.json`);
+    console.log(`${comparedWithKept(result, keptPath, shown(keptPath))}\n`);
     if (save) {
       mkdirSync(keptDir, { recursive: true });
-      const kept = join(keptDir, `${name}.json`);
-      writeFileSync(kept, json);
-      console.log(`kept as ${shown(kept)} (commit it with the change it measures)\n`);
+      writeFileSync(keptPath, json);
+      console.log(`kept as ${shown(keptPath)} (commit it with the change it measures)\n`);
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });

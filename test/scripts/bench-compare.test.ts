@@ -1,11 +1,16 @@
 // The comparison of a benchmark run with the kept results: pure functions, no timing.
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import {
   betterWhen,
   compareResults,
+  comparedWithKept,
   formatComparison,
   incomparable,
+  NOTABLE_PCT,
   parseResult,
 } from "../../scripts/bench-compare.js";
 import type { BenchResult, Figure, Machine } from "../../scripts/bench-kit.js";
@@ -164,4 +169,83 @@ test("a kept file that is not a results file is refused with a reason", () => {
   );
   const ok = run([{ name: "x", value: 1, unit: "ms" }]);
   assert.deepEqual(parseResult(JSON.stringify(ok)), ok);
+});
+
+test("the 10% band: inside it a change is shown but not judged, at its edge it is judged", () => {
+  assert.equal(NOTABLE_PCT, 10);
+  const kept = run([
+    { name: "rate +10%", value: 1000, unit: "readings/s" },
+    { name: "rate -10%", value: 1000, unit: "readings/s" },
+    { name: "rate +9.9%", value: 1000, unit: "readings/s" },
+    { name: "rate -9.9%", value: 1000, unit: "readings/s" },
+    { name: "rate unchanged", value: 1000, unit: "readings/s" },
+    { name: "time -10%", value: 1000, unit: "ms" },
+    { name: "time +10%", value: 1000, unit: "ms" },
+    { name: "time +9.9%", value: 1000, unit: "ms" },
+    { name: "negative kept value", value: -200, unit: "ms" },
+  ]);
+  const now = run([
+    { name: "rate +10%", value: 1100, unit: "readings/s" },
+    { name: "rate -10%", value: 900, unit: "readings/s" },
+    { name: "rate +9.9%", value: 1099, unit: "readings/s" },
+    { name: "rate -9.9%", value: 901, unit: "readings/s" },
+    { name: "rate unchanged", value: 1000, unit: "readings/s" },
+    { name: "time -10%", value: 900, unit: "ms" },
+    { name: "time +10%", value: 1100, unit: "ms" },
+    { name: "time +9.9%", value: 1099, unit: "ms" },
+    { name: "negative kept value", value: -100, unit: "ms" },
+  ]);
+  const by = new Map(compareResults(now, kept).figures.map((f) => [f.name, f]));
+  const verdicts = Object.fromEntries([...by].map(([name, f]) => [name, f.verdict ?? "unchanged"]));
+  assert.deepEqual(verdicts, {
+    "rate +10%": "better",
+    "rate -10%": "worse",
+    "rate +9.9%": "unchanged",
+    "rate -9.9%": "unchanged",
+    "rate unchanged": "unchanged",
+    "time -10%": "better",
+    "time +10%": "worse",
+    "time +9.9%": "unchanged",
+    // -200 ms to -100 ms is up by half of |-200|: a larger time, so worse.
+    "negative kept value": "worse",
+  });
+  assert.equal(by.get("rate unchanged")!.changePct, 0);
+  assert.equal(by.get("negative kept value")!.changePct, 50);
+  const text = formatComparison(compareResults(now, kept), "k.json");
+  assert.match(text, /^rate unchanged +1,000 readings\/s +1,000 readings\/s +0\.0%$/m);
+  assert.match(text, /^rate \+9\.9% +1,099 readings\/s +1,000 readings\/s +\+9\.9%$/m);
+  assert.match(text, /^rate -10% +900\.0 readings\/s +1,000 readings\/s +-10\.0% +worse$/m);
+});
+
+test("the runner's line under a run: no kept file, a broken one, an incomparable one, a comparison", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "iggy-edge-bench-compare-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const now = run([{ name: "json encode", value: 600_000, unit: "readings/s" }]);
+  const path = join(dir, "forward.json");
+
+  assert.equal(
+    comparedWithKept(now, path, "bench-results/forward.json"),
+    "no kept results to compare with (bench-results/forward.json)",
+  );
+
+  writeFileSync(path, '{"benchmark": "forward", "figures": [');
+  assert.match(comparedWithKept(now, path, "k.json"), /^kept results k\.json not compared: .*JSON/);
+  writeFileSync(path, JSON.stringify({ benchmark: "forward" }));
+  assert.equal(
+    comparedWithKept(now, path, "k.json"),
+    "kept results k.json not compared: not a benchmark results file (expected benchmark, quick, date, machine, figures)",
+  );
+
+  writeFileSync(path, JSON.stringify(run([], { quick: true })));
+  assert.equal(
+    comparedWithKept(now, path, "k.json"),
+    "kept results k.json not compared: the kept results are from a --quick run, this is a full run",
+  );
+
+  writeFileSync(path, JSON.stringify(run([{ name: "json encode", value: 400_000, unit: "readings/s" }])));
+  const text = comparedWithKept(now, path, "k.json");
+  assert.match(text, /^compared with k\.json \(2026-01-02T03:04:05\.000Z; same machine kind/);
+  assert.match(text, /^json encode +600,000 readings\/s +400,000 readings\/s +\+50\.0% +better$/m);
+  // Without a printed name the path itself is shown.
+  assert.match(comparedWithKept(now, join(dir, "none.json")), new RegExp(`\\(${dir}/none\\.json\\)$`));
 });

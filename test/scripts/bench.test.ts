@@ -100,6 +100,59 @@ test("a quick run is compared only with a kept quick run, and never kept", (t) =
   assert.match(save.stderr, /--save keeps full runs only/);
 });
 
+test("--save keeps a full run as the kept file; later runs are compared with it and leave it alone", (t) => {
+  const out = mkdtempSync(join(tmpdir(), "iggy-edge-bench-out-"));
+  const kept = mkdtempSync(join(tmpdir(), "iggy-edge-bench-kept-"));
+  t.after(() => {
+    rmSync(out, { recursive: true, force: true });
+    rmSync(kept, { recursive: true, force: true });
+  });
+  const bench = (figures: object[], ...args: string[]) => {
+    const r = spawnSync(process.execPath, [runner, "steady", ...args], {
+      env: {
+        ...process.env,
+        IGGY_EDGE_BENCH_DIR: resolve(repoRoot, "dist/test/scripts/fixtures/bench"),
+        IGGY_EDGE_BENCH_OUT: out,
+        IGGY_EDGE_BENCH_KEPT: kept,
+        IGGY_EDGE_TEST_FIGURES: JSON.stringify(figures),
+      },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+  };
+  const keptFile = join(kept, "steady.json");
+  const first = [
+    { name: "encode", value: 400_000, unit: "readings/s", target: ">= 500,000" },
+    { name: "p99", value: 20, unit: "ms" },
+  ];
+  const saved = bench(first, "--save");
+  assert.match(saved, /no kept results to compare with \(.*steady\.json\)/);
+  assert.match(saved, /kept as .*steady\.json \(commit it with the change it measures\)/);
+  assert.equal(readFileSync(keptFile, "utf8"), readFileSync(join(out, "steady.json"), "utf8"));
+  const keptRun = JSON.parse(readFileSync(keptFile, "utf8")) as { quick: boolean; figures: unknown };
+  assert.equal(keptRun.quick, false);
+  assert.deepEqual(keptRun.figures, first);
+
+  // The next run, faster and slower: compared with the kept one, which stays as it was.
+  const second = [
+    { name: "encode", value: 520_000, unit: "readings/s", target: ">= 500,000" },
+    { name: "p99", value: 21, unit: "ms" },
+  ];
+  const compared = bench(second);
+  assert.match(compared, /^compared with .*steady\.json \(\d{4}-\d\d-\d\dT[^;]+; same machine kind: /m);
+  assert.match(compared, /^encode +520,000 readings\/s +400,000 readings\/s +\+30\.0% +better$/m);
+  assert.match(compared, /^p99 +21\.0 ms +20\.0 ms +\+5\.0%$/m);
+  assert.doesNotMatch(compared, /kept as/);
+  assert.deepEqual((JSON.parse(readFileSync(keptFile, "utf8")) as { figures: unknown }).figures, first);
+
+  // Saving again replaces it; the comparison printed is still with the run kept before.
+  const resaved = bench(second, "--save");
+  assert.match(resaved, /^encode +520,000 readings\/s +400,000 readings\/s +\+30\.0% +better$/m);
+  assert.deepEqual((JSON.parse(readFileSync(keptFile, "utf8")) as { figures: unknown }).figures, second);
+});
+
 test("an unknown benchmark name is refused with the list of names", () => {
   const r = spawnSync(process.execPath, [runner, "nonsense"], { encoding: "utf8", timeout: 60_000 });
   assert.equal(r.status, 2);
