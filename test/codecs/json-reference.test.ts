@@ -316,3 +316,103 @@ test("json: a value no reading can hold is a TypeError, and the next batch encod
   assert.throws(() => codecs.json.encode({ gateway: "gw", firstSeq: 1, readings: bad }), TypeError);
   assertSameAsReference("gw", 1, realisticReadings(10), "after the failed batch");
 });
+
+test("json: the tricky cases one by one, as text and as what a JSON parser reads back", () => {
+  const base = { device: "d", point: "p", ts: 1_764_000_000_123, quality: "good" as Quality };
+  // [what, reading, the payload's exact text after `{"gateway":"gw","seq":N,`]
+  const cases: [string, Reading, string][] = [
+    [
+      "unicode names and units are written as UTF-8, not escaped",
+      { ...base, device: "Kessel-Größe", point: "温度", value: 1, unit: "µS/cm 🌡️" },
+      '"device":"Kessel-Größe","point":"温度","ts":1764000000123,"type":"number","value":1,"quality":"good","unit":"µS/cm 🌡️"}',
+    ],
+    [
+      "quotes, backslashes and control characters are escaped; U+2028 is not",
+      { ...base, value: 'a"b\\c\n\t\u0000\u001f\u007f\u2028' },
+      '"device":"d","point":"p","ts":1764000000123,"type":"string","value":"a\\"b\\\\c\\n\\t\\u0000\\u001f\u007f\u2028","quality":"good"}',
+    ],
+    [
+      "a lone surrogate is escaped (well-formed JSON.stringify), a pair is written as UTF-8",
+      { ...base, point: "\ud800x\udfff", value: "\ud83d\ude00" },
+      '"device":"d","point":"\\ud800x\\udfff","ts":1764000000123,"type":"string","value":"😀","quality":"good"}',
+    ],
+    [
+      "-0 as value and timestamp is 0",
+      { ...base, ts: -0, value: -0 },
+      '"device":"d","point":"p","ts":0,"type":"number","value":0,"quality":"good"}',
+    ],
+    [
+      "NaN as a value is the string NaN",
+      { ...base, value: Number.NaN },
+      '"device":"d","point":"p","ts":1764000000123,"type":"number","value":"NaN","quality":"good"}',
+    ],
+    [
+      "-Infinity as a value is the string -Infinity",
+      { ...base, value: Number.NEGATIVE_INFINITY },
+      '"device":"d","point":"p","ts":1764000000123,"type":"number","value":"-Infinity","quality":"good"}',
+    ],
+    [
+      "a timestamp JSON cannot carry is null, as JSON.stringify writes it",
+      { ...base, ts: Number.POSITIVE_INFINITY, value: 2 },
+      '"device":"d","point":"p","ts":null,"type":"number","value":2,"quality":"good"}',
+    ],
+    [
+      "huge and tiny doubles in Number#toString's exponent form",
+      { ...base, ts: 1e21, value: 5e-324 },
+      '"device":"d","point":"p","ts":1e+21,"type":"number","value":5e-324,"quality":"good"}',
+    ],
+    [
+      "the largest double, negative",
+      { ...base, value: -Number.MAX_VALUE },
+      '"device":"d","point":"p","ts":1764000000123,"type":"number","value":-1.7976931348623157e+308,"quality":"good"}',
+    ],
+    [
+      "decimals that are not what they look like",
+      { ...base, value: 0.1 + 0.2 },
+      '"device":"d","point":"p","ts":1764000000123,"type":"number","value":0.30000000000000004,"quality":"good"}',
+    ],
+    [
+      "a float32 reading widened to double keeps all its digits",
+      { ...base, value: Math.fround(21.7) },
+      '"device":"d","point":"p","ts":1764000000123,"type":"number","value":21.700000762939453,"quality":"good"}',
+    ],
+    [
+      "a 64-bit integer past 2^53 is exact digits",
+      { ...base, value: -(2n ** 63n) },
+      '"device":"d","point":"p","ts":1764000000123,"type":"integer","value":-9223372036854775808,"quality":"good"}',
+    ],
+    [
+      "empty tags are an empty object, an empty unit an empty string",
+      { ...base, value: true, unit: "", tags: {} },
+      '"device":"d","point":"p","ts":1764000000123,"type":"boolean","value":true,"quality":"good","unit":"","tags":{}}',
+    ],
+    [
+      "tags keep their order and are escaped",
+      { ...base, value: null, tags: { z: "1", 'a"': "é\n" } },
+      '"device":"d","point":"p","ts":1764000000123,"type":"null","value":null,"quality":"good","tags":{"z":"1","a\\"":"é\\n"}}',
+    ],
+    [
+      "bytes are base64, empty bytes an empty string",
+      { ...base, value: new Uint8Array([]) },
+      '"device":"d","point":"p","ts":1764000000123,"type":"bytes","value":"","quality":"good"}',
+    ],
+    [
+      "empty device and point names",
+      { ...base, device: "", point: "", value: 0.001 },
+      '"device":"","point":"","ts":1764000000123,"type":"number","value":0.001,"quality":"good"}',
+    ],
+  ];
+  const firstSeq = 2 ** 53 - 2 * cases.length;
+  const payloads = assertSameAsReference(
+    "gw",
+    firstSeq,
+    cases.map(([, r]) => r),
+    "tricky cases",
+  );
+  cases.forEach(([what, r], i) => {
+    const text = Buffer.from(payloads[i]!).toString("utf8");
+    assert.equal(text, `{"gateway":"gw","seq":${firstSeq + i},${cases[i]![2]}`, what);
+    // What any JSON parser reads back is what it reads from JSON.stringify's text.
+    assert.deepEqual(JSON.parse(text), JSON.parse(reference("gw", firstSeq + i, r)), what);
+  });
+});
