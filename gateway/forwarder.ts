@@ -149,6 +149,8 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
   private exchanging: Promise<void> | null = null;
   /** Why an exchange failed: nothing after what it leased may be sent; the run ends with it. */
   private broken: { error: unknown } | null = null;
+  /** The run is ending: no exchange starts but the release at a clean stop. */
+  private ending = false;
   /** The run's first exchange takes back every batch the buffer records (the run holds none). */
   private resumeNext = true;
   /**
@@ -384,7 +386,7 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
    * fewer, larger ones.
    */
   private topUp(): void {
-    if (this.broken || this.exchanging || !this.running) return;
+    if (this.broken || this.exchanging || this.ending || !this.running) return;
     const room = this.backlog ? this.depth - this.held.length : 0;
     if (room > 0 || (!this.backlog && this.confirmedQueue.length > 0)) this.exchange(room);
   }
@@ -459,6 +461,8 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
    * and the next run takes it back); after a clean stop, confirmed batches are released.
    */
   private async settle(clean: boolean): Promise<void> {
+    // Nothing new starts: a lease landing after this run would mix with the next run's batches.
+    this.ending = true;
     await this.exchanging;
     if (clean && !this.broken && this.confirmedQueue.length > 0 && this.buffer.failure === null) {
       this.exchange(0);
@@ -474,6 +478,7 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
     this.held = [];
     this.confirmedQueue = [];
     this.broken = null;
+    this.ending = false;
   }
 
   private async deliver(h: Held): Promise<void> {

@@ -11,7 +11,7 @@ import {
   type ReadingBuffer,
 } from "../../buffer/index.js";
 import { decodeMessage } from "../../gateway/cli/tail-command.js";
-import { codecs } from "../../gateway/codecs/index.js";
+import { codecs, type Codec } from "../../gateway/codecs/index.js";
 import { Forwarder, type ForwarderOptions } from "../../gateway/forwarder.js";
 import { IggyConnectionError, type IggyClient, type SendOutcome } from "../../gateway/iggy/index.js";
 import { createLogger } from "../../gateway/log.js";
@@ -76,6 +76,7 @@ async function setup(
   patch: {
     send?: (firstSeq: number, send: () => Promise<SendOutcome>) => Promise<SendOutcome>;
     exchange?: (request: ExchangeRequest, n: number) => void;
+    codec?: Codec;
   } = {},
 ) {
   const server = await startDev({ dedup: { enabled: false } });
@@ -125,7 +126,7 @@ async function setup(
     topic: "telemetry",
     createMissing: true,
     partitions: 1,
-    codec: codecs.flatbuffers,
+    codec: patch.codec ?? codecs.flatbuffers,
     batch: { maxReadings: BATCH, maxBytes: 1 << 20, lingerMs: 0 },
     log,
     metrics,
@@ -283,5 +284,32 @@ test(
     assert.equal(restarts?.value, 1);
     const dup = (await s.metrics.forwardBatches.get()).values.find((v) => v.labels.result === "duplicate");
     assert.ok((dup?.value ?? 0) >= 1, "the confirmed batches whose release failed were found in Iggy");
+  },
+);
+
+test(
+  "a defect mid-window restarts the loop: nothing the ended run leased jumps ahead of the batches it held",
+  { timeout: 120_000 },
+  async (t) => {
+    const total = 1000;
+    let encodes = 0;
+    // The fourth batch fails to encode once: the loop restarts while the buffer is leasing more.
+    const codec: Codec = {
+      ...codecs.flatbuffers,
+      encode: (b) => {
+        if (++encodes === 4) throw new TypeError("simulated defect");
+        return codecs.flatbuffers.encode(b);
+      },
+    };
+    const s = await setup(t, total, 4, { codec });
+    s.forwarder.start();
+    await waitFor("the backlog drained", async () => (await s.buffer.stats()).readings === 0);
+
+    const firstSeqs = await assertOnceInOrder(s.server.address.port, total);
+    assert.deepEqual(s.seen.sends, firstSeqs, "each batch sent once, in order");
+    const restarts = (await s.metrics.forwarderRestarts.get()).values.find(
+      (v) => v.labels.reason === "defect",
+    );
+    assert.equal(restarts?.value, 1);
   },
 );
