@@ -1,5 +1,6 @@
 // The durable store-and-forward buffer: what the rest of the gateway imports.
 export type {
+  AppendOptions,
   AppendResult,
   Batch,
   BufferStats,
