@@ -4,6 +4,8 @@ export type {
   AppendResult,
   Batch,
   BufferStats,
+  ExchangeRequest,
+  ExchangeResult,
   LeaseOptions,
   ReadingBuffer,
   StoredReading,

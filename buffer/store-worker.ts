@@ -120,16 +120,16 @@ function scheduleVacuum(): void {
 
 function handle(m: Exclude<Request, AppendFrame>): { value: unknown; transfer?: ArrayBuffer[] } {
   switch (m.op) {
-    case "lease": {
-      const b = store.guard("leasing a batch", () => store.lease(m.maxReadings, m.maxBytes));
-      return b === null
-        ? { value: null }
-        : { value: b, transfer: [b.bytes, b.lengths.buffer as ArrayBuffer, b.seqs.buffer as ArrayBuffer] };
-    }
-    case "release": {
-      const n = store.guard("releasing a batch", () => store.release(m.batchId));
-      scheduleVacuum();
-      return { value: n };
+    case "exchange": {
+      const doing = m.lease === null ? "releasing a batch" : "leasing a batch";
+      const r = store.guard(doing, () => store.exchange(m.release, m.lease, m.resume));
+      if (m.release.length > 0) scheduleVacuum();
+      const transfer = r.batches.flatMap((b) => [
+        b.bytes,
+        b.lengths.buffer as ArrayBuffer,
+        b.seqs.buffer as ArrayBuffer,
+      ]);
+      return { value: r, transfer };
     }
     case "requeue":
       return { value: store.requeue(m.batchId) };

@@ -126,6 +126,7 @@ export class GatewayRuntime {
         maxBytes: iggy.batch.max_bytes,
         lingerMs: iggy.batch.linger_ms,
       },
+      pipeline: iggy.batch.pipeline,
       log: log.child({ component: "forwarder" }),
       metrics: this.metrics,
       onFatal: (f) => this.fatal(`the forwarder gave up after a ${f.kind} failure: ${f.message}`),
