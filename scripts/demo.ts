@@ -35,6 +35,7 @@ function runPart(part: Part): Promise<{ part: Part; code: number | null }> {
     stdio: ["ignore", "pipe", "pipe"],
   });
   running.add(child);
+  byName.set(part.name, child);
   for (const stream of [child.stdout!, child.stderr!]) {
     createInterface({ input: stream }).on("line", (line) => say(part.name, line));
   }
@@ -47,8 +48,19 @@ function runPart(part: Part): Promise<{ part: Part; code: number | null }> {
 }
 
 const running = new Set<ChildProcess>();
+const byName = new Map<string, ChildProcess>();
+// The Iggy server stops last, so the gateway's own shutdown is what ends its connection.
 function stopAll(): void {
-  for (const child of running) child.kill("SIGTERM");
+  const iggy = byName.get("dev-iggy");
+  const others = [...running].filter((c) => c !== iggy);
+  let left = others.length;
+  if (left === 0) iggy?.kill("SIGTERM");
+  for (const child of others) {
+    child.once("exit", () => {
+      if (--left === 0) iggy?.kill("SIGTERM");
+    });
+    child.kill("SIGTERM");
+  }
 }
 process.on("SIGINT", stopAll);
 process.on("SIGTERM", stopAll);

@@ -92,7 +92,16 @@ if [ "$peers" -eq 1 ]; then
     echo "setup: warning: apache-iggy 0.10.x did not install; the Python 0.10 conformance test will be skipped" >&2
 fi
 
-echo "setup: npm ci"
-npm ci --no-audit --no-fund --loglevel=error
+# npm ci starts from scratch (and compiles better-sqlite3 again, minutes on a Pi): only when the
+# lockfile or Node changed since the last install.
+stamp=node_modules/.iggy-edge-install
+want="$(sha256sum package-lock.json | cut -d' ' -f1) $(node --version)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+else
+  echo "setup: npm packages are installed (package-lock.json and Node unchanged)"
+fi
 npm run build --silent
 echo "setup: done"
