@@ -21,7 +21,7 @@ import { checkRange, CommandError, encodeCommand } from "./commands.js";
 import { openBrokerStore, type BrokerStore } from "./persistence.js";
 import { Router, type MqttPointConfig, type Problem } from "./routes.js";
 import type { MqttDeviceConfig, MqttSectionConfig } from "./schema.js";
-import { connectionKey, SiteConnection } from "./site-client.js";
+import { connectionKey, loadMqttClient, SiteConnection } from "./site-client.js";
 
 export interface MqttAdapterOptions {
   /** Overrides mqtt.broker.listen (tests: "127.0.0.1:0"). */
@@ -130,6 +130,7 @@ export class MqttAdapter implements ProtocolAdapter {
 
   async start(emit: Emit): Promise<void> {
     this.emit = emit;
+    if (this.sites.length > 0) await loadMqttClient();
     const brokerConfig = this.context.section?.broker;
     if (brokerConfig !== undefined && (this.embeddedDevices.length > 0 || this.sites.length === 0)) {
       const cfg = this.options.listen ? { ...brokerConfig, listen: this.options.listen } : brokerConfig;

@@ -10,7 +10,7 @@
 // acknowledged, so one connection ingests at most one QoS1/2 message per commit.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
+import type { IClientOptions, IPublishPacket, MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import type { MqttDeviceConfig } from "./schema.js";
 import type { DeviceHealth } from "../adapter.js";
@@ -18,6 +18,17 @@ import { Backoff } from "../backoff.js";
 import { Router } from "./routes.js";
 
 export type SiteConnectionConfig = NonNullable<MqttDeviceConfig["connection"]>;
+
+// mqtt.js (and its dependencies) take ~10 MiB of a gateway's memory: only a gateway with a site
+// broker to read from loads it, before its first site connection starts.
+let mqttJs: typeof import("mqtt") | undefined;
+export async function loadMqttClient(): Promise<void> {
+  mqttJs ??= await import("mqtt");
+}
+function mqttClient(): typeof import("mqtt") {
+  if (mqttJs === undefined) throw new Error("mqtt.js is not loaded yet: await loadMqttClient() first");
+  return mqttJs;
+}
 
 /** Returns a promise when the message must not be acknowledged before it settles. */
 export type SiteIngest = (
@@ -96,7 +107,7 @@ export class SiteConnection {
     if (c.ca) options.ca = readFileSync(c.ca);
     if (c.cert) options.cert = readFileSync(c.cert);
     if (c.key) options.key = readFileSync(c.key);
-    const client = connect(c.url, options);
+    const client = mqttClient().connect(c.url, options);
     this.client = client;
     // mqtt.js takes customHandleAcks from the options only for MQTT 5, but asks options.customHandleAcks
     // before every PUBACK/PUBREC whatever the version: set it on the client, before connecting.
