@@ -2,11 +2,22 @@
 // `iggy-edge run -c FILE` up to one step, says so on stdout (not over an IPC channel, which would
 // load code of its own), then idles so its RSS can be read.
 // `node footprint-probe.js STEP FILE`, STEP one of the ids below, in the order the gateway takes them.
-const STEP_IDS = ["cli", "config", "log", "modules", "buffer", "running", "mqtt-code", "mqtt"] as const;
+const STEP_IDS = [
+  "node",
+  "cli",
+  "config",
+  "log",
+  "modules",
+  "buffer",
+  "running",
+  "mqtt-code",
+  "mqtt",
+] as const;
 type StepId = (typeof STEP_IDS)[number];
 
 async function probe(step: StepId, file: string): Promise<void> {
   const reached = (id: StepId) => STEP_IDS.indexOf(id) <= STEP_IDS.indexOf(step);
+  if (!reached("cli")) return;
   // What gateway/cli/main.ts imports before it parses the command line.
   await import("commander");
   await import("../gateway/version.js");

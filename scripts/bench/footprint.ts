@@ -200,7 +200,8 @@ async function runBare(maxSamples: number): Promise<Settled> {
 
 const PROBE = fileURLToPath(new URL("../footprint-probe.js", import.meta.url));
 const STEPS = [
-  { id: "cli", title: "CLI: commander and the command definitions" },
+  { id: "node", title: "a probe that loads nothing: node with the bin's flags, an ES module, stdout a pipe" },
+  { id: "cli", title: "+ CLI: commander and the command definitions" },
   { id: "config", title: "+ config loaded: yaml, zod, every protocol's schema" },
   { id: "log", title: "+ logger (pino, JSON lines)" },
   {
@@ -209,7 +210,7 @@ const STEPS = [
   },
   { id: "buffer", title: "+ the buffer open: its worker thread (V8 isolate, better-sqlite3, SQLite cache)" },
   { id: "running", title: "+ running with no device: buffer, HTTP, metrics, Iggy connection, forwarder" },
-  { id: "mqtt-code", title: "+ MQTT adapter's code imported (aedes, mqtt-packet, mqtt.js, ...)" },
+  { id: "mqtt-code", title: "+ MQTT adapter's code imported (aedes, mqtt-packet, aedes-persistence, ...)" },
   { id: "mqtt", title: "+ MQTT device configured: broker listening, its session store (SQLite)" },
 ] as const;
 type StepId = (typeof STEPS)[number]["id"];
