@@ -33,6 +33,14 @@ export interface StoredReading {
   error?: string;
 }
 
+export interface AppendOptions {
+  /**
+   * A device waits for this commit before it is acknowledged: the commit starts within
+   * ackCommitGapMs instead of commitIntervalMs. Readings appended earlier share it (order is kept).
+   */
+  awaited?: boolean;
+}
+
 export interface BufferStats extends StoreStats {
   /** Age of the oldest buffered reading by its source timestamp, ms; null when empty. */
   oldestAgeMs: number | null;
@@ -46,7 +54,7 @@ export interface ReadingBuffer {
    * then); rejects with BufferFullError, BufferStorageError, InvalidReadingError,
    * BufferOverloadedError or BufferClosedError, and then none of the call's readings was stored.
    */
-  append(readings: Reading[]): Promise<AppendResult>;
+  append(readings: Reading[], options?: AppendOptions): Promise<AppendResult>;
   /** The next batch to send (a batch left unconfirmed by a crashed run first), or null when there is nothing. */
   lease(options: LeaseOptions): Promise<Batch | null>;
   /** Iggy confirmed the batch: its readings are deleted. False when the batch is unknown (already released). */

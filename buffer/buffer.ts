@@ -48,6 +48,8 @@ class FrameBuilder {
   readonly writer: ByteWriter;
   readonly lengths: number[] = [];
   readonly calls: PendingCall[] = [];
+  /** A device waits for one of the calls. */
+  awaited = false;
 
   constructor(sizeHint: number) {
     this.writer = new ByteWriter(sizeHint);
@@ -254,7 +256,7 @@ class WorkerBuffer implements ReadingBuffer {
 
   // ---- append ----------------------------------------------------------------------------------
 
-  append(readings: Reading[]): Promise<AppendResult> {
+  append(readings: Reading[], options?: { awaited?: boolean }): Promise<AppendResult> {
     const bad = this.unusable();
     if (bad) return Promise.reject(bad);
     if (!Array.isArray(readings))
@@ -304,6 +306,7 @@ class WorkerBuffer implements ReadingBuffer {
     const promise = new Promise<AppendResult>((resolve, reject) => {
       f.calls.push({ count: readings.length, resolve, reject });
     });
+    if (options?.awaited === true) f.awaited = true;
     if (f.lengths.length >= this.o.commitMaxRows) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -339,6 +342,7 @@ class WorkerBuffer implements ReadingBuffer {
       lengths,
       calls,
       series: this.dict.takeFresh(),
+      awaited: f.awaited,
     };
     this.lastFrameSize = Math.min(1 << 20, Math.max(4096, f.writer.pos * 2));
     this.inflight.set(id, f.calls);

@@ -15,6 +15,8 @@ export interface AppendFrame {
   /** Readings per append call, in call order; a call is committed or refused as a whole. */
   calls: Uint32Array;
   series: SeriesRow[];
+  /** A device waits for one of these calls to commit: the worker commits promptly (ackCommitGapMs). */
+  awaited: boolean;
 }
 
 export interface AppendOutcome {

@@ -118,6 +118,7 @@ const buffer = z.strictObject({
   on_full: z.enum(["reject_new", "drop_oldest"]).default("reject_new"),
   sync: z.enum(["full", "normal"]).default("full"),
   commit_interval_ms: z.number().int().min(0).max(10_000).default(50),
+  ack_commit_gap_ms: z.number().int().min(0).max(1000).default(5),
 });
 
 const http = z.strictObject({

@@ -29,6 +29,7 @@ export function bufferOptions(config: Config): BufferOptions {
     onFull: config.buffer.on_full,
     sync: config.buffer.sync,
     commitIntervalMs: config.buffer.commit_interval_ms,
+    ackCommitGapMs: config.buffer.ack_commit_gap_ms,
   };
 }
 
@@ -168,12 +169,12 @@ export class GatewayRuntime {
   }
 
   private emitFor(protocol: string): Emit {
-    return async (readings: Reading[]) => {
+    return async (readings: Reading[], options) => {
       if (readings.length === 0) return;
       const buffer = this.buffer;
       if (!buffer) throw new Error("the gateway is stopping");
       // A refusal is counted by the buffer (readings_rejected_total) and reaches the source.
-      await buffer.append(readings);
+      await buffer.append(readings, { awaited: options?.awaited === true });
       for (const r of readings) this.metrics.readingsReceived.inc({ protocol, device: r.device });
       this.board.record(readings);
       this.forwarder?.notify(readings.length);

@@ -282,7 +282,7 @@ export class MqttAdapter implements ProtocolAdapter {
     this.counters.messages++;
     for (const p of routed.problems) this.problem(p, topic);
     if (routed.readings.length === 0) return undefined;
-    const pending = emit(routed.readings).then(() => {
+    const pending = emit(routed.readings, { awaited: qos > 0 }).then(() => {
       router.committed(routed);
       this.counters.readings += routed.readings.length;
       if (client !== undefined && routed.sources !== undefined) this.delivered(client, routed.sources);
