@@ -69,6 +69,13 @@ class FrameBuilder {
 
 const WORKER_URL = new URL("./store-worker.js", import.meta.url);
 
+/**
+ * The worker's young generation: 3 MiB is two semi-spaces of 1 MiB, as `--max-semi-space-size=1` on
+ * the bin's #! line gives the main thread. V8's default lets it grow to 48 MiB (16 MiB semi-spaces),
+ * which a burst of appends fills and an idle gateway then keeps resident.
+ */
+const WORKER_YOUNG_GENERATION_MB = 3;
+
 function defaultLogger(): Logger {
   return pino({ name: "buffer", level: "warn" }, pino.destination(2));
 }
@@ -76,7 +83,10 @@ function defaultLogger(): Logger {
 export async function openBuffer(options: BufferOptions): Promise<ReadingBuffer> {
   const o = resolveOptions(options);
   const log = options.log ?? defaultLogger();
-  const worker = new Worker(WORKER_URL, { workerData: o });
+  const worker = new Worker(WORKER_URL, {
+    workerData: o,
+    resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+  });
   const info = await new Promise<ReadyInfo>((resolve, reject) => {
     const onMessage = (m: WorkerMessage) => {
       if (m.type === "log") logFromWorker(log, m);

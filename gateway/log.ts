@@ -1,8 +1,13 @@
 // Structured logging: JSON lines on stdout (journald keeps them), or a readable form in a terminal.
 // Secrets are removed twice: by key name (password, token, ...) and by value (every value that came
 // from ${env:...} or ${file:...}), so a secret inside an error message or a URL is caught too.
+import { createRequire } from "node:module";
 import { pino, type Logger, type LevelWithSilent, type DestinationStream } from "pino";
-import PinoPretty from "pino-pretty";
+import type PinoPretty from "pino-pretty";
+
+// pino-pretty is loaded only when a logger is pretty: a service logging JSON lines never needs it.
+const require = createRequire(import.meta.url);
+const loadPretty = (): typeof PinoPretty => require("pino-pretty") as typeof PinoPretty;
 
 export type LogFormat = "json" | "pretty";
 
@@ -51,7 +56,7 @@ export function createLogger(options: LogOptions = {}): Logger {
   const out = options.destination ?? process.stdout;
   const sink: NodeJS.WritableStream =
     format === "pretty"
-      ? PinoPretty({
+      ? loadPretty()({
           destination: out as never,
           sync: true,
           colorize: (out as { isTTY?: boolean }).isTTY === true,

@@ -76,7 +76,11 @@ export class GatewayRuntime {
     );
     await this.http.start();
 
-    const buffer = await openBuffer({ ...bufferOptions(config), log: log.child({ component: "buffer" }) });
+    const opening = openBuffer({ ...bufferOptions(config), log: log.child({ component: "buffer" }) });
+    // The protocols' code is imported while the buffer's worker starts in its own thread; a module
+    // that fails to load fails again, and is reported, in startAdapters.
+    for (const protocol of devicesByProtocol(config.devices).keys()) loadProtocol(protocol).catch(() => {});
+    const buffer = await opening;
     this.buffer = buffer;
     this.metrics.attachBuffer(buffer);
     buffer.onFailure((e) => this.fatal(`the buffer's worker died: ${e.message}`));

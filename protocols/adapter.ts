@@ -139,5 +139,12 @@ export interface ProtocolContext<S = unknown> {
  */
 export interface ProtocolModule<D = AnyDeviceConfig, S = unknown> {
   createAdapter(devices: D[], context: ProtocolContext<S>, deps: AdapterDeps): ProtocolAdapter;
+}
+
+/**
+ * What `protocols/<p>/simulate.ts` exports, imported only by `iggy-edge simulate` and the tests: the
+ * gateway never loads a simulator (nor the device-side client libraries it uses).
+ */
+export interface SimulatorModule<D = AnyDeviceConfig, S = unknown> {
   createSimulator(devices: D[], context: ProtocolContext<S>, deps: AdapterDeps): Simulator;
 }

@@ -3,7 +3,7 @@
 // only), so the whole file can be validated without loading any protocol's code.
 import type { z } from "zod";
 import type { DeviceSchema, ProtocolConfigSpec } from "../config/schema.js";
-import type { ProtocolModule } from "./adapter.js";
+import type { ProtocolModule, SimulatorModule } from "./adapter.js";
 import type { ContractEntry } from "./contract-entry.js";
 
 export interface ProtocolPlugin<
@@ -13,8 +13,10 @@ export interface ProtocolPlugin<
 > extends ProtocolConfigSpec<N, D, S> {
   /** A person's name for the protocol, for log lines and the status page. */
   title: string;
-  /** The adapter and simulator; absent while the protocol is not built into this version. */
+  /** The adapter; absent while the protocol is not built into this version. */
   load?: () => Promise<ProtocolModule<z.output<D>, S extends z.ZodType ? z.output<S> : undefined>>;
+  /** The simulator, loaded apart from the adapter so that the gateway never loads it. */
+  loadSimulator?: () => Promise<SimulatorModule<z.output<D>, S extends z.ZodType ? z.output<S> : undefined>>;
   /** Its entry in the adapter contract suite (test/protocols/contract.ts); every built protocol has one. */
   contract?: () => Promise<ContractEntry>;
 }

@@ -5,7 +5,7 @@ import type { z } from "zod";
 import type { ConfigSpec } from "../config/load.js";
 import { crossChecks } from "../config/rules.js";
 import { configSchemaOf } from "../config/schema.js";
-import type { ProtocolContext, ProtocolModule } from "./adapter.js";
+import type { ProtocolContext, ProtocolModule, SimulatorModule } from "./adapter.js";
 import { coap } from "./coap/plugin.js";
 import { modbus } from "./modbus/plugin.js";
 import { mqtt } from "./mqtt/plugin.js";
@@ -31,14 +31,26 @@ export function protocolPlugin(name: string): ProtocolPlugin | undefined {
   return (PROTOCOLS as readonly ProtocolPlugin[]).find((p) => p.name === name);
 }
 
-/** A protocol's adapter and simulator, imported now (and only now). */
-export async function loadProtocol(name: string): Promise<ProtocolModule> {
+function builtPlugin<K extends "load" | "loadSimulator">(
+  name: string,
+  part: K,
+): ProtocolPlugin & Required<Pick<ProtocolPlugin, K>> {
   const plugin = protocolPlugin(name);
   if (plugin === undefined) throw new ProtocolNotAvailableError(`there is no protocol '${name}'`);
-  if (plugin.load === undefined) {
+  if (plugin[part] === undefined) {
     throw new ProtocolNotAvailableError(`${plugin.title} is not built into this version of iggy-edge`);
   }
-  return (await plugin.load()) as unknown as ProtocolModule;
+  return plugin as ProtocolPlugin & Required<Pick<ProtocolPlugin, K>>;
+}
+
+/** A protocol's adapter, imported now (and only now). */
+export async function loadProtocol(name: string): Promise<ProtocolModule> {
+  return (await builtPlugin(name, "load").load()) as unknown as ProtocolModule;
+}
+
+/** A protocol's simulator, imported now (and only now). */
+export async function loadSimulator(name: string): Promise<SimulatorModule> {
+  return (await builtPlugin(name, "loadSimulator").loadSimulator()) as unknown as SimulatorModule;
 }
 
 type SectionOf<N extends string> = N extends keyof Config ? NonNullable<Config[N]> : unknown;

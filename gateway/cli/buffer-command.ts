@@ -2,15 +2,7 @@
 // gateway holds the buffer file exclusively, so these commands work on a stopped gateway and say so
 // when it is running.
 import { Command, InvalidArgumentError } from "commander";
-import pino from "pino";
-import {
-  BufferLockedError,
-  bufferDir,
-  openBuffer,
-  type BufferOptions,
-  type ReadingBuffer,
-  type StoredReading,
-} from "../../buffer/index.js";
+import type { BufferOptions, ReadingBuffer, StoredReading } from "../../buffer/index.js";
 import type { ReadingValue } from "../../protocols/adapter.js";
 
 export interface BufferCommandDeps {
@@ -29,7 +21,8 @@ interface Given {
   json?: boolean;
 }
 
-function defaultResolve(given: { config?: string; dataDir?: string }): BufferOptions {
+async function defaultResolve(given: { config?: string; dataDir?: string }): Promise<BufferOptions> {
+  const { bufferDir } = await import("../../buffer/index.js");
   if (given.dataDir !== undefined) return { dir: bufferDir(given.dataDir) };
   if (given.config !== undefined)
     throw new Error(
@@ -96,6 +89,10 @@ export function bufferCommand(deps: BufferCommandDeps = {}): Command {
     fn: (b: ReadingBuffer, given: Given) => Promise<void>,
   ): Promise<void> {
     const given = cmd.optsWithGlobals<Given>();
+    const [{ BufferLockedError, openBuffer }, { pino }] = await Promise.all([
+      import("../../buffer/index.js"),
+      import("pino"),
+    ]);
     let buffer: ReadingBuffer | null = null;
     let failure: string | null = null;
     try {

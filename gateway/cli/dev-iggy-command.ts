@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import type { Logger } from "pino";
-import { DevIggyServer } from "../iggy/dev-server/server.js";
+import type { DevIggyServer } from "../iggy/dev-server/server.js";
 
 function integer(min: number, max: number) {
   return (value: string): number => {
@@ -92,6 +92,7 @@ export function devIggyCommand(
     .action(async (o: DevIggyOptions) => {
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey))
         throw new InvalidArgumentError("--tls-cert and --tls-key go together");
+      const { DevIggyServer } = await import("../iggy/dev-server/server.js");
       const server = await DevIggyServer.start({
         host: o.host,
         port: o.port,

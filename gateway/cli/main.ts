@@ -1,9 +1,8 @@
-#!/usr/bin/env node
-// The `iggy-edge` command.
+#!/usr/bin/env -S node --max-semi-space-size=1
+// The `iggy-edge` command. Each command's module declares only its options; what it does is
+// imported when it runs, so `run` loads no dev server, simulator or CLI-only code, and `--help` loads
+// almost nothing.
 import { Command } from "commander";
-import { loadConfig } from "../config.js";
-import { bufferDir } from "../../buffer/index.js";
-import { bufferOptions } from "../runtime.js";
 import { bufferCommand } from "./buffer-command.js";
 import { checkCommand } from "./check-command.js";
 import { devIggyCommand } from "./dev-iggy-command.js";
@@ -30,10 +29,17 @@ export function buildProgram(): Command {
     devIggyCommand(),
     statusCommand(),
     bufferCommand({
-      resolveOptions: ({ config, dataDir }) =>
-        config !== undefined
-          ? bufferOptions(loadConfig(config).config)
-          : { dir: bufferDir(dataDir ?? "./data") },
+      resolveOptions: async ({ config, dataDir }) => {
+        if (config === undefined) {
+          const { bufferDir } = await import("../../buffer/index.js");
+          return { dir: bufferDir(dataDir ?? "./data") };
+        }
+        const [{ loadConfig }, { bufferOptions }] = await Promise.all([
+          import("../config.js"),
+          import("../runtime.js"),
+        ]);
+        return bufferOptions(loadConfig(config).config);
+      },
     }),
   ]) {
     program.addCommand(cmd);

@@ -1,8 +1,6 @@
 // `iggy-edge run`: the gateway. SIGTERM/SIGINT stop it cleanly; SIGHUP reloads the device map.
 import { Command } from "commander";
-import { ConfigError, loadConfig, type LoadedConfig } from "../config.js";
-import { createLogger, registerSecrets } from "../log.js";
-import { GatewayRuntime } from "../runtime.js";
+import type { LoadedConfig } from "../config.js";
 import { configOption } from "./config-option.js";
 
 /**
@@ -17,6 +15,9 @@ export function runCommand(): Command {
     .description("run the gateway: SIGTERM/SIGINT stop it cleanly, SIGHUP reloads the device map")
     .addOption(configOption())
     .action(async (opts: { config: string }) => {
+      // The gateway's code is imported when it runs, not when the CLI starts (see main.ts).
+      const [{ ConfigError, loadConfig }, { createLogger, registerSecrets }, { GatewayRuntime }] =
+        await Promise.all([import("../config.js"), import("../log.js"), import("../runtime.js")]);
       let loaded: LoadedConfig;
       try {
         loaded = loadConfig(opts.config);

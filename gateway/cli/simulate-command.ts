@@ -1,14 +1,6 @@
 // `iggy-edge simulate`: a simulator for every device of the config, where the device map says it is.
 import { Command } from "commander";
-import { ConfigError, loadConfig } from "../config.js";
 import type { Simulator } from "../../protocols/adapter.js";
-import {
-  devicesByProtocol,
-  loadProtocol,
-  protocolContext,
-  ProtocolNotAvailableError,
-} from "../../protocols/registry.js";
-import { createLogger, registerSecrets } from "../log.js";
 import { configOption } from "./config-option.js";
 
 export function simulateCommand(): Command {
@@ -19,6 +11,12 @@ export function simulateCommand(): Command {
     .addOption(configOption())
     .option("--device <id...>", "only these devices")
     .action(async (opts: { config: string; device?: string[] }) => {
+      const [{ ConfigError, loadConfig }, registry, { createLogger, registerSecrets }] = await Promise.all([
+        import("../config.js"),
+        import("../../protocols/registry.js"),
+        import("../log.js"),
+      ]);
+      const { devicesByProtocol, loadSimulator, protocolContext, ProtocolNotAvailableError } = registry;
       let loaded;
       try {
         loaded = loadConfig(opts.config);
@@ -37,7 +35,7 @@ export function simulateCommand(): Command {
       const missing: string[] = [];
       for (const [protocol, devices] of devicesByProtocol(chosen)) {
         try {
-          const mod = await loadProtocol(protocol);
+          const mod = await loadSimulator(protocol);
           const sim = mod.createSimulator(devices, protocolContext(loaded.config, protocol), {
             log: log.child({ protocol }),
             reject: () => {},

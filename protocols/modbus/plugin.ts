@@ -7,5 +7,6 @@ export const modbus = defineProtocol({
   title: "Modbus",
   device: modbusDevice,
   load: () => import("./index.js"),
+  loadSimulator: () => import("./simulate.js"),
   contract: async () => (await import("./contract.js")).contract,
 });

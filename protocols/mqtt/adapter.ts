@@ -20,7 +20,7 @@ import { checkRange, CommandError, encodeCommand } from "./commands.js";
 import { openBrokerStore, type BrokerStore } from "./persistence.js";
 import { Router, type MqttPointConfig, type Problem, type Routed } from "./routes.js";
 import type { MqttDeviceConfig, MqttSectionConfig } from "./schema.js";
-import { connectionKey, SiteConnection, type InboundMessage } from "./site-client.js";
+import { connectionKey, loadMqttClient, SiteConnection, type InboundMessage } from "./site-client.js";
 
 export interface MqttAdapterOptions {
   /** Overrides mqtt.broker.listen (tests: "127.0.0.1:0"). */
@@ -136,6 +136,7 @@ export class MqttAdapter implements ProtocolAdapter {
 
   async start(emit: Emit): Promise<void> {
     this.emit = emit;
+    if (this.sites.length > 0) await loadMqttClient();
     const brokerConfig = this.context.section?.broker;
     if (brokerConfig !== undefined && (this.embeddedDevices.length > 0 || this.sites.length === 0)) {
       const cfg = this.options.listen ? { ...brokerConfig, listen: this.options.listen } : brokerConfig;

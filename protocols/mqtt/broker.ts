@@ -13,7 +13,7 @@ import tls from "node:tls";
 import type { Readable } from "node:stream";
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from "aedes";
 import type { Logger } from "pino";
-import { createWebSocketStream, WebSocketServer } from "ws";
+import type { WebSocketServer } from "ws";
 import { BurstLog } from "../burst-log.js";
 import { guardFrames } from "./frame-guard.js";
 import { Credentials, type BrokerUserConfig } from "./password.js";
@@ -125,6 +125,8 @@ export class EmbeddedBroker {
     await listen(server, c.listen);
 
     if (c.websocket) {
+      // ws is loaded only for a broker that serves WebSocket.
+      const { createWebSocketStream, WebSocketServer } = await import("ws");
       const http = createHttpServer((_req, res) => {
         res.writeHead(426, { "content-type": "text/plain" }).end("MQTT over WebSocket only\n");
       });

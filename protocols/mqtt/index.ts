@@ -1,11 +1,11 @@
-// The MQTT protocol module, loaded by the gateway's registry when the config has an mqtt device.
-import type { AdapterDeps, ProtocolAdapter, ProtocolContext, ProtocolModule, Simulator } from "../adapter.js";
+// The MQTT protocol's adapter module, loaded by the gateway's registry when the config has an mqtt
+// device. The simulator (and the mqtt.js client it publishes with) is in simulate.ts, which the
+// gateway never loads.
+import type { AdapterDeps, ProtocolAdapter, ProtocolContext, ProtocolModule } from "../adapter.js";
 import { MqttAdapter } from "./adapter.js";
 import type { MqttDeviceConfig, MqttSectionConfig } from "./schema.js";
-import { MqttSimulator, parseFaults } from "./simulator.js";
 
 export { MqttAdapter, type MqttAdapterOptions, type MqttStats } from "./adapter.js";
-export { MqttSimulator, parseFaults, type SimFault } from "./simulator.js";
 export { hashPassword } from "./password.js";
 
 export function createAdapter(
@@ -16,30 +16,5 @@ export function createAdapter(
   return new MqttAdapter(devices, context, deps);
 }
 
-/**
- * Rate and faults can be set from the start with IGGY_EDGE_MQTT_RATE (messages per second per point)
- * and IGGY_EDGE_MQTT_FAULTS (see parseFaults).
- */
-export function createSimulator(
-  devices: MqttDeviceConfig[],
-  context: ProtocolContext<MqttSectionConfig>,
-  deps: AdapterDeps,
-): Simulator {
-  const rate = Number(process.env.IGGY_EDGE_MQTT_RATE ?? 1);
-  return new MqttSimulator(devices, context, {
-    log: deps.log.child({ role: "simulator" }),
-    ratePerPoint: Number.isFinite(rate) && rate > 0 ? rate : 1,
-    faults: parseFaults(process.env.IGGY_EDGE_MQTT_FAULTS),
-    credentials: simulatorCredentials(),
-  });
-}
-
-/** IGGY_EDGE_MQTT_SIM_USER / IGGY_EDGE_MQTT_SIM_PASSWORD: the simulated devices' broker login. */
-function simulatorCredentials(): { username: string; password: string } | undefined {
-  const username = process.env.IGGY_EDGE_MQTT_SIM_USER;
-  const password = process.env.IGGY_EDGE_MQTT_SIM_PASSWORD;
-  return username !== undefined && password !== undefined ? { username, password } : undefined;
-}
-
-const mod: ProtocolModule<MqttDeviceConfig, MqttSectionConfig> = { createAdapter, createSimulator };
+const mod: ProtocolModule<MqttDeviceConfig, MqttSectionConfig> = { createAdapter };
 export default mod;

@@ -10,5 +10,6 @@ export const mqtt = defineProtocol({
   check: checkMqtt,
   listeners: mqttListeners,
   load: () => import("./index.js"),
+  loadSimulator: () => import("./simulate.js"),
   contract: async () => (await import("./contract.js")).contract,
 });

@@ -7,7 +7,7 @@
 // subscribing, keepalive and the command publishes.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { connect, type IClientOptions, type MqttClient } from "mqtt";
+import type { IClientOptions, MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import type { MqttDeviceConfig } from "./schema.js";
 import type { ConnectionHealth, DeviceHealth } from "../adapter.js";
@@ -21,6 +21,17 @@ export type { InboundMessage } from "./site-inbound.js";
 
 /** Commits the readings of a group of messages; resolves after the commit, rejects if none was stored. */
 export type SiteCommit = (router: Router, messages: InboundMessage[]) => Promise<void>;
+
+// mqtt.js (and its dependencies) take ~10 MiB of a gateway's memory: only a gateway with a site
+// broker to read from loads it, before its first site connection starts.
+let mqttJs: typeof import("mqtt") | undefined;
+export async function loadMqttClient(): Promise<void> {
+  mqttJs ??= await import("mqtt");
+}
+function mqttClient(): typeof import("mqtt") {
+  if (mqttJs === undefined) throw new Error("mqtt.js is not loaded yet: await loadMqttClient() first");
+  return mqttJs;
+}
 
 export interface SiteOptions {
   connection: SiteConnectionConfig;
@@ -153,7 +164,7 @@ export class SiteConnection {
     if (c.ca) options.ca = readFileSync(c.ca);
     if (c.cert) options.cert = readFileSync(c.cert);
     if (c.key) options.key = readFileSync(c.key);
-    const client = connect(c.url, options);
+    const client = mqttClient().connect(c.url, options);
     this.client = client;
     // Every connection mqtt.js opens gets the inbound tap (streamBuilder is not in mqtt.js's typings).
     const builder = client as unknown as { streamBuilder: StreamBuilder<MqttClient> };

@@ -5,7 +5,7 @@ import { createServer, connect, type AddressInfo, type Socket } from "node:net";
 import { after, test } from "node:test";
 import { BufferClosedError, openBuffer, type ReadingBuffer } from "../../buffer/index.js";
 import { codecs } from "../../gateway/codecs/index.js";
-import { decodeMessage } from "../../gateway/cli/tail-command.js";
+import { decodeMessage } from "../../gateway/cli/tail.js";
 import { Forwarder, type ForwarderOptions } from "../../gateway/forwarder.js";
 import { batchMessageId } from "../../gateway/envelope.js";
 import { IggyServerError, type IggyClient, type SendOutcome } from "../../gateway/iggy/index.js";

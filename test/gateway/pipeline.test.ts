@@ -10,7 +10,7 @@ import {
   type ExchangeRequest,
   type ReadingBuffer,
 } from "../../buffer/index.js";
-import { decodeMessage } from "../../gateway/cli/tail-command.js";
+import { decodeMessage } from "../../gateway/cli/tail.js";
 import { codecs, type Codec } from "../../gateway/codecs/index.js";
 import { Forwarder, type ForwarderOptions } from "../../gateway/forwarder.js";
 import { IggyConnectionError, type IggyClient, type SendOutcome } from "../../gateway/iggy/index.js";

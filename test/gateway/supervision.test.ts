@@ -10,7 +10,7 @@ import { test, type TestContext } from "node:test";
 import type { Worker } from "node:worker_threads";
 import { BufferStorageError, openBuffer, type ReadingBuffer } from "../../buffer/index.js";
 import { parseConfig } from "../../gateway/config.js";
-import { decodeMessage } from "../../gateway/cli/tail-command.js";
+import { decodeMessage } from "../../gateway/cli/tail.js";
 import { codecs, type Codec } from "../../gateway/codecs/index.js";
 import {
   Forwarder,

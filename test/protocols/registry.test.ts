@@ -13,6 +13,7 @@ import { GatewayRuntime } from "../../gateway/runtime.js";
 import {
   configSchema,
   loadProtocol,
+  loadSimulator,
   PROTOCOLS,
   ProtocolNotAvailableError,
 } from "../../protocols/registry.js";
@@ -26,18 +27,19 @@ test("each protocol is one folder: schema, plug-in, example, README; built ones 
       assert.ok(existsSync(join(repoRoot, "protocols", p.name, f)), `protocols/${p.name}/${f}`);
     }
     if (p.load === undefined) {
-      await assert.rejects(
-        loadProtocol(p.name),
-        (e) => e instanceof ProtocolNotAvailableError && e.message.includes(p.title),
-      );
+      for (const load of [loadProtocol, loadSimulator])
+        await assert.rejects(
+          load(p.name),
+          (e) => e instanceof ProtocolNotAvailableError && e.message.includes(p.title),
+        );
       continue;
     }
     assert.ok(existsSync(join(repoRoot, "protocols", p.name, "README.md")), `protocols/${p.name}/README.md`);
-    const mod = await loadProtocol(p.name);
-    assert.equal(typeof mod.createAdapter, "function", p.name);
-    assert.equal(typeof mod.createSimulator, "function", p.name);
+    assert.equal(typeof (await loadProtocol(p.name)).createAdapter, "function", p.name);
+    assert.equal(typeof (await loadSimulator(p.name)).createSimulator, "function", p.name);
   }
   await assert.rejects(loadProtocol("bacnet"), ProtocolNotAvailableError);
+  await assert.rejects(loadSimulator("bacnet"), ProtocolNotAvailableError);
 });
 
 test("the file's schema is made from the plug-ins: their sections and their device kinds", () => {

@@ -1,0 +1,395 @@
+// Footprint: `iggy-edge run` started the way a user or the systemd unit starts it (the bin file, so
+// its #! line with its V8 flags applies), against a dev-iggy this benchmark runs. For MQTT alone,
+// Modbus alone and every protocol configured (OPC-UA and CoAP are reported as not built), beside a
+// bare `node -e` in the same run: start-to-READY (spawn until /readyz answers 200), the CPU time
+// the child used until then, and its idle RSS read from /proc once it is steady. Then what the MQTT
+// gateway's RSS is made of: fresh probe processes that each go
+// one step further on the way to a running gateway (scripts/footprint-probe.ts), measured the same way.
+import { spawn, type ChildProcess } from "node:child_process";
+import { accessSync, chmodSync, constants, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import net from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Benchmark, BenchContext, Figure } from "../bench-kit.js";
+import { withPeer } from "../bench-kit.js";
+
+const BIN = fileURLToPath(new URL("../../gateway/cli/main.js", import.meta.url));
+const MiB = 1024 * 1024;
+
+/** The V8 and Node flags on the bin's #! line (`#!/usr/bin/env -S node FLAGS`). */
+export function binNodeFlags(): string[] {
+  const first = readFileSync(BIN, "utf8").split("\n", 1)[0]!;
+  const m = /^#!\S*env\s+-S\s+node\s*(.*)$/.exec(first);
+  return m ? m[1]!.split(/\s+/).filter(Boolean) : [];
+}
+
+interface Mem {
+  rss: number;
+  anon: number;
+  file: number;
+}
+
+function readMem(pid: number): Mem {
+  const s = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(s)?.[1] ?? NaN);
+  return { rss: kib("VmRSS") / 1024, anon: kib("RssAnon") / 1024, file: kib("RssFile") / 1024 };
+}
+
+/** User + system CPU of every thread of the process so far, in ms. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 a second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Settled {
+  mem: Mem;
+  samples: number;
+  steady: boolean;
+}
+
+/**
+ * Samples /proc every `intervalMs` until the last `window` samples of RSS lie within `tolMiB` of each
+ * other (or `maxSamples` were taken), and gives the median of that window.
+ */
+async function settledMem(pid: number, maxSamples: number): Promise<Settled> {
+  const intervalMs = 500;
+  const window = 10;
+  const tolMiB = 0.5;
+  const seen: Mem[] = [];
+  for (let i = 0; i < maxSamples; i++) {
+    await sleep(intervalMs);
+    seen.push(readMem(pid));
+    const last = seen.slice(-window);
+    if (last.length < window) continue;
+    const rss = last.map((m) => m.rss);
+    if (Math.max(...rss) - Math.min(...rss) <= tolMiB)
+      return { mem: median(last), samples: seen.length, steady: true };
+  }
+  return { mem: median(seen.slice(-window)), samples: seen.length, steady: false };
+}
+
+function median(ms: Mem[]): Mem {
+  const sorted = [...ms].sort((a, b) => a.rss - b.rss);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path, timeout: 2000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.end();
+  });
+}
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  const killer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(killer);
+}
+
+interface Scenario {
+  name: string;
+  title: string;
+  /** The config file's text; HTTP_PORT is where /readyz is. */
+  yaml: string;
+  httpPort: number;
+}
+
+interface RunResult {
+  readyMs: number;
+  cpuMs: number;
+  settled: Settled;
+  heap?: { total: number; used: number };
+  notBuilt: string[];
+}
+
+/** `iggy-edge run -c FILE` from spawn to READY, then idle. */
+async function runGateway(
+  ctx: BenchContext,
+  s: Scenario,
+  dir: string,
+  maxSamples: number,
+): Promise<RunResult> {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, "config.yaml");
+  writeFileSync(file, s.yaml.replaceAll("DATA_DIR", join(dir, "data")));
+  const t0 = performance.now();
+  const child = spawn(BIN, ["run", "-c", file], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, IGGY_EDGE_LOG_FORMAT: "json", NODE_OPTIONS: "" },
+  });
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+  try {
+    const deadline = t0 + 60_000;
+    let readyMs = NaN;
+    let cpu = NaN;
+    while (performance.now() < deadline) {
+      if (child.exitCode !== null)
+        throw new Error(`${s.name}: the gateway exited (${child.exitCode}): ${stderr}`);
+      const r = await get(s.httpPort, "/readyz").catch(() => null);
+      if (r?.status === 200) {
+        readyMs = performance.now() - t0;
+        cpu = cpuMs(child.pid!);
+        break;
+      }
+      await sleep(5);
+    }
+    if (Number.isNaN(readyMs)) throw new Error(`${s.name}: not ready within 60 s: ${stderr}`);
+    const settled = await settledMem(child.pid!, maxSamples);
+    const metrics = (await get(s.httpPort, "/metrics")).body;
+    const metric = (name: string) => Number(new RegExp(`^iggy_edge_${name} (\\S+)$`, "m").exec(metrics)?.[1]);
+    const status = JSON.parse((await get(s.httpPort, "/api/status")).body) as {
+      devices: { id: string; protocol: string; error?: string }[];
+    };
+    const notBuilt = [
+      ...new Set(status.devices.filter((d) => d.error?.includes("not built")).map((d) => d.protocol)),
+    ];
+    ctx.log(
+      `${s.name}: READY after ${readyMs.toFixed(0)} ms (${cpu} ms CPU); idle RSS ${settled.mem.rss.toFixed(1)} MiB ` +
+        `(anon ${settled.mem.anon.toFixed(1)}, file ${settled.mem.file.toFixed(1)}) after ${settled.samples} samples` +
+        `${settled.steady ? "" : " (not steady)"}${notBuilt.length ? `; not built: ${notBuilt.join(", ")}` : ""}`,
+    );
+    return {
+      readyMs,
+      cpuMs: cpu,
+      settled,
+      heap: {
+        total: metric("nodejs_heap_size_total_bytes") / MiB,
+        used: metric("nodejs_heap_size_used_bytes") / MiB,
+      },
+      notBuilt,
+    };
+  } finally {
+    await stopChild(child);
+  }
+}
+
+async function runBare(maxSamples: number): Promise<Settled> {
+  const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+  try {
+    await sleep(200);
+    return await settledMem(child.pid!, maxSamples);
+  } finally {
+    await stopChild(child);
+  }
+}
+
+// ---- probes: how far towards a running MQTT gateway, one fresh process each (scripts/footprint-probe.ts) ----
+
+const PROBE = fileURLToPath(new URL("../footprint-probe.js", import.meta.url));
+const STEPS = [
+  { id: "node", title: "a probe that loads nothing: node with the bin's flags, an ES module, stdout a pipe" },
+  { id: "cli", title: "+ CLI: commander and the command definitions" },
+  { id: "config", title: "+ config loaded: yaml, zod, every protocol's schema" },
+  { id: "log", title: "+ logger (pino, JSON lines)" },
+  {
+    id: "modules",
+    title: "+ gateway modules: prom-client, HTTP, buffer client, Iggy client, forwarder, codecs",
+  },
+  { id: "buffer", title: "+ the buffer open: its worker thread (V8 isolate, better-sqlite3, SQLite cache)" },
+  { id: "running", title: "+ running with no device: buffer, HTTP, metrics, Iggy connection, forwarder" },
+  { id: "mqtt-code", title: "+ MQTT adapter's code imported (aedes, mqtt-packet, aedes-persistence, ...)" },
+  { id: "mqtt", title: "+ MQTT device configured: broker listening, its session store (SQLite)" },
+] as const;
+type StepId = (typeof STEPS)[number]["id"];
+
+async function runProbe(step: StepId, file: string, maxSamples: number): Promise<Settled> {
+  const child = spawn(process.execPath, [...binNodeFlags(), PROBE, step, file], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NODE_OPTIONS: "", IGGY_EDGE_LOG_FORMAT: "json" },
+  });
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.once("data", () => resolve());
+      child.once("exit", (c) => reject(new Error(`probe ${step} exited (${c}): ${stderr}`)));
+    });
+    return await settledMem(child.pid!, maxSamples);
+  } finally {
+    await stopChild(child);
+  }
+}
+
+// ---- the benchmark ----
+
+function configs(iggyPort: number, ports: Record<string, number>): Scenario[] {
+  const head = (http: number) =>
+    `gateway: { id: footprint, data_dir: DATA_DIR }\n` +
+    `iggy: { address: "127.0.0.1:${iggyPort}", username: iggy, password: iggy }\n` +
+    `http: { listen: "127.0.0.1:${http}" }\n`;
+  const mqttSection =
+    `mqtt:\n  broker:\n    listen: "127.0.0.1:${ports.mqtt}"\n` +
+    `    users: [{ username: dev, password: dev-password, publish: ["s/#"], subscribe: ["s/#"] }]\n`;
+  const mqttDevice =
+    `  - id: sensor-1\n    protocol: mqtt\n    points:\n` +
+    `      - { name: temperature, topic: s/sensor-1/temperature, decode: number, unit: degC }\n`;
+  const modbusDevice =
+    `  - id: boiler-1\n    protocol: modbus\n    connection: { host: 127.0.0.1, port: ${ports.modbus}, unit_id: 1 }\n` +
+    `    poll_ms: 1000\n    points:\n` +
+    `      - { name: temperature, address: "holding:100", type: float32, unit: degC }\n` +
+    `      - { name: pressure, address: "holding:102", type: int16, scale: 0.01, unit: bar }\n` +
+    `      - { name: burner_on, address: "coil:0", type: bool }\n`;
+  const coap =
+    `  - id: meter-1\n    protocol: coap\n    connection: { mode: server }\n    points:\n` +
+    `      - { name: power, path: /d/meter-1/power, decode: number, unit: W }\n`;
+  const opcua =
+    `  - id: press-1\n    protocol: opcua\n    connection: { endpoint: "opc.tcp://127.0.0.1:${ports.opcua}", security_mode: None }\n` +
+    `    points:\n      - { name: speed, node: "ns=2;s=Speed", sampling_ms: 1000, unit: rpm }\n`;
+  return [
+    {
+      name: "mqtt",
+      title: "MQTT alone",
+      httpPort: ports.httpMqtt!,
+      yaml: head(ports.httpMqtt!) + mqttSection + `devices:\n` + mqttDevice,
+    },
+    {
+      name: "modbus",
+      title: "Modbus alone",
+      httpPort: ports.httpModbus!,
+      yaml: head(ports.httpModbus!) + `devices:\n` + modbusDevice,
+    },
+    {
+      name: "all",
+      title: "all four protocols",
+      httpPort: ports.httpAll!,
+      yaml:
+        head(ports.httpAll!) +
+        mqttSection +
+        `coap: { listen: "127.0.0.1:${ports.coap}" }\n` +
+        `devices:\n` +
+        modbusDevice +
+        mqttDevice +
+        coap +
+        opcua,
+    },
+  ];
+}
+
+const TARGETS: Record<string, { rss?: string; ready?: string }> = {
+  mqtt: { rss: "< 70", ready: "< 1000" },
+  all: { rss: "< 140" },
+};
+
+const bench: Benchmark = {
+  description:
+    "footprint: start-to-READY and idle RSS of `iggy-edge run` (MQTT alone, Modbus alone, all protocols) beside bare node, and what the RSS is made of",
+  async run(ctx) {
+    // The kernel runs the bin through its #! line, as npm's bin link and the systemd unit do.
+    try {
+      accessSync(BIN, constants.X_OK);
+    } catch {
+      chmodSync(BIN, 0o755);
+    }
+    const flags = binNodeFlags();
+    ctx.log(`bin: ${BIN} (node flags from its #! line: ${flags.join(" ") || "none"})`);
+    const reps = ctx.quick ? 1 : 3;
+    const maxSamples = ctx.quick ? 30 : 60;
+
+    const { DevIggyServer } = await import("../../gateway/iggy/dev-server/server.js");
+    const { parseConfig } = await import("../../gateway/config.js");
+    const { ModbusSimulator } = await import("../../protocols/modbus/simulator.js");
+    const iggy = await DevIggyServer.start({ host: "127.0.0.1", port: 0 });
+    const ports: Record<string, number> = {};
+    for (const k of ["mqtt", "modbus", "coap", "opcua", "httpMqtt", "httpModbus", "httpAll"])
+      ports[k] = await freePort();
+    const scenarios = configs(iggy.address.port, ports);
+    const modbusDevices = parseConfig(scenarios[1]!.yaml.replaceAll("DATA_DIR", ctx.tmpDir), "modbus.yaml")
+      .config.devices;
+    const sim = new ModbusSimulator(modbusDevices.filter((d) => d.protocol === "modbus"));
+    await sim.start();
+    const figures: Figure[] = [];
+    try {
+      const results = new Map<string, RunResult[]>();
+      const bare: Settled[] = [];
+      // Interleaved, so that a change in the machine's load touches every scenario alike.
+      for (let rep = 0; rep < reps; rep++) {
+        for (const s of scenarios) {
+          const r = await runGateway(ctx, s, join(ctx.tmpDir, `${s.name}-${rep}`), maxSamples);
+          results.set(s.name, [...(results.get(s.name) ?? []), r]);
+        }
+        const b = await runBare(maxSamples);
+        ctx.log(
+          `bare node: idle RSS ${b.mem.rss.toFixed(1)} MiB (anon ${b.mem.anon.toFixed(1)}, file ${b.mem.file.toFixed(1)})`,
+        );
+        bare.push(b);
+      }
+      const bareRss = medianOf(bare.map((b) => b.mem.rss));
+      for (const s of scenarios) {
+        const rs = results.get(s.name)!;
+        const rss = medianOf(rs.map((r) => r.settled.mem.rss));
+        figures.push(
+          withPeer(`idle RSS, ${s.title}`, rss, "MiB", "bare node -e", bareRss, TARGETS[s.name]?.rss),
+        );
+        figures.push({
+          name: `start-to-READY, ${s.title}`,
+          value: medianOf(rs.map((r) => r.readyMs)),
+          unit: "ms",
+          ...(TARGETS[s.name]?.ready ? { target: TARGETS[s.name]!.ready! } : {}),
+        });
+        figures.push({
+          name: `CPU until READY, ${s.title}`,
+          value: medianOf(rs.map((r) => r.cpuMs)),
+          unit: "ms",
+        });
+        const mid = rs.find((r) => r.settled.mem.rss === rss) ?? rs[0]!;
+        figures.push({ name: `idle RSS anonymous, ${s.title}`, value: mid.settled.mem.anon, unit: "MiB" });
+        figures.push({ name: `idle RSS file-backed, ${s.title}`, value: mid.settled.mem.file, unit: "MiB" });
+        if (mid.heap) {
+          figures.push({ name: `main V8 heap committed, ${s.title}`, value: mid.heap.total, unit: "MiB" });
+          figures.push({ name: `main V8 heap used, ${s.title}`, value: mid.heap.used, unit: "MiB" });
+        }
+        if (mid.notBuilt.length) ctx.log(`${s.title}: reported as not built: ${mid.notBuilt.join(", ")}`);
+      }
+
+      // What the MQTT gateway's RSS is made of.
+      const mqttDir = join(ctx.tmpDir, "probe");
+      mkdirSync(mqttDir, { recursive: true });
+      const file = join(mqttDir, "config.yaml");
+      writeFileSync(file, scenarios[0]!.yaml.replaceAll("DATA_DIR", join(mqttDir, "data")));
+      let previous = bareRss;
+      for (const step of STEPS) {
+        const values: number[] = [];
+        for (let rep = 0; rep < reps; rep++) values.push((await runProbe(step.id, file, maxSamples)).mem.rss);
+        const rss = medianOf(values);
+        ctx.log(`probe ${step.id}: ${rss.toFixed(1)} MiB (+${(rss - previous).toFixed(1)})`);
+        figures.push({ name: `made of: ${step.title}`, value: rss - previous, unit: "MiB" });
+        previous = rss;
+      }
+      figures.push({ name: "made of: total of a probe running MQTT", value: previous, unit: "MiB" });
+    } finally {
+      await sim.stop();
+      await iggy.close();
+    }
+    return figures;
+  },
+};
+
+function medianOf(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+export default bench;
