@@ -93,6 +93,8 @@ interface QoS2Store {
 interface V5Client {
   version: number;
   clean: boolean;
+  /** Between CONNECT and the end of its handling: publishes after CONNACK may come before `connected`. */
+  connecting: boolean;
   connected: boolean;
   _requestProblemInformation?: boolean;
   _parser?: { prependListener(event: "packet", fn: (packet: unknown) => void): void };
@@ -646,7 +648,7 @@ export class EmbeddedBroker {
   /** Writes an MQTT 5 PUBACK (QoS1) or PUBREC (QoS2) with a reason code for `packet`. */
   private answer(client: Client, packet: PublishPacket, code: number, reason: string): void {
     const c = client as unknown as V5Client;
-    if (packet.qos === 0 || !c.connected) return;
+    if (packet.qos === 0 || !(c.connecting || c.connected)) return; // as aedes' own write()
     const ack: mqttPacket.IPubackPacket | mqttPacket.IPubrecPacket = {
       cmd: packet.qos === 1 ? "puback" : "pubrec",
       reasonCode: code,
