@@ -1,6 +1,8 @@
 // MQTT: QoS1 publishes acknowledged after the durable commit through the embedded broker (real
 // buffer, sync full) as a ratio to Mosquitto's own QoS1 rate with the same publisher, measured in
 // the same run; QoS0 ingest into the buffer; the gateway's RSS with 1,000 connected device clients.
+// The same QoS1 figure for MQTT 5: publishers speaking v5 to the broker on aedes 2 (mqtt5: true)
+// beside v5 to Mosquitto, and 3.1.1 publishers on aedes 2.
 // The gateway side runs in a child process (this file with --mqtt-bench-child), like Mosquitto.
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
@@ -12,7 +14,7 @@ import { withPeer, type Benchmark, type Figure } from "../bench-kit.js";
 const USER = { username: "bench", password: "bench-pw" };
 const CHILD_FLAG = "--mqtt-bench-child";
 
-async function child(dir: string): Promise<void> {
+async function child(dir: string, mqtt5: boolean): Promise<void> {
   const pino = (await import("pino")).default;
   const { openBuffer } = await import("../../buffer/index.js");
   const { configSchema, protocolContext } = await import("../../protocols/registry.js");
@@ -20,7 +22,9 @@ async function child(dir: string): Promise<void> {
   const buffer = await openBuffer({ dir, sync: "full", maxBytes: 4 * 1024 ** 3 });
   const config = configSchema.parse({
     gateway: { id: "bench", data_dir: dir },
-    mqtt: { broker: { users: [{ ...USER, subscribe: ["bench/#"] }], persist: false, max_connections: 5000 } },
+    mqtt: {
+      broker: { users: [{ ...USER, subscribe: ["bench/#"] }], persist: false, max_connections: 5000, mqtt5 },
+    },
     devices: [{ id: "dev", protocol: "mqtt", points: [{ name: "v", topic: "bench/+device/v" }] }],
   });
   if (config.devices[0]?.protocol !== "mqtt") throw new Error("unreachable");
@@ -44,7 +48,7 @@ async function child(dir: string): Promise<void> {
   process.on("disconnect", () => process.exit(0));
 }
 
-if (process.argv[2] === CHILD_FLAG) await child(process.argv[3]!);
+if (process.argv[2] === CHILD_FLAG) await child(process.argv[3]!, process.argv[4] === "mqtt5");
 
 async function freePort(): Promise<number> {
   const srv = net.createServer();
@@ -75,6 +79,7 @@ async function qos1Rate(
   inflight: number,
   seconds: number,
   max: number,
+  protocolVersion: 4 | 5 = 4,
 ): Promise<number> {
   const clients = await Promise.all(
     Array.from({ length: conns }, (_, i) =>
@@ -82,6 +87,7 @@ async function qos1Rate(
         ...USER,
         clientId: `pub-${i}-${Date.now()}`,
         reconnectPeriod: 0,
+        protocolVersion,
       }),
     ),
   );
@@ -99,8 +105,8 @@ async function qos1Rate(
             return;
           }
           sent++;
-          c.publish(`bench/d${i}/v`, payload, { qos: 1 }, () => {
-            acked++;
+          c.publish(`bench/d${i}/v`, payload, { qos: 1 }, (err) => {
+            if (!err) acked++;
             next();
           });
         };
@@ -141,15 +147,20 @@ const bench: Benchmark = {
       `listener ${mport} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 0\nmax_queued_messages 0\n`,
     );
     const mosq = spawn("mosquitto", ["-c", join(mdir, "m.conf")], { stdio: "ignore" });
-    const gw = fork(new URL(import.meta.url).pathname, [CHILD_FLAG, join(ctx.tmpDir, "buffer")], {
-      stdio: ["ignore", "ignore", "inherit", "ipc"],
-    });
+    const gateway = (dir: string, ...args: string[]) =>
+      fork(new URL(import.meta.url).pathname, [CHILD_FLAG, join(ctx.tmpDir, dir), ...args], {
+        stdio: ["ignore", "ignore", "inherit", "ipc"],
+      });
+    const gw = gateway("buffer");
+    const gw5 = gateway("buffer-mqtt5", "mqtt5");
     try {
       await waitPort(mport, 10_000);
-      const { port } = await new Promise<{ port: number }>((res, rej) => {
-        gw.once("message", (m) => res(m as { port: number }));
-        gw.once("exit", (c) => rej(new Error(`gateway child exited (${c})`)));
-      });
+      const listening = (g: ChildProcess) =>
+        new Promise<{ port: number }>((res, rej) => {
+          g.once("message", (m) => res(m as { port: number }));
+          g.once("exit", (c) => rej(new Error(`gateway child exited (${c})`)));
+        });
+      const [{ port }, { port: port5 }] = await Promise.all([listening(gw), listening(gw5)]);
 
       // First, in the fresh process: RSS with 1,000 device clients connected (each subscribed to its command topic).
       const nClients = ctx.quick ? 200 : 1000;
@@ -199,6 +210,26 @@ const bench: Benchmark = {
         ),
       );
 
+      ctx.log(
+        "QoS1 again with MQTT 5: Mosquitto, then the embedded broker on aedes 2 (mqtt5: true), then 3.1.1 there",
+      );
+      const mosqRate5 = await qos1Rate(mport, conns, inflight, seconds, max, 5);
+      const ourRate5 = await qos1Rate(port5, conns, inflight, seconds, max, 5);
+      const ourRate5v311 = await qos1Rate(port5, conns, inflight, seconds, max, 4);
+      ctx.log(
+        `MQTT 5: Mosquitto ${mosqRate5.toFixed(0)} msg/s, aedes 2 + commit ${ourRate5.toFixed(0)} msg/s; 3.1.1 on aedes 2 ${ourRate5v311.toFixed(0)} msg/s`,
+      );
+      figures.push(
+        withPeer("qos1_acked_after_commit_mqtt5", ourRate5, "msg/s", "mosquitto_qos1_mqtt5", mosqRate5),
+        withPeer(
+          "qos1_acked_after_commit_aedes2_v311",
+          ourRate5v311,
+          "msg/s",
+          "qos1_acked_after_commit (aedes 1.2)",
+          ourRate,
+        ),
+      );
+
       // QoS0: a fixed number of messages, timed until the last one is committed.
       const n0 = ctx.quick ? 50_000 : 300_000;
       const pubs: MqttClient[] = await Promise.all(
@@ -231,6 +262,7 @@ const bench: Benchmark = {
       figures.push({ name: "qos0_ingest_committed", value: q0, unit: "msg/s", target: ">= 50000" });
     } finally {
       gw.kill("SIGKILL");
+      gw5.kill("SIGKILL");
       mosq.kill("SIGKILL");
     }
     return figures;

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { test, type TestContext } from "node:test";
 import { connect, connectAsync, type IClientOptions, type MqttClient } from "mqtt";
 import type { Emit, Reading } from "../../protocols/adapter.js";
-import { embedded, hasMosquittoClients, pub, USER, waitFor } from "./helpers.js";
+import { embedded, hasMosquittoClients, pub, tempDir, USER, waitFor } from "./helpers.js";
 
 const V5 = { broker: { mqtt5: true } };
 
@@ -303,6 +303,38 @@ test("v5: a queued command whose message expiry passed is not delivered; a retai
   await reader.subscribeAsync("s1/+", { qos: 1 });
   await waitFor("the long-lived retained message", () => retained.includes("s1/retained-long"));
   assert.deepEqual(retained, ["s1/retained-long"]);
+});
+
+test("v5: a retained message kept on disk keeps its properties and its expiry across a restart", async (t) => {
+  const stateDir = tempDir(t);
+  const persisted = { broker: { mqtt5: true, persist: true }, stateDir };
+  const first = await embedded(t, [sensor], persisted);
+  const publisher = await client(t, first.port);
+  await publisher.publishAsync("s1/kept", "k", {
+    qos: 1,
+    retain: true,
+    properties: {
+      messageExpiryInterval: 3600,
+      contentType: "text/plain",
+      userProperties: { origin: "test" },
+    },
+  });
+  await publisher.endAsync();
+  await first.adapter.stop();
+  const second = await embedded(t, [sensor], persisted);
+  const reader = await client(t, second.port);
+  const got = new Promise<{ payload: string; properties: Record<string, unknown> | undefined }>((resolve) =>
+    reader.once("message", (_topic, payload, packet) =>
+      resolve({ payload: payload.toString(), properties: packet.properties as Record<string, unknown> }),
+    ),
+  );
+  await reader.subscribeAsync("s1/kept", { qos: 1 });
+  const { payload, properties } = await got;
+  assert.equal(payload, "k");
+  assert.equal(properties?.contentType, "text/plain");
+  assert.deepEqual({ ...(properties?.userProperties as object) }, { origin: "test" });
+  const left = properties?.messageExpiryInterval as number;
+  assert.ok(left > 0 && left <= 3600, `expiry left: ${left}`);
 });
 
 test("aedes 2 hardening: a client id or filter named like an Object.prototype member does not crash it", async (t) => {
