@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { test, type TestContext } from "node:test";
 import { connect, connectAsync, type IClientOptions, type MqttClient } from "mqtt";
 import type { Emit, Reading } from "../../protocols/adapter.js";
-import { embedded, hasMosquittoClients, pub, tempDir, USER, waitFor } from "./helpers.js";
+import { embedded, hasMosquittoClients, pub, sub, tempDir, USER, waitFor } from "./helpers.js";
 
 const V5 = { broker: { mqtt5: true } };
 
@@ -120,6 +120,28 @@ test("mosquitto_pub -d -V mqttv5 sees the reason codes: 135 ACL, 151 buffer, 153
     buffer.stored.map((r) => r.value),
     [6],
   );
+});
+
+test("mosquitto_sub -V mqttv5 gets a command with its message expiry; -V mqttv311 the same command", async (t) => {
+  if (!hasMosquittoClients(t)) return;
+  const { port, adapter } = await embedded(t, [sensor], V5);
+  const v5 = await sub(t, port, [
+    "-V",
+    "mqttv5",
+    "-q",
+    "1",
+    "-C",
+    "1",
+    "-F",
+    "%t %p expiry=%E",
+    "-t",
+    "s1/valve/set",
+  ]);
+  const v311 = await sub(t, port, ["-V", "mqttv311", "-q", "1", "-C", "1", "-v", "-t", "s1/valve/set"]);
+  await adapter.write!({ device: "s1", point: "valve" }, 1);
+  await Promise.all([v5.done, v311.done]);
+  assert.match(v5.lines.join("\n"), /^s1\/valve\/set 1 expiry=[01]$/);
+  assert.deepEqual(v311.lines, ["s1/valve/set 1"]);
 });
 
 for (const qos of [1, 2] as const) {
