@@ -3,8 +3,10 @@
 // MQTT 3.1.1 keeps its behaviour, user properties to tags, content type to decoder, topic aliases,
 // message expiry, commands answered on a response topic, and the beta's missing security fixes.
 import assert from "node:assert/strict";
+import net from "node:net";
 import { test, type TestContext } from "node:test";
 import { connect, connectAsync, type IClientOptions, type MqttClient } from "mqtt";
+import mqttPacket from "mqtt-packet";
 import type { Emit, Reading } from "../../protocols/adapter.js";
 import { embedded, hasMosquittoClients, pub, sub, tempDir, USER, waitFor } from "./helpers.js";
 
@@ -373,4 +375,69 @@ test("aedes 2 hardening: a client id or filter named like an Object.prototype me
   await c.subscribeAsync("s1/temp", { qos: 1 });
   assert.equal(await reasonCode(c, "s1/temp", "1"), 0);
   assert.equal(rec.readings.length, 1);
+});
+
+test("aedes 2 hardening: QoS2 publishes awaiting PUBREL count against max_inflight (0x97 beyond it)", async (t) => {
+  const { port, rec } = await embedded(t, [sensor], { broker: { mqtt5: true, max_inflight: 3 } });
+  const socket = net.connect(port, "127.0.0.1");
+  t.after(() => socket.destroy());
+  const parser = mqttPacket.parser({ protocolVersion: 5 });
+  const received: mqttPacket.Packet[] = [];
+  parser.on("packet", (p) => received.push(p));
+  socket.on("data", (b) => parser.parse(b));
+  const send = (p: mqttPacket.Packet) => socket.write(mqttPacket.generate(p, { protocolVersion: 5 }));
+  send({
+    cmd: "connect",
+    protocolId: "MQTT",
+    protocolVersion: 5,
+    clean: true,
+    clientId: "no-pubrel",
+    keepalive: 60,
+    username: USER.username,
+    password: Buffer.from(USER.password),
+  });
+  await waitFor("CONNACK", () => received.some((p) => p.cmd === "connack"));
+  // Three QoS2 publishes, committed and never released; then a fourth finds three awaiting PUBREL.
+  const publish = (id: number) =>
+    send({
+      cmd: "publish",
+      topic: "s1/temp",
+      payload: Buffer.from(String(id)),
+      qos: 2,
+      messageId: id,
+      dup: false,
+      retain: false,
+    });
+  const pubrecs = () => received.filter((p): p is mqttPacket.IPubrecPacket => p.cmd === "pubrec");
+  for (let id = 1; id <= 3; id++) publish(id);
+  await waitFor("three PUBRECs", () => pubrecs().length === 3);
+  publish(4);
+  await waitFor("the fourth PUBREC", () => pubrecs().length === 4);
+  assert.deepEqual(
+    pubrecs().map((p) => [p.messageId, p.reasonCode ?? 0]),
+    [
+      [1, 0],
+      [2, 0],
+      [3, 0],
+      [4, 0x97],
+    ],
+  );
+  // Releasing one makes room for the next.
+  send({ cmd: "pubrel", messageId: 1 });
+  await waitFor("PUBCOMP", () => received.some((p) => p.cmd === "pubcomp"));
+  send({
+    cmd: "publish",
+    topic: "s1/temp",
+    payload: Buffer.from("5"),
+    qos: 2,
+    messageId: 5,
+    dup: false,
+    retain: false,
+  });
+  await waitFor("the fifth PUBREC", () => received.filter((p) => p.cmd === "pubrec").length === 5);
+  assert.equal((received.at(-1) as mqttPacket.IPubrecPacket).reasonCode ?? 0, 0);
+  assert.deepEqual(
+    rec.readings.map((r) => r.value),
+    [1, 2, 3, 5],
+  );
 });
