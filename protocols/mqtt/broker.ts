@@ -197,9 +197,11 @@ export class EmbeddedBroker {
     this.aedes = aedes;
     if (c.mqtt5) this.harden(aedes);
     aedes.on("clientError", (client, err) => {
+      if (this.unsupportedVersion(client, err)) return;
       this.opts.log.debug({ client: client.id, err: err.message }, "mqtt client error");
     });
     aedes.on("connectionError", (client, err) => {
+      if (this.unsupportedVersion(client, err)) return;
       this.opts.log.debug({ client: client.id, err: err.message }, "mqtt connection error");
     });
     aedes.on("clientDisconnect", (client) => {
@@ -392,6 +394,19 @@ export class EmbeddedBroker {
       return del(client, packet);
     };
     aedes.on("sessionExpired" as "clientDisconnect", (client) => this.forgetIncoming(client));
+  }
+
+  /** aedes 1 refused a CONNECT of a version it does not speak (MQTT 5): says how to allow it. */
+  private unsupportedVersion(client: Client, err: Error): boolean {
+    if ((err as { errorCode?: number }).errorCode !== 1) return false;
+    const remote = (client.conn as net.Socket).remoteAddress ?? client.req?.socket.remoteAddress;
+    this.refused("protocol version", () =>
+      this.opts.log.warn(
+        { remote },
+        "refused an MQTT connection: unacceptable protocol version (MQTT 5 needs mqtt.broker.mqtt5: true)",
+      ),
+    );
+    return true;
   }
 
   /** aedes 2: a clean session's QoS2 state goes with it. */

@@ -124,6 +124,22 @@ test("mosquitto_pub -d -V mqttv5 sees the reason codes: 135 ACL, 151 buffer, 153
   );
 });
 
+test("without mqtt5 (aedes 1.2), mosquitto_pub -V mqttv5 is refused and the log says how to allow it", async (t) => {
+  if (!hasMosquittoClients(t)) return;
+  const { port, rec } = await embedded(t, [sensor]);
+  const r = await pub(port, ["-V", "mqttv5", "-q", "1", "-t", "s1/temp", "-m", "1"]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /unsupported protocol version/i);
+  await waitFor("the refusal logged", () =>
+    rec.logs.some((l) => String(l.msg).includes("MQTT 5 needs mqtt.broker.mqtt5: true")),
+  );
+  assert.equal((await pub(port, ["-V", "mqttv311", "-q", "1", "-t", "s1/temp", "-m", "2"])).code, 0);
+  assert.deepEqual(
+    rec.readings.map((r) => r.value),
+    [2],
+  );
+});
+
 test("mosquitto_sub -V mqttv5 gets a command with its message expiry; -V mqttv311 the same command", async (t) => {
   if (!hasMosquittoClients(t)) return;
   const { port, adapter } = await embedded(t, [sensor], V5);
