@@ -327,9 +327,11 @@ export class MqttAdapter implements ProtocolAdapter {
       return undefined;
     }
     return pending.catch((err: Error) => {
-      if (client !== undefined) this.refusedClients.add(client);
+      const mqtt5 = this.broker?.mqtt5 === true && client?.version === 5;
+      // The broker closes a 3.1.1 connection whose QoS1/2 publish was refused; MQTT 5 answers 0x97.
+      if (client !== undefined && qos > 0 && !mqtt5) this.refusedClients.add(client);
       this.counters.refused++;
-      this.refusal(err, topic, qos, this.broker?.mqtt5 === true && client?.version === 5);
+      this.refusal(err, topic, qos, mqtt5);
       throw err;
     });
   }

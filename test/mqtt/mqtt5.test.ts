@@ -188,6 +188,18 @@ for (const qos of [1, 2] as const) {
   });
 }
 
+test("v5: a device refused with 0x97 whose connection then fails is down (the refusal did not close it)", async (t) => {
+  const buffer = flakyBuffer();
+  const { port, rec } = await embedded(t, [sensor], { ...V5, emit: buffer.emit });
+  const c = await client(t, port);
+  assert.equal(await reasonCode(c, "s1/temp", "1"), 0);
+  await waitFor("the device up", () => rec.messages("mqtt device up", "s1").length === 1);
+  buffer.refuse.on = true;
+  assert.equal(await reasonCode(c, "s1/temp", "2"), 0x97);
+  c.stream.destroy(); // no DISCONNECT: the link failed
+  await waitFor("the device down", () => rec.messages("mqtt device down", "s1").length === 1);
+});
+
 test("v5 QoS1: the PUBACK waits for the commit", async (t) => {
   let release!: () => void;
   const committed = new Promise<void>((r) => (release = r));
@@ -219,12 +231,13 @@ test("v5 QoS1: the PUBACK waits for the commit", async (t) => {
   assert.ok(acks.includes(heldId));
 });
 
-test("v5: an ACL refusal is 0x87 and a payload no decoder takes is 0x99; the connection stays", async (t) => {
+test("v5: an ACL refusal is 0x87, a too large message 0x97, a payload no decoder takes 0x99; the connection stays", async (t) => {
   const { port, rec, adapter } = await embedded(t, [sensor], {
-    broker: { mqtt5: true, users: [restricted] },
+    broker: { mqtt5: true, users: [restricted], max_message_bytes: 1024 },
   });
   const c = await client(t, port);
   assert.equal(await reasonCode(c, "elsewhere/x", "1"), 0x87);
+  assert.equal(await reasonCode(c, "s1/temp", "1".repeat(2048)), 0x97); // larger than max_message_bytes
   assert.equal(await reasonCode(c, "s1/temp", "garbage"), 0x99);
   assert.equal(await reasonCode(c, "s1/temp", "garbage", 2), 0x99);
   assert.equal(await reasonCode(c, "s1/temp", "3"), 0);
