@@ -15,10 +15,10 @@ import type {
   ProtocolContext,
   WriteValue,
 } from "../adapter.js";
-import { EmbeddedBroker } from "./broker.js";
-import { checkRange, CommandError, encodeCommand } from "./commands.js";
+import { EmbeddedBroker, PayloadRefused } from "./broker.js";
+import { answerError, checkRange, CommandError, commandProperties, encodeCommand } from "./commands.js";
 import { openBrokerStore, type BrokerStore } from "./persistence.js";
-import { Router, type MqttPointConfig, type Problem, type Routed } from "./routes.js";
+import { Router, type MessageProperties, type MqttPointConfig, type Problem, type Routed } from "./routes.js";
 import type { MqttDeviceConfig, MqttSectionConfig } from "./schema.js";
 import { connectionKey, loadMqttClient, SiteConnection, type InboundMessage } from "./site-client.js";
 
@@ -150,7 +150,15 @@ export class MqttAdapter implements ProtocolAdapter {
         config: cfg,
         log: this.deps.log.child({ component: "mqtt-broker" }),
         onPublish: (packet: PublishPacket, client: Client) =>
-          this.ingest(this.embeddedRouter, packet.topic, packet.payload as Buffer, packet.qos, false, client),
+          this.ingest(
+            this.embeddedRouter,
+            packet.topic,
+            packet.payload as Buffer,
+            packet.qos,
+            false,
+            client,
+            packet.properties,
+          ),
         onClientGone: (client, cleanly) => this.clientGone(client, cleanly),
         ...(this.store ? { persistence: this.store.persistence } : {}),
       });
@@ -210,7 +218,26 @@ export class MqttAdapter implements ProtocolAdapter {
     if (site !== undefined)
       return site.publish(point.command_topic, payload, point.command_qos, point.command_retain);
     if (this.broker === null) throw new Error("the embedded MQTT broker is not running");
-    return this.broker.publish(point.command_topic, payload, point.command_qos, point.command_retain);
+    const properties = commandProperties(point);
+    if (point.command_response_topic === undefined) {
+      return this.broker.publish(
+        point.command_topic,
+        payload,
+        point.command_qos,
+        point.command_retain,
+        properties,
+      );
+    }
+    const answer = await this.broker.request(
+      point.command_topic,
+      payload,
+      point.command_qos,
+      point.command_retain,
+      { ...properties, responseTopic: point.command_response_topic },
+      point.command_response_timeout_ms,
+    );
+    const refused = answerError(answer);
+    if (refused !== undefined) throw new CommandError(`device ${device.id} refused the command: ${refused}`);
   }
 
   health(): AdapterHealth {
@@ -282,7 +309,8 @@ export class MqttAdapter implements ProtocolAdapter {
   /**
    * One message on a point's topic to the buffer. Returns a promise (settling after the commit) when
    * the sender's acknowledgement must wait for it: QoS1/2 with readings.
-   * `retainedDelivery`: a site broker handed over a stored retained message.
+   * `retainedDelivery`: a site broker handed over a stored retained message. At the embedded broker
+   * (`client`), a QoS1/2 message none of whose points could decode it is refused (PayloadRefused).
    */
   private ingest(
     router: Router,
@@ -291,13 +319,18 @@ export class MqttAdapter implements ProtocolAdapter {
     qos: number,
     retainedDelivery: boolean,
     client?: Client,
+    properties?: MessageProperties,
   ): Promise<void> | undefined {
     const emit = this.emit;
     if (emit === null) return Promise.reject(new Error("the MQTT adapter is not started"));
     if (payload.length === 0 && retainedDelivery) return undefined; // a cleared retained message
-    const routed = router.route(topic, payload, Date.now(), retainedDelivery);
+    const routed = router.route(topic, payload, Date.now(), retainedDelivery, properties);
     if (!routed.matched) return undefined;
     this.counters.messages++;
+    if (routed.readings.length === 0 && routed.problems.length > 0 && qos > 0 && client !== undefined) {
+      for (const p of routed.problems) this.problem(p, topic);
+      return Promise.reject(new PayloadRefused(routed.problems[0]!.message));
+    }
     for (const p of routed.problems) this.problem(p, topic);
     if (routed.readings.length === 0) return undefined;
     const pending = emit(routed.readings, { awaited: qos > 0 }).then(() => {
@@ -313,9 +346,11 @@ export class MqttAdapter implements ProtocolAdapter {
       return undefined;
     }
     return pending.catch((err: Error) => {
-      if (client !== undefined) this.refusedClients.add(client);
+      const mqtt5 = this.broker?.mqtt5 === true && client?.version === 5;
+      // The broker closes a 3.1.1 connection whose QoS1/2 publish was refused; MQTT 5 answers 0x97.
+      if (client !== undefined && qos > 0 && !mqtt5) this.refusedClients.add(client);
       this.counters.refused++;
-      this.refusal(err, topic, qos);
+      this.refusal(err, topic, qos, mqtt5);
       throw err;
     });
   }
@@ -332,7 +367,7 @@ export class MqttAdapter implements ProtocolAdapter {
     const parts: { routed: Routed; message: InboundMessage }[] = [];
     for (const message of messages) {
       if (message.payload.length === 0 && message.retain) continue; // a cleared retained message
-      const routed = router.route(message.topic, message.payload, now, message.retain);
+      const routed = router.route(message.topic, message.payload, now, message.retain, message.properties);
       if (!routed.matched) continue;
       this.counters.messages++;
       for (const p of routed.problems) this.problem(p, message.topic);
@@ -378,14 +413,16 @@ export class MqttAdapter implements ProtocolAdapter {
     }
   }
 
-  private refusal(err: Error, topic: string, qos: number): void {
+  private refusal(err: Error, topic: string, qos: number, mqtt5 = false): void {
     const code = (err as { code?: string }).code ?? err.name;
     if (this.refusalLog.note(code)) {
       this.deps.log.warn(
         { topic, qos, code, err: err.message },
         qos === 0
           ? "the buffer refused a QoS0 MQTT message: it is lost, as QoS0 allows"
-          : "the buffer refused an MQTT message: not acknowledged, the device will send it again",
+          : mqtt5
+            ? "the buffer refused an MQTT 5 message: answered with reason code 0x97 (quota exceeded)"
+            : "the buffer refused an MQTT message: not acknowledged, the device will send it again",
       );
     }
   }

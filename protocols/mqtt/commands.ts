@@ -1,7 +1,9 @@
 // A command value to the bytes a device expects on its command topic: the inverse of the point's
-// decode and scaling.
+// decode and scaling; the MQTT 5 properties a command carries, and what its answer says.
 import { encode as msgpackEncode } from "@msgpack/msgpack";
+import type { PublishPacket } from "aedes";
 import type { WriteValue } from "../adapter.js";
+import type { CommandProperties } from "./broker.js";
 import type { MqttPointConfig } from "./routes.js";
 
 export class CommandError extends Error {}
@@ -34,4 +36,20 @@ export function encodeCommand(point: MqttPointConfig, value: WriteValue): Buffer
   }
   if (d === "boolean" && typeof v !== "boolean" && typeof v !== "string") v = Number(v) !== 0;
   return Buffer.from(String(v), "utf8");
+}
+
+/** The MQTT 5 properties every command of the point carries (the response topic is added per request). */
+export function commandProperties(point: MqttPointConfig): CommandProperties | undefined {
+  return point.command_expiry_s === undefined ? undefined : { messageExpiryInterval: point.command_expiry_s };
+}
+
+/**
+ * A device's answer to a command: undefined when it took the command, else why not, from the
+ * answer's user property `error`.
+ */
+export function answerError(answer: PublishPacket): string | undefined {
+  const e = answer.properties?.userProperties?.error;
+  if (e === undefined) return undefined;
+  const text = Array.isArray(e) ? e.join("; ") : e;
+  return text === "" ? "(no reason given)" : text;
 }

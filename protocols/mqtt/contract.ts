@@ -1,6 +1,7 @@
 // MQTT in the adapter contract suite (test/protocols/contract.ts): devices of the project's own
 // simulator (mqtt.js clients) publish QoS1 to the adapter's embedded broker on a free loopback port.
-// A device learns its acknowledgement from the PUBACK its client receives.
+// A device learns its acknowledgement from the PUBACK its client receives. `contractMqtt5`: the same
+// with the broker on aedes 2 (mqtt.broker.mqtt5) and the devices speaking MQTT 5.
 import { tmpdir } from "node:os";
 import type { AdapterDeps, Emit, ProtocolContext } from "../adapter.js";
 import type { ContractEntry, ContractRig } from "../contract-entry.js";
@@ -42,6 +43,7 @@ class MqttRig implements ContractRig {
     private readonly configs: MqttDeviceConfig[],
     private readonly context: ProtocolContext<MqttSectionConfig>,
     private readonly deps: AdapterDeps,
+    private readonly protocolVersion: 4 | 5,
   ) {
     this.devices = configs.map((d) => d.id);
     this.adapter = new MqttAdapter(configs, context, deps, { listen: "127.0.0.1:0" });
@@ -63,6 +65,7 @@ class MqttRig implements ContractRig {
       reconnectMs: 50,
       brokerUrl: `mqtt://127.0.0.1:${at.port}`,
       credentials: LOGIN,
+      protocolVersion: this.protocolVersion,
       log: this.deps.log.child({ role: "simulator" }),
     });
     await this.sim.start();
@@ -132,17 +135,26 @@ class MqttRig implements ContractRig {
   }
 }
 
-export const contract: ContractEntry = {
-  async setup({ devices, deps }) {
-    const configs = Array.from({ length: devices }, (_, i) => deviceConfig(`mqtt-${i + 1}`));
-    const section = mqttSection.parse({
-      broker: { users: [{ ...LOGIN, publish: ["#"], subscribe: ["#"] }], persist: false },
-    });
-    const context: ProtocolContext<MqttSectionConfig> = {
-      gatewayId: "contract",
-      dataDir: tmpdir(),
-      section,
-    };
-    return new MqttRig(configs, context, deps);
-  },
-};
+function entry(protocolVersion: 4 | 5): ContractEntry {
+  return {
+    async setup({ devices, deps }) {
+      const configs = Array.from({ length: devices }, (_, i) => deviceConfig(`mqtt-${i + 1}`));
+      const section = mqttSection.parse({
+        broker: {
+          users: [{ ...LOGIN, publish: ["#"], subscribe: ["#"] }],
+          persist: false,
+          mqtt5: protocolVersion === 5,
+        },
+      });
+      const context: ProtocolContext<MqttSectionConfig> = {
+        gatewayId: "contract",
+        dataDir: tmpdir(),
+        section,
+      };
+      return new MqttRig(configs, context, deps, protocolVersion);
+    },
+  };
+}
+
+export const contract = entry(4);
+export const contractMqtt5 = entry(5);

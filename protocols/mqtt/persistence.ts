@@ -2,10 +2,12 @@
 // persistent sessions, in a small SQLite file beside the buffer. aedes' in-memory persistence stays
 // the working copy; changes are written behind (at most FLUSH_MS later, and on close), so a crash
 // may forget the last half second of retained-state changes but never delays a publish. Messages
-// queued for offline sessions and in-flight QoS2 state stay in memory.
+// queued for offline sessions and in-flight QoS2 state stay in memory. A retained MQTT 5 message
+// keeps its properties and its expiry: one that expired while the gateway was down is not restored.
 import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { decode as msgpackDecode, encode as msgpackEncode } from "@msgpack/msgpack";
 import Database from "better-sqlite3";
 import type { Logger } from "pino";
 
@@ -28,6 +30,18 @@ interface RetainedPacket {
   topic: string;
   payload: Buffer;
   qos: number;
+  /** MQTT 5 properties (aedes 2). */
+  properties?: Record<string, unknown>;
+  /** When an MQTT 5 message expires, ms since the epoch (aedes 2). */
+  messageExpiry?: number;
+}
+
+interface RetainedRow {
+  topic: string;
+  payload: Buffer;
+  qos: number;
+  expires_at: number | null;
+  properties: Buffer | null;
 }
 
 interface MemoryLike {
@@ -45,6 +59,26 @@ export interface BrokerStore {
   close(): Promise<void>;
 }
 
+/** aedes-persistence 11's in-memory persistence (the broker's when nothing is kept on disk). */
+export function memoryPersistence(): unknown {
+  return new MemoryPersistence();
+}
+
+/** Properties as stored: MessagePack, where Buffers (correlation data) stay bytes. */
+function packProperties(p: Record<string, unknown> | undefined): Buffer | null {
+  if (p === undefined) return null;
+  const kept = Object.fromEntries(
+    Object.entries(p).filter(([k, v]) => v !== undefined && k !== "topicAlias"),
+  );
+  return Object.keys(kept).length === 0 ? null : Buffer.from(msgpackEncode(kept));
+}
+
+function unpackProperties(b: Buffer): Record<string, unknown> {
+  const p = msgpackDecode(b) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(p)) if (v instanceof Uint8Array) p[k] = Buffer.from(v);
+  return p;
+}
+
 export async function openBrokerStore(dir: string, log: Logger): Promise<BrokerStore> {
   mkdirSync(dir, { recursive: true });
   const db = new Database(join(dir, "broker.db"));
@@ -55,7 +89,13 @@ export async function openBrokerStore(dir: string, log: Logger): Promise<BrokerS
     CREATE TABLE IF NOT EXISTS subscriptions (
       client_id TEXT NOT NULL, topic TEXT NOT NULL, options TEXT NOT NULL, PRIMARY KEY (client_id, topic));
   `);
-  const putRetained = db.prepare("INSERT OR REPLACE INTO retained (topic, payload, qos) VALUES (?, ?, ?)");
+  // Files from before MQTT 5: retained rows without expiry and properties.
+  const columns = new Set((db.pragma("table_info(retained)") as { name: string }[]).map((c) => c.name));
+  if (!columns.has("expires_at")) db.exec("ALTER TABLE retained ADD COLUMN expires_at INTEGER");
+  if (!columns.has("properties")) db.exec("ALTER TABLE retained ADD COLUMN properties BLOB");
+  const putRetained = db.prepare(
+    "INSERT OR REPLACE INTO retained (topic, payload, qos, expires_at, properties) VALUES (?, ?, ?, ?, ?)",
+  );
   const delRetained = db.prepare("DELETE FROM retained WHERE topic = ?");
   const delClient = db.prepare("DELETE FROM subscriptions WHERE client_id = ?");
   const putSub = db.prepare("INSERT INTO subscriptions (client_id, topic, options) VALUES (?, ?, ?)");
@@ -68,14 +108,23 @@ export async function openBrokerStore(dir: string, log: Logger): Promise<BrokerS
   class SqlitePersistence extends MemoryPersistence {
     override async setup(broker: unknown): Promise<void> {
       await super.setup(broker);
-      const retained = db.prepare("SELECT topic, payload, qos FROM retained").all() as RetainedPacket[];
+      const now = Date.now();
+      const expired = db.prepare("DELETE FROM retained WHERE expires_at IS NOT NULL AND expires_at <= ?");
+      expired.run(now);
+      const retained = db
+        .prepare("SELECT topic, payload, qos, expires_at, properties FROM retained")
+        .all() as RetainedRow[];
       for (const r of retained) {
-        await super.storeRetained(
-          new AedesPacket(
-            { cmd: "publish", topic: r.topic, payload: r.payload, qos: r.qos, retain: true },
-            broker,
-          ) as RetainedPacket,
-        );
+        const original: Record<string, unknown> = {
+          cmd: "publish",
+          topic: r.topic,
+          payload: r.payload,
+          qos: r.qos,
+          retain: true,
+        };
+        if (r.properties !== null) original.properties = unpackProperties(r.properties);
+        if (r.expires_at !== null) original.messageExpiry = r.expires_at;
+        await super.storeRetained(new AedesPacket(original, broker) as RetainedPacket);
       }
       const rows = db
         .prepare("SELECT client_id, topic, options FROM subscriptions ORDER BY client_id")
@@ -136,7 +185,7 @@ export async function openBrokerStore(dir: string, log: Logger): Promise<BrokerS
     db.transaction(() => {
       for (const [topic, p] of retained) {
         if (p === null) delRetained.run(topic);
-        else putRetained.run(topic, p.payload, p.qos);
+        else putRetained.run(topic, p.payload, p.qos, p.messageExpiry ?? null, packProperties(p.properties));
       }
       clients.forEach((id, i) => {
         delClient.run(id);

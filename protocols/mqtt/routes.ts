@@ -13,6 +13,14 @@ export interface RoutePoint {
   point: MqttPointConfig;
   pattern: TopicPattern;
   decode: PointDecoder;
+  /** MQTT 5: decoders chosen by the message's content type. */
+  decodeByType?: Map<string, PointDecoder>;
+}
+
+/** What an MQTT 5 message carries besides topic and payload that the points can use. */
+export interface MessageProperties {
+  contentType?: string | undefined;
+  userProperties?: Record<string, string | string[]> | undefined;
 }
 
 export interface Problem {
@@ -49,6 +57,11 @@ export class Router {
       for (const point of device.points) {
         const pattern = compilePattern(point.topic);
         const rp: RoutePoint = { device, point, pattern, decode: compileDecoder(point.decode) };
+        if (point.decode_by_content_type !== undefined) {
+          rp.decodeByType = new Map(
+            Object.entries(point.decode_by_content_type).map(([type, spec]) => [type, compileDecoder(spec)]),
+          );
+        }
         if (pattern.exact) {
           const list = this.exact.get(pattern.filter) ?? [];
           list.push(rp);
@@ -80,9 +93,15 @@ export class Router {
 
   /**
    * The readings of one message. `retainedDelivery`: a retained message the broker handed over on
-   * subscribe, stored earlier, so its value is marked uncertain.
+   * subscribe, stored earlier, so its value is marked uncertain. `properties`: an MQTT 5 message's.
    */
-  route(topic: string, payload: Buffer, now: number, retainedDelivery = false): Routed {
+  route(
+    topic: string,
+    payload: Buffer,
+    now: number,
+    retainedDelivery = false,
+    properties?: MessageProperties,
+  ): Routed {
     const points = this.match(topic);
     if (points.length === 0) return { readings: [], problems: [], matched: false };
     const parsed = new ParsedPayload(payload);
@@ -106,7 +125,9 @@ export class Router {
       let value: ReadingValue;
       let ts = now;
       try {
-        const d = rp.decode(parsed);
+        const contentType = properties?.contentType;
+        const decode = (contentType !== undefined && rp.decodeByType?.get(contentType)) || rp.decode;
+        const d = decode(parsed);
         value = d.value;
         if (d.ts !== undefined) ts = d.ts;
       } catch (e) {
@@ -127,7 +148,12 @@ export class Router {
       const quality: Quality = value === null ? "bad" : retainedDelivery ? "uncertain" : "good";
       const r: Reading = { device: deviceId, point: pointName, ts, value, quality };
       if (rp.point.unit !== undefined) r.unit = rp.point.unit;
-      const tags = mergeTags(rp.device.tags, rp.point.tags, bound);
+      const tags = mergeTags(
+        rp.device.tags,
+        rp.point.tags,
+        bound,
+        userPropertyTags(rp.point.user_property_tags, properties?.userProperties),
+      );
       if (tags !== undefined) r.tags = tags;
       readings.push(r);
       (sources ??= new Set()).add(rp.device.id);
@@ -148,10 +174,27 @@ export class Router {
   }
 }
 
+/** The tags a point takes from the message's user properties (the first value of a repeated one). */
+function userPropertyTags(
+  wanted: Record<string, string> | undefined,
+  given: Record<string, string | string[]> | undefined,
+): Record<string, string> | undefined {
+  if (wanted === undefined || given === undefined) return undefined;
+  let out: Record<string, string> | undefined;
+  for (const [property, tag] of Object.entries(wanted)) {
+    if (!Object.hasOwn(given, property)) continue;
+    const v = given[property];
+    const value = Array.isArray(v) ? v[0] : v;
+    if (typeof value === "string") (out ??= {})[tag] = value;
+  }
+  return out;
+}
+
 function mergeTags(
   device: Record<string, string> | undefined,
   point: Record<string, string> | undefined,
   bound: Record<string, string> | undefined,
+  fromProperties: Record<string, string> | undefined,
 ): Record<string, string> | undefined {
   let extra: Record<string, string> | undefined;
   if (bound !== undefined) {
@@ -160,6 +203,7 @@ function mergeTags(
       (extra ??= {})[k] = v;
     }
   }
+  if (fromProperties !== undefined) extra = { ...extra, ...fromProperties };
   if (device === undefined && extra === undefined) return point;
   if (point === undefined && extra === undefined) return device;
   return { ...device, ...extra, ...point };

@@ -27,6 +27,12 @@ const mqttTopicFilter = z
     },
   );
 
+/** A topic name to publish to: no wildcards. */
+const mqttTopicName = z
+  .string()
+  .min(1)
+  .refine((t) => !t.includes("+") && !t.includes("#"), { message: "a topic name has no '+' or '#'" });
+
 /**
  * A point's topic: an MQTT filter whose `+` levels may carry a name (`plant/+site/+device/temp`).
  * `+device` sets the reading's device id, `+point` its point name; other names become tags.
@@ -84,11 +90,19 @@ export const mqttSection = z.strictObject({
       max_connections: z.number().int().positive().default(1000),
       max_message_bytes: byteSize.default(262144),
       // QoS1/2 publishes of one connection waiting for their commit (and QoS2 awaiting PUBREL);
-      // a connection that sends more is disconnected.
+      // a connection that sends more is disconnected (MQTT 5: answered 0x97, and advertised as the
+      // broker's Receive Maximum).
       max_inflight: z.number().int().min(1).max(65535).default(1000),
       // Retained messages and persistent sessions (subscriptions, queued QoS1/2 messages) under
       // <gateway.data_dir>/mqtt-broker, so they survive a restart.
       persist: z.boolean().default(true),
+      // MQTT 5 besides 3.1.1: the broker runs on aedes 2.0.0-beta.1 instead of aedes 1.2.0 (see the
+      // README). v5 refusals carry reason codes; 3.1.1 devices keep the 3.1.1 behaviour.
+      mqtt5: z.boolean().default(false),
+      // MQTT 5: topic aliases a device may set up per connection (0: none).
+      topic_alias_maximum: z.number().int().min(0).max(65535).default(10),
+      // MQTT 5: the longest session expiry interval a device gets (a longer request is shortened).
+      session_expiry_max_s: z.number().int().min(1).max(4294967295).default(604800),
     })
     .optional(),
 });
@@ -109,10 +123,24 @@ const mqttPoint = z
     command_topic: z.string().min(1).optional(),
     command_qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
     command_retain: z.boolean().default(false),
+    // MQTT 5 messages: a content type of the message picks the decoder (others use `decode`).
+    decode_by_content_type: z.record(z.string().min(1), mqttPayloadDecode).optional(),
+    // MQTT 5 messages: user property -> the reading's tag it fills (`{ line-id: line }`).
+    user_property_tags: z.record(z.string().min(1), z.string().min(1)).optional(),
+    // MQTT 5 devices (embedded broker with mqtt5): a command carries this response topic and fresh
+    // correlation data; the write succeeds once the device answers there with the same data.
+    command_response_topic: mqttTopicName.optional(),
+    command_response_timeout_ms: positiveMs.default(10000),
+    // MQTT 5: a command not delivered within this time is dropped from the broker's queue.
+    command_expiry_s: z.number().int().min(1).max(4294967295).optional(),
   })
   .refine((p) => p.write === undefined || p.command_topic !== undefined, {
     message: "a writable MQTT point needs command_topic",
     path: ["write"],
+  })
+  .refine((p) => p.command_response_topic === undefined || p.command_topic !== undefined, {
+    message: "command_response_topic needs command_topic",
+    path: ["command_response_topic"],
   });
 
 export const mqttDevice = z.strictObject({
@@ -200,6 +228,23 @@ export function checkMqtt({
         message: `client_id '${c.client_id}' is also used by devices[${first.index}] with other connection settings: give each connection its own client_id, or the same settings`,
       });
     }
+  }
+  for (const { device, index } of devices) {
+    device.points.forEach((p, i) => {
+      if (p.command_response_topic === undefined) return;
+      if (device.connection !== undefined) {
+        issues.push({
+          path: ["devices", index, "points", i, "command_response_topic"],
+          message:
+            "command_response_topic works at the embedded broker (mqtt.broker with mqtt5: true); not yet in client mode",
+        });
+      } else if (broker !== undefined && !broker.mqtt5) {
+        issues.push({
+          path: ["devices", index, "points", i, "command_response_topic"],
+          message: "command_response_topic is MQTT 5: it needs mqtt.broker.mqtt5: true",
+        });
+      }
+    });
   }
   if (broker && broker.users.length === 0 && !broker.allow_anonymous) {
     issues.push({

@@ -1,6 +1,8 @@
 // Simulated MQTT devices: each connects where the device map says it publishes (the gateway's
 // embedded broker, or its site broker), publishes every point at a rate with changing values, takes
-// commands on the points' command topics, and misbehaves on demand.
+// commands on the points' command topics, and misbehaves on demand. They speak MQTT 3.1.1 or 5; in
+// MQTT 5 they answer a command that carries a response topic, and send the user properties their
+// points map to tags.
 import { encode as msgpackEncode } from "@msgpack/msgpack";
 import { connect, type IClientOptions, type MqttClient } from "mqtt";
 import type { Logger } from "pino";
@@ -30,6 +32,8 @@ export interface MqttSimulatorOptions {
   credentials?: { username: string; password: string } | undefined;
   /** Overrides the embedded broker's address (tests). */
   brokerUrl?: string;
+  /** 4: MQTT 3.1.1 (the default), 5: MQTT 5. */
+  protocolVersion?: 4 | 5;
   log?: Logger;
 }
 
@@ -38,6 +42,8 @@ interface SimTopic {
   points: MqttPointConfig[];
   qos: 0 | 1 | 2;
   retain: boolean;
+  /** MQTT 5: user properties sent with each message (those the points map to tags). */
+  userProperties?: Record<string, string>;
 }
 
 interface SimDevice {
@@ -48,6 +54,10 @@ interface SimDevice {
   sent: number;
   /** QoS1/2 publishes the broker acknowledged (PUBACK, or PUBCOMP for QoS2). */
   acked: number;
+  /** MQTT 5: QoS1/2 publishes the broker refused with a reason code, by code. */
+  refused: Map<number, number>;
+  /** MQTT 5: commands answered on their response topic. */
+  answered: number;
   commands: number;
   /** Connections made (the first and every reconnect). */
   connects: number;
@@ -89,6 +99,8 @@ export class MqttSimulator implements Simulator {
         const t = byTopic.get(topic) ?? { topic, points: [], qos: 0, retain: false };
         t.points.push(p);
         t.qos = Math.max(t.qos, p.qos) as 0 | 1 | 2;
+        for (const property of Object.keys(p.user_property_tags ?? {}))
+          (t.userProperties ??= {})[property] = `sim-${cfg.id}`;
         byTopic.set(topic, t);
       }
       this.devices.set(cfg.id, {
@@ -98,6 +110,8 @@ export class MqttSimulator implements Simulator {
         values: new Map(),
         sent: 0,
         acked: 0,
+        refused: new Map(),
+        answered: 0,
         commands: 0,
         connects: 0,
         ready: false,
@@ -147,13 +161,25 @@ export class MqttSimulator implements Simulator {
     return this.devices.get(device)?.values.get(point);
   }
 
-  counts(): Record<string, { sent: number; acked: number; commands: number; connects: number }> {
+  counts(): Record<string, SimCounts> {
     return Object.fromEntries(
       [...this.devices].map(([id, d]) => [
         id,
-        { sent: d.sent, acked: d.acked, commands: d.commands, connects: d.connects },
+        {
+          sent: d.sent,
+          acked: d.acked,
+          refused: Object.fromEntries(d.refused),
+          answered: d.answered,
+          commands: d.commands,
+          connects: d.connects,
+        },
       ]),
     );
+  }
+
+  /** The MQTT version the simulated devices speak. */
+  get protocolVersion(): 4 | 5 {
+    return this.opts.protocolVersion ?? 4;
   }
 
   /**
@@ -211,8 +237,17 @@ export class MqttSimulator implements Simulator {
       if (!d.values.has(p.name) || (animate && p.write === undefined)) d.values.set(p.name, this.animate(p));
     const payload = garbage ? Buffer.from([0xff, 0xfe, 0x00, 0x7b]) : this.payload(d, t);
     d.sent++;
-    d.client!.publish(t.topic, payload, { qos: t.qos, retain: t.retain }, (err) => {
-      if (!err && t.qos > 0) d.acked++;
+    const properties =
+      this.protocolVersion === 5 && t.userProperties !== undefined
+        ? { properties: { userProperties: t.userProperties } }
+        : {};
+    d.client!.publish(t.topic, payload, { qos: t.qos, retain: t.retain, ...properties }, (err) => {
+      if (t.qos === 0) return;
+      if (!err) d.acked++;
+      else {
+        const code = (err as { code?: unknown }).code;
+        if (typeof code === "number") d.refused.set(code, (d.refused.get(code) ?? 0) + 1);
+      }
     });
   }
 
@@ -256,6 +291,7 @@ export class MqttSimulator implements Simulator {
       clean: true,
       reconnectPeriod: this.opts.reconnectMs ?? 500,
       connectTimeout: 5000,
+      protocolVersion: this.protocolVersion,
     };
     if (conn !== undefined) {
       url = conn.url;
@@ -293,15 +329,33 @@ export class MqttSimulator implements Simulator {
       });
     });
     client.on("close", () => (d.ready = false));
-    client.on("message", (topic, payload) => {
+    client.on("message", (topic, payload, packet) => {
       const p = commandTopics.get(topic);
       if (p === undefined) return;
       d.commands++;
+      const responseTopic = packet.properties?.responseTopic;
+      const correlationData = packet.properties?.correlationData;
+      const answer = (error?: string): void => {
+        if (responseTopic === undefined || !client.connected) return;
+        const userProperties = error === undefined ? {} : { userProperties: { error } };
+        client.publish(
+          responseTopic,
+          error === undefined ? "ok" : "error",
+          {
+            qos: 1,
+            properties: { ...(correlationData !== undefined ? { correlationData } : {}), ...userProperties },
+          },
+          (err) => {
+            if (!err) d.answered++;
+          },
+        );
+      };
       try {
         let v = compileDecoder(p.decode)(new ParsedPayload(payload)).value;
         if (typeof v === "number") v = v * p.scale + p.offset;
         if (typeof v === "number" || typeof v === "boolean" || typeof v === "string") d.values.set(p.name, v);
         this.log.info({ device: d.cfg.id, point: p.name, value: v }, "simulated device took a command");
+        answer();
         const t = d.topics.find((x) => x.points.includes(p));
         if (t !== undefined && client.connected) this.publishTopic(d, t, false);
       } catch (e) {
@@ -309,6 +363,7 @@ export class MqttSimulator implements Simulator {
           { device: d.cfg.id, point: p.name, err: (e as Error).message },
           "simulated device got a command it cannot read",
         );
+        answer(`cannot read the command: ${(e as Error).message}`);
       }
     });
     client.on("error", (err) =>
@@ -324,6 +379,16 @@ export class MqttSimulator implements Simulator {
     if (!d.ready)
       this.log.warn({ device: d.cfg.id, url }, "simulated device not connected yet; it keeps trying");
   }
+}
+
+export interface SimCounts {
+  sent: number;
+  acked: number;
+  /** MQTT 5 refusals by reason code (151: quota exceeded, ...). */
+  refused: Record<number, number>;
+  answered: number;
+  commands: number;
+  connects: number;
 }
 
 function setPath(doc: Record<string, unknown>, path: string, value: unknown): void {

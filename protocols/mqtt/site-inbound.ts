@@ -25,6 +25,11 @@ export interface InboundMessage {
   qos: 0 | 1 | 2;
   /** The broker hands over a retained message it stored earlier. */
   retain: boolean;
+  /** An MQTT 5 message's content type and user properties. */
+  properties?: {
+    contentType?: string | undefined;
+    userProperties?: Record<string, string | string[]> | undefined;
+  };
 }
 
 export interface InboundOptions {
@@ -364,7 +369,11 @@ class InboundTap extends Duplex {
       this.session.qos2.set(id, promise);
     }
     const payload = typeof p.payload === "string" ? Buffer.from(p.payload) : p.payload;
-    this.waiting.push({ entry, message: { topic: p.topic, payload, qos, retain: p.retain } });
+    const properties =
+      p.properties === undefined
+        ? undefined
+        : { contentType: p.properties.contentType, userProperties: p.properties.userProperties };
+    this.waiting.push({ entry, message: { topic: p.topic, payload, qos, retain: p.retain, properties } });
     if (!this.pumpScheduled && !this.committing) {
       this.pumpScheduled = true;
       // Everything that arrives in this turn of the event loop goes into the same group.

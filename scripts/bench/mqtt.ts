@@ -3,8 +3,9 @@
 // publisher, measured in the same run: many in flight per connection, and 16 devices that each wait
 // for their PUBACK (latency, rate, bytes written to the device per reading from the gateway
 // process's /proc/self/io); QoS0 ingest into the buffer; the gateway's RSS with 1,000 connected
-// device clients. The gateway side runs in a child process (this file with --mqtt-bench-child),
-// like Mosquitto.
+// device clients. The 4 x 100 QoS1 figure also for MQTT 5: v5 publishers to the broker on aedes 2
+// (mqtt5: true) beside v5 to Mosquitto, and 3.1.1 publishers there. The gateway side runs in a child
+// process (this file with --mqtt-bench-child), like Mosquitto.
 import { execFileSync, fork, spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
@@ -15,8 +16,8 @@ import { percentile, withPeer, type Benchmark, type Figure } from "../bench-kit.
 const USER = { username: "bench", password: "bench-pw" };
 const CHILD_FLAG = "--mqtt-bench-child";
 
-/** `ackCommitGapMs` undefined: the default commit policy. */
-async function child(dir: string, ackCommitGapMs: number | undefined): Promise<void> {
+/** `ackCommitGapMs` undefined: the default commit policy. `mqtt5`: the broker on aedes 2. */
+async function child(dir: string, ackCommitGapMs: number | undefined, mqtt5: boolean): Promise<void> {
   const pino = (await import("pino")).default;
   const { openBuffer } = await import("../../buffer/index.js");
   const { configSchema, protocolContext } = await import("../../protocols/registry.js");
@@ -24,7 +25,9 @@ async function child(dir: string, ackCommitGapMs: number | undefined): Promise<v
   const buffer = await openBuffer({ dir, sync: "full", maxBytes: 4 * 1024 ** 3, ackCommitGapMs });
   const config = configSchema.parse({
     gateway: { id: "bench", data_dir: dir },
-    mqtt: { broker: { users: [{ ...USER, subscribe: ["bench/#"] }], persist: false, max_connections: 5000 } },
+    mqtt: {
+      broker: { users: [{ ...USER, subscribe: ["bench/#"] }], persist: false, max_connections: 5000, mqtt5 },
+    },
     devices: [{ id: "dev", protocol: "mqtt", points: [{ name: "v", topic: "bench/+device/v" }] }],
   });
   if (config.devices[0]?.protocol !== "mqtt") throw new Error("unreachable");
@@ -91,15 +94,27 @@ function deviceWrites(): number {
   return Number(io.write_bytes) - Number(io.cancelled_write_bytes);
 }
 
-if (process.argv[2] === CHILD_FLAG)
-  await child(process.argv[3]!, process.argv[4] === undefined ? undefined : Number(process.argv[4]));
+if (process.argv[2] === CHILD_FLAG) {
+  const gap = process.argv[4];
+  await child(
+    process.argv[3]!,
+    gap === undefined || gap === "-" ? undefined : Number(gap),
+    process.argv[5] === "mqtt5",
+  );
+}
 
 /** The gateway side in a child process, and the port of its embedded broker. */
 async function startGateway(
   dir: string,
   ackCommitGapMs?: number,
+  mqtt5 = false,
 ): Promise<{ gw: ChildProcess; port: number }> {
-  const args = [CHILD_FLAG, dir, ...(ackCommitGapMs === undefined ? [] : [String(ackCommitGapMs)])];
+  const args = [
+    CHILD_FLAG,
+    dir,
+    ackCommitGapMs === undefined ? "-" : String(ackCommitGapMs),
+    mqtt5 ? "mqtt5" : "v311",
+  ];
   const gw = fork(new URL(import.meta.url).pathname, args, { stdio: ["ignore", "ignore", "inherit", "ipc"] });
   try {
     const { port } = await new Promise<{ port: number }>((res, rej) => {
@@ -150,6 +165,7 @@ async function qos1Rate(
   inflight: number,
   seconds: number,
   max: number,
+  protocolVersion: 4 | 5 = 4,
 ): Promise<Qos1Run> {
   const clients = await Promise.all(
     Array.from({ length: conns }, (_, i) =>
@@ -157,6 +173,7 @@ async function qos1Rate(
         ...USER,
         clientId: `pub-${i}-${Date.now()}`,
         reconnectPeriod: 0,
+        protocolVersion,
       }),
     ),
   );
@@ -176,9 +193,11 @@ async function qos1Rate(
           }
           sent++;
           const started = performance.now();
-          c.publish(`bench/d${i}/v`, payload, { qos: 1 }, () => {
-            latencies.push(performance.now() - started);
-            acked++;
+          c.publish(`bench/d${i}/v`, payload, { qos: 1 }, (err) => {
+            if (!err) {
+              latencies.push(performance.now() - started);
+              acked++;
+            }
             next();
           });
         };
@@ -229,6 +248,9 @@ const bench: Benchmark = {
       // policy before ack_commit_gap_ms (the gap set to commit_interval_ms, 50).
       const old = await startGateway(join(ctx.tmpDir, "buffer-interval-only"), 50);
       children.push(old.gw);
+      const gw5 = await startGateway(join(ctx.tmpDir, "buffer-mqtt5"), undefined, true);
+      children.push(gw5.gw);
+      const port5 = gw5.port;
 
       // First, in the fresh process: RSS with 1,000 device clients connected (each subscribed to its command topic).
       const nClients = ctx.quick ? 200 : 1000;
@@ -382,6 +404,26 @@ const bench: Benchmark = {
           value: percentile(oldRun.latencies, 50),
           unit: "ms",
         },
+      );
+
+      ctx.log(
+        "QoS1 again with MQTT 5: Mosquitto, then the embedded broker on aedes 2 (mqtt5: true), then 3.1.1 there",
+      );
+      const mosqRate5 = (await qos1Rate(mport, conns, inflight, seconds, max, 5)).rate;
+      const ourRate5 = (await qos1Rate(port5, conns, inflight, seconds, max, 5)).rate;
+      const ourRate5v311 = (await qos1Rate(port5, conns, inflight, seconds, max, 4)).rate;
+      ctx.log(
+        `MQTT 5: Mosquitto ${mosqRate5.toFixed(0)} msg/s, aedes 2 + commit ${ourRate5.toFixed(0)} msg/s; 3.1.1 on aedes 2 ${ourRate5v311.toFixed(0)} msg/s`,
+      );
+      figures.push(
+        withPeer("qos1_acked_after_commit_mqtt5", ourRate5, "msg/s", "mosquitto_qos1_mqtt5", mosqRate5),
+        withPeer(
+          "qos1_acked_after_commit_aedes2_v311",
+          ourRate5v311,
+          "msg/s",
+          "qos1_acked_after_commit (aedes 1.2)",
+          ours.rate,
+        ),
       );
 
       // QoS0: a fixed number of messages, timed until the last one is committed.

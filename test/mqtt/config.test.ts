@@ -74,3 +74,35 @@ test("site connections: reconnect bounds in order, one client id per connection"
     [],
   );
 });
+
+test("MQTT 5 point options: a response topic needs mqtt5 at the embedded broker, a command topic, no wildcard", () => {
+  const point = (extra: Record<string, unknown>) => [
+    { id: "d", protocol: "mqtt", points: [{ name: "p", topic: "d/p", ...extra }] },
+  ];
+  const v5 = { broker: { users: [{ username: "u", password: "p" }], mqtt5: true } };
+  const answered = { command_topic: "d/p/set", command_response_topic: "d/p/answer", write: {} };
+  assert.deepEqual(messages(base(point(answered), v5)), []);
+  assert.match(messages(base(point(answered)))[0]!, /needs mqtt\.broker\.mqtt5: true/);
+  assert.match(
+    messages(base(point({ command_response_topic: "d/p/answer" }), v5))[0]!,
+    /command_response_topic needs command_topic/,
+  );
+  assert.match(
+    messages(base(point({ ...answered, command_response_topic: "d/+/answer" }), v5))[0]!,
+    /no '\+' or '#'/,
+  );
+  const siteDevice = [{ ...point(answered)[0], connection: { url: "mqtt://127.0.0.1:1883" } }];
+  assert.match(messages(base(siteDevice, v5))[0]!, /not yet in client mode/);
+  assert.deepEqual(
+    messages(
+      base(
+        point({
+          decode_by_content_type: { "text/plain": "number" },
+          user_property_tags: { "line-id": "line" },
+        }),
+        v5,
+      ),
+    ),
+    [],
+  );
+});

@@ -1,5 +1,5 @@
 // A stand-in gateway for the kill -9 test: the MQTT adapter's embedded broker with an Emit that
-// appends to a real buffer. argv: BUFFER_DIR. Sends {port} over IPC when listening.
+// appends to a real buffer. argv: BUFFER_DIR [mqtt5]. Sends {port} over IPC when listening.
 import pino from "pino";
 import { openBuffer } from "../../buffer/index.js";
 import { MqttAdapter } from "../../protocols/mqtt/adapter.js";
@@ -9,7 +9,7 @@ import { mqttConfig, mqttDevices } from "./helpers.js";
 const dir = process.argv[2]!;
 const buffer = await openBuffer({ dir, sync: "full" });
 const config = mqttConfig([{ id: "d", points: [{ name: "seq", topic: "d/seq" }] }], {
-  broker: { persist: false },
+  broker: { persist: false, mqtt5: process.argv[3] === "mqtt5" },
 });
 const adapter = new MqttAdapter(
   mqttDevices(config),

@@ -41,6 +41,21 @@ export function mqttDevices(config: Config): MqttDeviceConfig[] {
   return config.devices.filter((d): d is MqttDeviceConfig => d.protocol === "mqtt");
 }
 
+/**
+ * The embedded broker's two engines: aedes 1.2 (MQTT 3.1.1, the default) and aedes 2.0.0-beta.1
+ * (mqtt.broker.mqtt5: 3.1.1 and 5). Tests that hold for both run on each.
+ */
+export const ENGINES = [
+  { name: "aedes 1.2", mqtt5: false },
+  { name: "aedes 2 beta", mqtt5: true },
+] as const;
+
+/** `embedded` on one engine. */
+export function embeddedOn(engine: (typeof ENGINES)[number]): typeof embedded {
+  return (t, devices, opts = {}) =>
+    embedded(t, devices, { ...opts, broker: { ...opts.broker, mqtt5: engine.mqtt5 } });
+}
+
 export interface EmbeddedRig {
   adapter: MqttAdapter;
   rec: ReturnType<typeof recorder>;

@@ -2,6 +2,7 @@
 // runs one suite against every persistence: adding a protocol's entry adds it here.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { contractMqtt5 } from "../../protocols/mqtt/contract.js";
 import { PROTOCOLS } from "../../protocols/registry.js";
 import { contractSuite } from "./contract.js";
 
@@ -17,3 +18,6 @@ for (const p of PROTOCOLS) {
   const entry = await p.contract();
   describe(`${p.title} adapter contract`, () => contractSuite(p.name, entry));
 }
+
+// The embedded MQTT broker's second engine (mqtt.broker.mqtt5: aedes 2) with MQTT 5 devices.
+describe("MQTT 5 (aedes 2 broker) adapter contract", () => contractSuite("mqtt", contractMqtt5));
