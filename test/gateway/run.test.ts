@@ -28,7 +28,7 @@ function start(args: string[]): { child: ChildProcess; output: () => string } {
   return { child, output: () => out };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe().catch(() => undefined);
@@ -94,7 +94,7 @@ test("iggy-edge run: readings flow from a simulated device through the buffer in
       "6",
       "--json",
     ],
-    { encoding: "utf8", timeout: 30_000 },
+    { encoding: "utf8", timeout: 120_000 },
   );
   assert.equal(tail.status, 0, tail.stderr);
   const lines = tail.stdout
@@ -150,7 +150,7 @@ test("iggy-edge run: readings flow from a simulated device through the buffer in
 test("iggy-edge run with a broken config exits 1 with FILE:LINE:COL", () => {
   const file = join(dir.path, "broken.yaml");
   writeFileSync(file, "gateway: { id: gw }\nhttp: { listen: 'nope' }\n");
-  const r = spawnSync(process.execPath, [cliPath, "run", "-c", file], { encoding: "utf8", timeout: 30_000 });
+  const r = spawnSync(process.execPath, [cliPath, "run", "-c", file], { encoding: "utf8", timeout: 120_000 });
   assert.equal(r.status, 1);
   assert.match(
     r.stderr,

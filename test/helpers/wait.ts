@@ -3,7 +3,7 @@
 import { once, type EventEmitter } from "node:events";
 
 /** Time limit of a wait unless the caller gives one: long enough for a loaded Raspberry Pi. */
-export const WAIT_LIMIT_MS = 20_000;
+export const WAIT_LIMIT_MS = 60_000;
 
 /** Polls `cond` (every 10 ms) until it holds; fails naming `what` after `timeoutMs`. */
 export async function waitFor(

@@ -124,7 +124,7 @@ test("client mode: messages published while the gateway is away arrive after it 
   await mpub(m, ["-q", "1", "-t", "site/hall-2/co2", "-m", "901"]);
   const reconnectedAt = m.log().length;
   const second = await siteAdapter(t, m);
-  await waitFor("the message kept by the session", () => second.rec.readings.length === 1, 10_000);
+  await waitFor("the message kept by the session", () => second.rec.readings.length === 1, 60_000);
   assert.equal(second.rec.readings[0]?.value, 901);
   // Acknowledged before the restart, so the restarted broker does not send it again.
   await waitFor("its PUBACK", () => /Received PUBACK from edge-test/.test(m.log().slice(reconnectedAt)));
@@ -136,7 +136,7 @@ test("client mode: messages published while the gateway is away arrive after it 
     15_000,
   );
   await mpub(m, ["-q", "1", "-t", "site/hall-2/co2", "-m", "902"]);
-  await waitFor("a reading after the restart", () => second.rec.readings.length === 2, 10_000);
+  await waitFor("a reading after the restart", () => second.rec.readings.length === 2, 60_000);
   assert.equal(second.rec.readings[1]?.value, 902);
 });
 
