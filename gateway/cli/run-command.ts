@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { ConfigError, loadConfig, type LoadedConfig } from "../config.js";
 import { createLogger, registerSecrets } from "../log.js";
 import { GatewayRuntime } from "../runtime.js";
+import { SystemdService } from "../systemd/service.js";
 import { configOption } from "./config-option.js";
 
 /**
@@ -32,6 +33,7 @@ export function runCommand(): Command {
       const stop = async (signal: string, exitCode = 0) => {
         if (stopping) return;
         stopping = true;
+        systemd?.stopping(signal);
         if (exitCode === 0) log.info({ signal }, "stop requested");
         else log.error({ reason: signal, exit_code: exitCode }, "stopping after a fatal failure");
         const force = setTimeout(() => {
@@ -40,16 +42,22 @@ export function runCommand(): Command {
         }, 30_000);
         force.unref();
         await runtime.stop().catch((e: unknown) => log.error({ err: e }, "error while stopping"));
+        systemd?.close();
         process.exit(exitCode);
       };
       const runtime = new GatewayRuntime(loaded, log, { onFatal: (reason) => void stop(reason, EXIT_FATAL) });
+      const systemd = SystemdService.start(() => runtime.board.snapshot(), log);
       process.on("SIGTERM", () => void stop("SIGTERM"));
       process.on("SIGINT", () => void stop("SIGINT"));
       process.on("SIGHUP", () => {
         try {
           const next = loadConfig(opts.config);
           registerSecrets(next.secrets);
-          void runtime.reload(next).catch((e: unknown) => log.error({ err: e }, "reload failed"));
+          systemd?.reloading();
+          void runtime
+            .reload(next)
+            .catch((e: unknown) => log.error({ err: e }, "reload failed"))
+            .finally(() => systemd?.ready());
         } catch (e) {
           if (!(e instanceof ConfigError)) throw e;
           log.error(
@@ -62,8 +70,11 @@ export function runCommand(): Command {
         await runtime.start();
       } catch (e) {
         log.fatal({ err: e }, "cannot start");
+        systemd?.stopping(`cannot start: ${(e as Error).message}`);
         await runtime.stop().catch(() => undefined);
+        systemd?.close();
         process.exit(1);
       }
+      if (!stopping) systemd?.ready();
     });
 }
