@@ -10,7 +10,8 @@ import { runCommand } from "./run-command.js";
 import { tailCommand } from "./tail-command.js";
 import { simulateCommand } from "./simulate-command.js";
 import { VERSION } from "../version.js";
-import { commandCommand, statusCommand } from "./planned-commands.js";
+import { commandCommand } from "./planned-commands.js";
+import { statusCommand } from "./status-command.js";
 
 export function buildProgram(): Command {
   const program = new Command("iggy-edge")

@@ -22,13 +22,3 @@ export function commandCommand(): Command {
     "the command router (after the forwarder)",
   );
 }
-
-export function statusCommand(): Command {
-  return notBuilt(
-    new Command("status")
-      .description("what the running gateway's /api/status says, for a person")
-      .addOption(configOption())
-      .option("--url <url>", "the gateway's HTTP address (default: http.listen from the config)"),
-    "the HTTP endpoint (after the gateway runtime)",
-  );
-}

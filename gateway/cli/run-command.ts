@@ -16,8 +16,17 @@ export function runCommand(): Command {
     .addOption(configOption())
     .action(async (opts: { config: string }) => {
       // The gateway's code is imported when it runs, not when the CLI starts (see main.ts).
-      const [{ ConfigError, loadConfig }, { createLogger, registerSecrets }, { GatewayRuntime }] =
-        await Promise.all([import("../config.js"), import("../log.js"), import("../runtime.js")]);
+      const [
+        { ConfigError, loadConfig },
+        { createLogger, registerSecrets },
+        { GatewayRuntime },
+        { SystemdService },
+      ] = await Promise.all([
+        import("../config.js"),
+        import("../log.js"),
+        import("../runtime.js"),
+        import("../systemd/service.js"),
+      ]);
       let loaded: LoadedConfig;
       try {
         loaded = loadConfig(opts.config);
@@ -33,6 +42,7 @@ export function runCommand(): Command {
       const stop = async (signal: string, exitCode = 0) => {
         if (stopping) return;
         stopping = true;
+        systemd?.stopping(signal);
         if (exitCode === 0) log.info({ signal }, "stop requested");
         else log.error({ reason: signal, exit_code: exitCode }, "stopping after a fatal failure");
         const force = setTimeout(() => {
@@ -41,16 +51,22 @@ export function runCommand(): Command {
         }, 30_000);
         force.unref();
         await runtime.stop().catch((e: unknown) => log.error({ err: e }, "error while stopping"));
+        systemd?.close();
         process.exit(exitCode);
       };
       const runtime = new GatewayRuntime(loaded, log, { onFatal: (reason) => void stop(reason, EXIT_FATAL) });
+      const systemd = SystemdService.start(() => runtime.board.snapshot(), log);
       process.on("SIGTERM", () => void stop("SIGTERM"));
       process.on("SIGINT", () => void stop("SIGINT"));
       process.on("SIGHUP", () => {
         try {
           const next = loadConfig(opts.config);
           registerSecrets(next.secrets);
-          void runtime.reload(next).catch((e: unknown) => log.error({ err: e }, "reload failed"));
+          systemd?.reloading();
+          void runtime
+            .reload(next)
+            .catch((e: unknown) => log.error({ err: e }, "reload failed"))
+            .finally(() => systemd?.ready());
         } catch (e) {
           if (!(e instanceof ConfigError)) throw e;
           log.error(
@@ -63,8 +79,11 @@ export function runCommand(): Command {
         await runtime.start();
       } catch (e) {
         log.fatal({ err: e }, "cannot start");
+        systemd?.stopping(`cannot start: ${(e as Error).message}`);
         await runtime.stop().catch(() => undefined);
+        systemd?.close();
         process.exit(1);
       }
+      if (!stopping) systemd?.ready();
     });
 }
