@@ -89,7 +89,7 @@ export class GatewayRuntime {
       ...(buffer.failure ? { state: "failed", error: buffer.failure.message } : { state: "open" }),
       ...this.lastBufferStats,
     });
-    this.refreshBufferStats();
+    await this.refreshBufferStats();
 
     const iggy = config.iggy;
     const { isDefault, ...credentials } = iggyCredentials(config);
@@ -158,16 +158,16 @@ export class GatewayRuntime {
   // /api/status is synchronous; the buffer's statistics come from its worker, so a copy of at most
   // one second ago is shown. Refreshing ends with the buffer.
   private lastBufferStats: Record<string, unknown> = {};
-  private refreshBufferStats(): void {
+  /** The status page's buffer figures, kept fresh every second; the first ones before READY. */
+  private async refreshBufferStats(): Promise<void> {
     const buffer = this.buffer;
     if (!buffer) return;
-    void buffer
-      .stats()
-      .then((s) => {
-        this.lastBufferStats = s as unknown as Record<string, unknown>;
-      })
-      .catch(() => undefined);
-    setTimeout(() => this.refreshBufferStats(), 1000).unref();
+    try {
+      this.lastBufferStats = (await buffer.stats()) as unknown as Record<string, unknown>;
+    } catch {
+      // a failed buffer is reported by its own state
+    }
+    setTimeout(() => void this.refreshBufferStats(), 1000).unref();
   }
 
   private emitFor(protocol: string): Emit {

@@ -190,6 +190,7 @@ test("verdict and renderStatus: an empty buffer, a failed buffer", () => {
     uptime_s: 7200,
     ready: true,
     not_ready: [],
+    connections: [],
     devices: [],
     buffer: { state: "open", readings: 0, bytes: 0, oldestAgeMs: null, deadLetterReadings: 3 },
     iggy: null,

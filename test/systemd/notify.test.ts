@@ -51,6 +51,7 @@ test("statusLine: devices up, buffer depth and oldest age, the Iggy link", () =>
     uptime_s: 1,
     ready: true,
     not_ready: [],
+    connections: [],
     devices: [
       { id: "a", protocol: "mqtt", up: true, points: {} },
       { id: "b", protocol: "modbus", up: false, points: {} },
