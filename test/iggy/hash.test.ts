@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { batchMessageId, gatewayHash } from "../../gateway/envelope.js";
+import { xxh3_64Js } from "../../gateway/iggy/hash/xxh3-js.js";
+import { xxh3Implementation } from "../../gateway/iggy/hash/xxh3.js";
 import { partitionForKey, xxh3_64, xxh32 } from "../../gateway/iggy/index.js";
 
 // Reference values computed with the xxhash C library (Python `xxhash` package).
@@ -59,6 +61,15 @@ test("XXH3-64 and XXH32 match the reference on every length class", () => {
     assert.equal(xxh3_64(lcg(n, seed)), h3, `xxh3 of ${n} random bytes`);
     assert.equal(xxh32(lcg(n, seed)), h32, `xxh32 of ${n} random bytes`);
   }
+});
+
+test("XXH3-64 runs on WebAssembly here, and the pure-JavaScript fallback matches the reference too", () => {
+  assert.equal(xxh3Implementation, "wasm");
+  for (const [n, h3] of PATTERN) assert.equal(xxh3_64Js(pattern(n)), h3, `js xxh3 of ${n} bytes`);
+  for (const [n, seed, h3] of RANDOM)
+    assert.equal(xxh3_64Js(lcg(n, seed)), h3, `js xxh3 of ${n} random bytes`);
+  const view = lcg(2000, 4).subarray(500, 1900);
+  assert.equal(xxh3_64Js(view), xxh3_64(Buffer.from(view)));
 });
 
 test("hashes read a Buffer view at its own offset", () => {
