@@ -197,16 +197,26 @@ function figures(
 
 type Hash = (input: Uint8Array) => bigint;
 
-/** MiB/s of `hash` over `input`, repeated for about `ms` (at least 3 times). */
-function hashRate(hash: Hash, input: Uint8Array, ms: number): number {
-  for (let i = 0; i < 3; i++) hash(input);
-  let n = 0;
-  const start = performance.now();
-  while (n < 3 || performance.now() - start < ms) {
-    for (let i = 0; i < 16; i++) hash(input);
-    n += 16;
+/**
+ * MiB/s of each hash over `input`, measured in interleaved rounds (about `ms` each in all), so a
+ * machine whose load changes during the run treats every implementation alike.
+ */
+function hashRates(hashes: Hash[], input: Uint8Array, ms: number): number[] {
+  const rounds = 5;
+  const n = hashes.map(() => 0);
+  const spent = hashes.map(() => 0);
+  for (const hash of hashes) for (let i = 0; i < 3; i++) hash(input);
+  for (let r = 0; r < rounds; r++) {
+    hashes.forEach((hash, k) => {
+      const start = performance.now();
+      do {
+        for (let i = 0; i < 8; i++) hash(input);
+        n[k]! += 8;
+      } while (performance.now() - start < ms / rounds);
+      spent[k]! += performance.now() - start;
+    });
   }
-  return (n * input.length) / MB / ((performance.now() - start) / 1000);
+  return hashes.map((_, k) => (n[k]! * input.length) / MB / (spent[k]! / 1000));
 }
 
 /** The XXH3-64 implementations, each against our pure JavaScript, on the same inputs in one run. */
@@ -232,17 +242,18 @@ async function checksumFigures(ctx: BenchContext): Promise<Figure[]> {
     for (const [, hash] of others)
       if (hash(input) !== xxh3_64Js(input)) throw new Error("XXH3 implementations disagree");
     ctx.log(`XXH3-64 of a ${label}`);
-    const js = hashRate(xxh3_64Js, input, ms);
-    for (const [name, hash] of others)
+    const [js, ...rates] = hashRates([xxh3_64Js, ...others.map(([, h]) => h)], input, ms);
+    others.forEach(([name], k) =>
       out.push(
         withPeer(
           `XXH3-64 of a ${label}, ${name}`,
-          round(hashRate(hash, input, ms)),
+          round(rates[k]!),
           "MiB/s",
           "our pure JavaScript",
-          round(js),
+          round(js!),
         ),
-      );
+      ),
+    );
   }
   return out;
 }
