@@ -393,7 +393,8 @@ function vsrWire(dialect: VsrDialect, reasonOf: (code: number, op: Op) => IggyRe
   return {
     version: dialect.generation,
     reasonOf,
-    // 0.12 routes only explicit partitions and stamps partition contexts; 0.11 has no contexts.
+    // 0.12 routes only explicit partitions and stamps partition contexts; a 0.11 server routes
+    // balanced and key partitioning itself (Iggy's 0.9.0 Rust SDK sends them as they are).
     explicitPartitions: dialect.partitionContext,
     newClientState: (): ClientState010 => ({ producers: new ProducerState() }),
     newSession: ({ maxReplyBytes, state }) =>
