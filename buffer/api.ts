@@ -26,11 +26,44 @@ export interface LeaseOptions {
   maxBytes?: number;
 }
 
+export interface ExchangeRequest {
+  /** Batches Iggy confirmed: released as release() releases them, before anything is leased. */
+  release?: number[];
+  /** Lease up to `batches` batches (default 1) as lease() would, one after the other; omitted: none. */
+  lease?: LeaseOptions & { batches?: number };
+  /**
+   * The caller holds no batch (it starts, or starts over after a failure): every batch leased
+   * before and not released is handed out again first, in order, as after a crash.
+   */
+  resume?: boolean;
+}
+
+export interface ExchangeResult {
+  /** Per id in `release`: false when the batch was unknown (already released). */
+  released: boolean[];
+  /**
+   * The leased batches, in order; each follows those of every call made before this one. Unlike
+   * lease(), a batch whose readings all fail to decode is not replaced: it comes back with no
+   * readings (they are in the dead letters and the batch is gone).
+   */
+  batches: Batch[];
+  /** Whether a lease now would hand out more (a hint: appends commit meanwhile). */
+  more: boolean;
+}
+
 export interface StoredReading {
   seq: number;
   /** The reading, or why its stored bytes do not decode. */
   reading: Reading | null;
   error?: string;
+}
+
+export interface AppendOptions {
+  /**
+   * A device waits for this commit before it is acknowledged: the commit starts within
+   * ackCommitGapMs instead of commitIntervalMs. Readings appended earlier share it (order is kept).
+   */
+  awaited?: boolean;
 }
 
 export interface BufferStats extends StoreStats {
@@ -46,11 +79,16 @@ export interface ReadingBuffer {
    * then); rejects with BufferFullError, BufferStorageError, InvalidReadingError,
    * BufferOverloadedError or BufferClosedError, and then none of the call's readings was stored.
    */
-  append(readings: Reading[]): Promise<AppendResult>;
+  append(readings: Reading[], options?: AppendOptions): Promise<AppendResult>;
   /** The next batch to send (a batch left unconfirmed by a crashed run first), or null when there is nothing. */
   lease(options: LeaseOptions): Promise<Batch | null>;
   /** Iggy confirmed the batch: its readings are deleted. False when the batch is unknown (already released). */
   release(batchId: number): Promise<boolean>;
+  /**
+   * Releases and leases in one round trip to the store and one transaction (fsynced only when it
+   * leases): how a forwarder keeps several batches in flight. Calls may overlap.
+   */
+  exchange(request: ExchangeRequest): Promise<ExchangeResult>;
   /** Gives a leased batch back unsent; the next lease returns it again, identical. */
   requeue(batchId: number): Promise<boolean>;
   /** The batch can never be sent: its readings move to the dead letters. Returns the entry id, or null for an unknown batch. */

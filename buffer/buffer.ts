@@ -16,12 +16,23 @@ import { type BufferOptions, type ResolvedOptions, resolveOptions } from "./opti
 import { ByteReader, ByteWriter } from "./bytes.js";
 import { ReadingProblem, readReading, writeReading } from "./reading-codec.js";
 import { SeriesDictionary } from "./series-dictionary.js";
-import type { AppendResult, Batch, BufferStats, LeaseOptions, ReadingBuffer, StoredReading } from "./api.js";
+import type {
+  AppendResult,
+  Batch,
+  BufferStats,
+  ExchangeRequest,
+  ExchangeResult,
+  LeaseOptions,
+  ReadingBuffer,
+  StoredReading,
+} from "./api.js";
 import type {
   AppendFrame,
   AppendOutcome,
   DeadLetterEntry,
   DeadLetterSelector,
+  Exchanged,
+  LeaseRequest,
   LeasedBatch,
   PurgeResult,
   ReadyInfo,
@@ -48,6 +59,8 @@ class FrameBuilder {
   readonly writer: ByteWriter;
   readonly lengths: number[] = [];
   readonly calls: PendingCall[] = [];
+  /** A device waits for one of the calls. */
+  awaited = false;
 
   constructor(sizeHint: number) {
     this.writer = new ByteWriter(sizeHint);
@@ -101,6 +114,14 @@ export async function openBuffer(options: BufferOptions): Promise<ReadingBuffer>
     "buffer open",
   );
   return buffer;
+}
+
+function leaseRequest(options: LeaseOptions, batches: number): LeaseRequest {
+  const maxReadings = Math.floor(options.maxReadings);
+  if (!(maxReadings >= 1)) throw new RangeError("lease: maxReadings must be at least 1");
+  const n = Math.floor(batches);
+  if (!(n >= 1)) throw new RangeError("lease: batches must be at least 1");
+  return { maxReadings, maxBytes: options.maxBytes ?? Infinity, batches: n };
 }
 
 function logFromWorker(log: Logger, m: Extract<WorkerMessage, { type: "log" }>): void {
@@ -244,7 +265,7 @@ class WorkerBuffer implements ReadingBuffer {
 
   // ---- append ----------------------------------------------------------------------------------
 
-  append(readings: Reading[]): Promise<AppendResult> {
+  append(readings: Reading[], options?: { awaited?: boolean }): Promise<AppendResult> {
     const bad = this.unusable();
     if (bad) return Promise.reject(bad);
     if (!Array.isArray(readings))
@@ -294,6 +315,7 @@ class WorkerBuffer implements ReadingBuffer {
     const promise = new Promise<AppendResult>((resolve, reject) => {
       f.calls.push({ count: readings.length, resolve, reject });
     });
+    if (options?.awaited === true) f.awaited = true;
     if (f.lengths.length >= this.o.commitMaxRows) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -329,6 +351,7 @@ class WorkerBuffer implements ReadingBuffer {
       lengths,
       calls,
       series: this.dict.takeFresh(),
+      awaited: f.awaited,
     };
     this.lastFrameSize = Math.min(1 << 20, Math.max(4096, f.writer.pos * 2));
     this.inflight.set(id, f.calls);
@@ -365,43 +388,73 @@ class WorkerBuffer implements ReadingBuffer {
   }
 
   async lease(options: LeaseOptions): Promise<Batch | null> {
-    const maxReadings = Math.floor(options.maxReadings);
-    if (!(maxReadings >= 1)) throw new RangeError("lease: maxReadings must be at least 1");
-    const maxBytes = options.maxBytes ?? Infinity;
+    const lease = leaseRequest(options, 1);
     for (;;) {
-      const b = await this.call<LeasedBatch | null>((id) => ({ op: "lease", id, maxReadings, maxBytes }));
-      if (b === null) return null;
-      const readings: Reading[] = [];
-      const broken: { seq: number; error: string }[] = [];
-      this.decode(
-        b,
-        (_, r) => readings.push(r),
-        (seq, error) => broken.push({ seq, error }),
-      );
-      const batch = {
-        id: b.firstSeq,
-        firstSeq: b.firstSeq,
-        lastSeq: b.lastSeq,
-        readings,
-        attempts: b.attempts,
-      };
-      if (broken.length === 0) return batch;
-      // Readings that do not decode can never be sent: they go to the dead letters, and the batch
-      // (recorded without them, so a resend after a crash is identical) goes on with the rest.
-      const reason = `stored reading does not decode: ${broken[0]!.error}`;
-      const seqs = broken.map((d) => d.seq);
-      await this.call((id) => ({ op: "deadLetter", id, batchId: b.firstSeq, reason, seqs }));
-      this.log.error(
-        { batch: b.firstSeq, readings: broken.length, reason },
-        "buffer: undecodable readings dead-lettered",
-      );
-      if (readings.length > 0) return batch;
-      await this.release(b.firstSeq);
+      const r = await this.call<Exchanged>((id) => ({
+        op: "exchange",
+        id,
+        release: [],
+        lease,
+        resume: false,
+      }));
+      const b = r.batches[0];
+      if (b === undefined) return null;
+      const batch = await this.decodeLeased(b);
+      if (batch.readings.length > 0) return batch;
     }
   }
 
   async release(batchId: number): Promise<boolean> {
-    return (await this.call<number | null>((id) => ({ op: "release", id, batchId }))) !== null;
+    const r = await this.call<Exchanged>((id) => ({
+      op: "exchange",
+      id,
+      release: [batchId],
+      lease: null,
+      resume: false,
+    }));
+    return r.released[0] !== null;
+  }
+
+  async exchange(request: ExchangeRequest): Promise<ExchangeResult> {
+    const release = request.release ?? [];
+    const lease = request.lease ? leaseRequest(request.lease, request.lease.batches ?? 1) : null;
+    const resume = request.resume ?? false;
+    const r = await this.call<Exchanged>((id) => ({ op: "exchange", id, release, lease, resume }));
+    const batches: Batch[] = [];
+    for (const b of r.batches) batches.push(await this.decodeLeased(b));
+    return { released: r.released.map((n) => n !== null), batches, more: r.more };
+  }
+
+  /**
+   * The leased batch, decoded. Readings that do not decode can never be sent: they go to the dead
+   * letters, and the batch (recorded without them, so a resend after a crash is identical) goes on
+   * with the rest; a batch left with none is released and comes back empty.
+   */
+  private async decodeLeased(b: LeasedBatch): Promise<Batch> {
+    const readings: Reading[] = [];
+    const broken: { seq: number; error: string }[] = [];
+    this.decode(
+      b,
+      (_, r) => readings.push(r),
+      (seq, error) => broken.push({ seq, error }),
+    );
+    const batch = {
+      id: b.firstSeq,
+      firstSeq: b.firstSeq,
+      lastSeq: b.lastSeq,
+      readings,
+      attempts: b.attempts,
+    };
+    if (broken.length === 0) return batch;
+    const reason = `stored reading does not decode: ${broken[0]!.error}`;
+    const seqs = broken.map((d) => d.seq);
+    await this.call((id) => ({ op: "deadLetter", id, batchId: b.firstSeq, reason, seqs }));
+    this.log.error(
+      { batch: b.firstSeq, readings: broken.length, reason },
+      "buffer: undecodable readings dead-lettered",
+    );
+    if (readings.length === 0) await this.release(b.firstSeq);
+    return batch;
   }
 
   requeue(batchId: number): Promise<boolean> {

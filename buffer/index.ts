@@ -1,5 +1,15 @@
 // The durable store-and-forward buffer: what the rest of the gateway imports.
-export type { AppendResult, Batch, BufferStats, LeaseOptions, ReadingBuffer, StoredReading } from "./api.js";
+export type {
+  AppendOptions,
+  AppendResult,
+  Batch,
+  BufferStats,
+  ExchangeRequest,
+  ExchangeResult,
+  LeaseOptions,
+  ReadingBuffer,
+  StoredReading,
+} from "./api.js";
 export { openBuffer } from "./buffer.js";
 export {
   BufferClosedError,

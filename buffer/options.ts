@@ -1,5 +1,5 @@
 // What the buffer is configured with. The config loader maps `buffer: { max_bytes, max_rows,
-// on_full, sync, commit_interval_ms }` of the YAML file onto BufferOptions.
+// on_full, sync, commit_interval_ms, ack_commit_gap_ms }` of the YAML file onto BufferOptions.
 import { resolve } from "node:path";
 import type { Logger } from "pino";
 
@@ -21,14 +21,21 @@ export interface BufferOptions {
   /** `full` (default) survives power loss; `normal` may lose the last commits on power loss (not on a crash). */
   sync?: SyncMode;
   /**
-   * Group commits start at most this often (unless `commitMaxRows` readings wait), so an append
-   * waits at most this long for its commit to start; an idle buffer commits at once. Each commit
-   * costs about 9 KiB of device writes (a WAL frame straddling two file-system pages, and an
+   * Readings nobody waits for (appended without `awaited`) wait at most this long for their commit
+   * to start, measured from the start of the previous commit; an idle buffer commits at once. Each
+   * commit costs about 9 KiB of device writes (a WAL frame straddling two file-system pages, and an
    * fsync) however few readings it holds, so this bounds the write rate an SD card sees under a
-   * steady trickle: 20 commits/s at the default. Lower it for latency on fast disks. Default 50 ms.
+   * steady trickle of polled readings: 20 commits/s at the default. Default 50 ms.
    */
   commitIntervalMs?: number;
-  /** A group commit starts early once this many readings wait. Default 1000. */
+  /**
+   * Once an append that a device waits for (`awaited`) is pending, the next commit starts this long
+   * after the previous one started, or at once if that is past: the shortest spacing of commits,
+   * so a stream of acknowledged readings makes at most 1000 / ackCommitGapMs commits a second.
+   * Capped at commitIntervalMs. Default 5 ms.
+   */
+  ackCommitGapMs?: number;
+  /** A group commit starts at once (whatever the interval and gap) once this many readings wait. Default 1000. */
   commitMaxRows?: number;
   /** Encoded bytes accepted but not yet committed, beyond which appends fail with BUFFER_OVERLOADED. Default 32 MiB. */
   maxPendingBytes?: number;
@@ -51,6 +58,7 @@ export interface ResolvedOptions {
   onFull: OnFull;
   sync: SyncMode;
   commitIntervalMs: number;
+  ackCommitGapMs: number;
   commitMaxRows: number;
   maxPendingBytes: number;
   maxReadingBytes: number;
@@ -85,6 +93,7 @@ export function resolveOptions(o: BufferOptions): ResolvedOptions {
   if (sync !== "full" && sync !== "normal")
     throw new TypeError(`buffer option sync must be "full" or "normal", got ${String(sync)}`);
   const dir = resolve(o.dir);
+  const commitIntervalMs = positive("commitIntervalMs", o.commitIntervalMs, 50, 0);
   return {
     dir,
     file: resolve(dir, BUFFER_FILE),
@@ -92,7 +101,8 @@ export function resolveOptions(o: BufferOptions): ResolvedOptions {
     maxRows: positive("maxRows", o.maxRows, Infinity),
     onFull,
     sync,
-    commitIntervalMs: positive("commitIntervalMs", o.commitIntervalMs, 50, 0),
+    commitIntervalMs,
+    ackCommitGapMs: Math.min(commitIntervalMs, positive("ackCommitGapMs", o.ackCommitGapMs, 5, 0)),
     commitMaxRows: positive("commitMaxRows", o.commitMaxRows, 1000),
     maxPendingBytes: positive("maxPendingBytes", o.maxPendingBytes, 32 * 1024 * 1024),
     maxReadingBytes: positive("maxReadingBytes", o.maxReadingBytes, 1024 * 1024, 64),

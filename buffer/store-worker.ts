@@ -1,9 +1,13 @@
 // The worker thread that owns the database, so every fsync blocks this thread and never the event
 // loop that serves devices. Appends are group-committed: all frames that have arrived go into one
-// transaction, started at once when `commitMaxRows` readings wait, otherwise no sooner than
-// `commitIntervalMs` after the previous commit started. An idle buffer commits a lone reading at
-// once; a busy one commits at most 1000 / commitIntervalMs times a second, which bounds the
-// per-commit writes (a WAL frame of at least one page and an fsync) that wear an SD card.
+// transaction. When it starts, counted from the start of the previous commit:
+// - `commitMaxRows` readings wait: at once (a bigger transaction would save nothing per reading);
+// - a device waits for one of them (an `awaited` frame): after `ackCommitGapMs`;
+// - otherwise: after `commitIntervalMs`.
+// A commit past its time starts once the frames already queued for this thread are taken in, so
+// everything that arrived during the previous (synchronous) commit shares it. An idle buffer thus
+// commits at once, and a busy one at most 1000 / gap times a second: each commit costs a WAL frame
+// of at least one page and an fsync, the writes that wear an SD card.
 import { parentPort, workerData } from "node:worker_threads";
 import { errorToWire } from "./errors.js";
 import type { ResolvedOptions } from "./options.js";
@@ -53,24 +57,36 @@ let pending: AppendFrame[] = [];
 let pendingRows = 0;
 let commitTimer: ReturnType<typeof setTimeout> | null = null;
 let commitImmediate: ReturnType<typeof setImmediate> | null = null;
+/** When the scheduled commit starts; Infinity when none is. */
+let commitDue = Infinity;
+let pendingAwaited = false;
 let lastCommitAt = -Infinity;
 let vacuumTimer: ReturnType<typeof setTimeout> | null = null;
 let closed = false;
 
 function scheduleCommit(): void {
-  if (commitTimer !== null || commitImmediate !== null) return;
-  const wait = lastCommitAt + o.commitIntervalMs - now();
+  const due = lastCommitAt + (pendingAwaited ? o.ackCommitGapMs : o.commitIntervalMs);
+  if (due >= commitDue) return;
+  cancelCommit();
+  commitDue = due;
+  const wait = due - now();
   // setImmediate runs after every message already queued has been taken in, so they share the commit.
   if (wait <= 0) commitImmediate = setImmediate(commit);
   else commitTimer = setTimeout(commit, wait);
 }
 
-function commit(): void {
+function cancelCommit(): void {
   if (commitTimer !== null) clearTimeout(commitTimer);
   if (commitImmediate !== null) clearImmediate(commitImmediate);
   commitTimer = null;
   commitImmediate = null;
+  commitDue = Infinity;
+}
+
+function commit(): void {
+  cancelCommit();
   if (pending.length === 0) return;
+  pendingAwaited = false;
   lastCommitAt = now();
   const frames = pending;
   pending = [];
@@ -104,16 +120,16 @@ function scheduleVacuum(): void {
 
 function handle(m: Exclude<Request, AppendFrame>): { value: unknown; transfer?: ArrayBuffer[] } {
   switch (m.op) {
-    case "lease": {
-      const b = store.guard("leasing a batch", () => store.lease(m.maxReadings, m.maxBytes));
-      return b === null
-        ? { value: null }
-        : { value: b, transfer: [b.bytes, b.lengths.buffer as ArrayBuffer, b.seqs.buffer as ArrayBuffer] };
-    }
-    case "release": {
-      const n = store.guard("releasing a batch", () => store.release(m.batchId));
-      scheduleVacuum();
-      return { value: n };
+    case "exchange": {
+      const doing = m.lease === null ? "releasing a batch" : "leasing a batch";
+      const r = store.guard(doing, () => store.exchange(m.release, m.lease, m.resume));
+      if (m.release.length > 0) scheduleVacuum();
+      const transfer = r.batches.flatMap((b) => [
+        b.bytes,
+        b.lengths.buffer as ArrayBuffer,
+        b.seqs.buffer as ArrayBuffer,
+      ]);
+      return { value: r, transfer };
     }
     case "requeue":
       return { value: store.requeue(m.batchId) };
@@ -149,6 +165,7 @@ function onMessage(m: Request): void {
   if (m.op === "append") {
     pending.push(m);
     pendingRows += m.lengths.length;
+    if (m.awaited) pendingAwaited = true;
     if (pendingRows >= o.commitMaxRows) commit();
     else scheduleCommit();
     return;

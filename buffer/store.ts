@@ -22,6 +22,8 @@ import type {
   AppendOutcome,
   DeadLetterEntry,
   DeadLetterSelector,
+  Exchanged,
+  LeaseRequest,
   LeasedBatch,
   PurgeResult,
   ReplayResult,
@@ -51,6 +53,24 @@ interface BatchRow {
   attempts: number;
   /** Handed to the forwarder in this run and neither released nor requeued. */
   out: boolean;
+}
+
+/** Stored readings in rowid order, packed as the worker hands them over. */
+interface Packed {
+  rowids: Float64Array;
+  lengths: Uint32Array;
+  bytes: Uint8Array;
+}
+
+/** group_concat of the rowids and of the body lengths, and the bodies concatenated; null when no rows. */
+type PackedRow = [string | null, string | null, Buffer | null];
+
+/** A batch a lease would hand out: recorded before (`fresh` false) or new. */
+interface LeasePlan {
+  b: BatchRow;
+  rows: Packed;
+  attempts: number;
+  fresh: boolean;
 }
 
 type Row = [number, Buffer];
@@ -85,6 +105,24 @@ function fullLog(
     },
     flush: () => bursts.flush(),
   };
+}
+
+/** The non-negative integers of a group_concat ("12,13,14"). */
+function parseList<T extends Float64Array | Uint32Array>(text: string, Type: new (n: number) => T): T {
+  let count = 1;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 44) count++;
+  const out = new Type(count);
+  let n = 0;
+  let v = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 44) {
+      out[n++] = v;
+      v = 0;
+    } else v = v * 10 + c - 48;
+  }
+  out[n] = v;
+  return out;
 }
 
 function add(counts: Record<string, number>, key: string, n: number): void {
@@ -441,13 +479,60 @@ export class Store {
     return body.length + (id >= 0 ? (this.series.get(id)?.length ?? 0) : 0);
   }
 
-  private pack(b: BatchRow, rows: Rows): LeasedBatch {
+  private pack(b: BatchRow, rows: Packed): LeasedBatch {
+    const seqs = new Float64Array(rows.rowids.length);
+    for (let i = 0; i < seqs.length; i++) seqs[i] = this.base + rows.rowids[i]!;
     return {
       firstSeq: this.base + b.first,
       lastSeq: this.base + b.last,
       attempts: b.attempts,
-      ...this.packRows(rows),
+      bytes: rows.bytes.buffer as ArrayBuffer,
+      lengths: rows.lengths,
+      seqs,
     };
+  }
+
+  /**
+   * One batch's rows from one statement that concatenates them (rowids, body lengths, bodies): far
+   * cheaper than a Buffer per row. The three aggregates see the rows in one order; SQLite does not
+   * promise it is rowid order, so that is checked, and else the rows are read one by one.
+   */
+  private unpack([rowidText, lengthText, body]: PackedRow): Packed | null {
+    if (rowidText === null || lengthText === null || body === null) return null;
+    const rowids = parseList(rowidText, Float64Array);
+    for (let i = 1; i < rowids.length; i++) {
+      if (rowids[i]! > rowids[i - 1]!) continue;
+      const sorted = rowids.slice().sort();
+      const rows = this.rangeRows(sorted[0]!, sorted[sorted.length - 1]!);
+      const bytes = new Uint8Array(rows.bodies.reduce((n, b) => n + b.length, 0));
+      let off = 0;
+      for (const b of rows.bodies) off += (bytes.set(b, off), b.length);
+      return {
+        rowids: Float64Array.from(rows.seqs),
+        lengths: Uint32Array.from(rows.bodies, (b) => b.length),
+        bytes,
+      };
+    }
+    return { rowids, lengths: parseList(lengthText, Uint32Array), bytes: new Uint8Array(body) };
+  }
+
+  /** Keeps the readings whose stored bytes plus series definitions stay within `maxBytes` (at least one). */
+  private trimmed(rows: Packed, maxBytes: number): Packed {
+    if (maxBytes === Infinity) return rows;
+    let total = 0;
+    let off = 0;
+    for (let i = 0; i < rows.lengths.length; i++) {
+      const len = rows.lengths[i]!;
+      total += this.expandedSize(rows.bytes.subarray(off, off + len));
+      if (i > 0 && total > maxBytes)
+        return {
+          rowids: rows.rowids.slice(0, i),
+          lengths: rows.lengths.slice(0, i),
+          bytes: rows.bytes.slice(0, off),
+        };
+      off += len;
+    }
+    return rows;
   }
 
   private packRows({ seqs, bodies }: Rows): StoredReadings {
@@ -475,88 +560,117 @@ export class Store {
   }
 
   /**
+   * One transaction: deletes the readings of each batch in `release` (Iggy confirmed them; null in
+   * `released` for a batch this buffer does not know), then leases up to `lease.batches` batches.
    * A recorded batch nobody holds (left by a crashed run, or requeued) comes first, lowest first;
-   * otherwise a new batch of the oldest unleased readings, recorded durably before it is returned.
+   * then new batches of the oldest unleased readings. `resume` first takes every batch back from
+   * whoever held it (the caller holds none: it starts over). The transaction is fsynced only when
+   * it leases (batch boundaries are durable before the caller can send them); a release alone is
+   * not: a power loss right after it can only bring back a batch Iggy already has, and the
+   * forwarder checks the partition for those.
    */
-  lease(maxReadings: number, maxBytes: number): LeasedBatch | null {
-    return this.draining(() => this.leaseNow(maxReadings, maxBytes));
+  exchange(release: number[], lease: LeaseRequest | null, resume = false): Exchanged {
+    if (resume) for (const b of this.batches.values()) b.out = false;
+    return this.draining(() => this.exchangeNow(release, lease));
   }
 
-  private leaseNow(maxReadings: number, maxBytes: number): LeasedBatch | null {
-    const db = this.db!;
-    for (const b of this.batches.values()) {
-      if (b.out) continue;
-      const rows = this.rangeRows(b.first, b.last);
-      if (rows.seqs.length === 0) {
-        db.transaction(() => this.s.deleteBatch.run(b.first))();
-        this.batches.delete(b.first);
-        this.leasedReadings -= b.readings;
-        continue;
-      }
-      const attempts = b.attempts + 1;
-      db.transaction(() => this.s.bumpAttempts.run(attempts, Date.now(), b.first))();
-      b.attempts = attempts;
-      b.out = true;
-      return this.pack(b, rows);
-    }
-    const seqs = this.s.headSeqs.all(this.cursor, maxReadings) as number[];
-    if (seqs.length === 0) return null;
-    const rows = this.rangeRows(seqs[0]!, seqs[seqs.length - 1]!);
-    if (maxBytes !== Infinity) {
-      let total = 0;
-      for (let i = 0; i < rows.bodies.length; i++) {
-        total += this.expandedSize(rows.bodies[i]!);
-        if (i > 0 && total > maxBytes) {
-          rows.seqs.length = rows.bodies.length = i;
-          break;
-        }
-      }
-    }
-    const n = rows.seqs.length;
-    const b: BatchRow = {
-      first: rows.seqs[0]!,
-      last: rows.seqs[n - 1]!,
-      readings: n,
-      attempts: 1,
-      out: true,
-    };
-    db.transaction(() => this.s.insertBatch.run(b.first, b.last, b.readings, b.attempts, Date.now()))();
-    this.batches.set(b.first, b);
-    this.cursor = b.last;
-    this.leasedReadings += b.readings;
-    return this.pack(b, rows);
-  }
-
-  private batchOf(batchId: number): BatchRow | undefined {
-    return this.batches.get(batchId - this.base);
-  }
-
-  /** Deletes a confirmed batch's readings; null for a batch this buffer does not know. */
-  release(batchId: number): number | null {
-    return this.draining(() => this.releaseNow(batchId));
-  }
-
-  private releaseNow(batchId: number): number | null {
-    const b = this.batchOf(batchId);
-    if (b === undefined) return null;
-    let deleted = 0;
-    // Not fsynced on its own (the next synced commit carries it): a power loss right after a release
-    // can only bring back a batch Iggy already has, and the forwarder checks the partition for those.
-    const unsynced = this.o.sync === "full";
+  private exchangeNow(release: number[], lease: LeaseRequest | null): Exchanged {
+    const skip = new Set<BatchRow | undefined>();
+    // A batch named twice is released once; the second time it is unknown.
+    const releasing = release.map((id) => {
+      const b = this.batchOf(id);
+      if (skip.has(b)) return undefined;
+      skip.add(b);
+      return b;
+    });
+    const { plans, emptied } = lease ? this.planLeases(lease, skip) : { plans: [], emptied: [] };
+    const deleted: number[] = [];
+    const unsynced = plans.length === 0 && this.o.sync === "full";
     if (unsynced) this.s.syncNormal.run();
     try {
       this.db!.transaction(() => {
-        deleted = this.s.deleteRange.run(b.first, b.last).changes;
-        this.s.deleteBatch.run(b.first);
-        this.keepHighWater(b.last);
+        const now = Date.now();
+        for (const b of releasing) {
+          if (b === undefined) continue;
+          deleted.push(this.s.deleteRange.run(b.first, b.last).changes);
+          this.s.deleteBatch.run(b.first);
+          this.keepHighWater(b.last);
+        }
+        for (const b of emptied) this.s.deleteBatch.run(b.first);
+        for (const { b, attempts, fresh } of plans) {
+          if (fresh) this.s.insertBatch.run(b.first, b.last, b.readings, attempts, now);
+          else this.s.bumpAttempts.run(attempts, now, b.first);
+        }
       })();
       this.committedHigh();
     } finally {
       this.pendingHigh = 0;
       if (unsynced) this.s.syncFull.run();
     }
-    this.forgetBatch(b, deleted);
-    return deleted;
+    // Committed: now the state in memory follows.
+    let d = 0;
+    const released = releasing.map((b) => {
+      if (b === undefined) return null;
+      const n = deleted[d++]!;
+      this.forgetBatch(b, n);
+      return n;
+    });
+    for (const b of emptied) this.forgetBatch(b, 0);
+    const batches = plans.map(({ b, attempts, fresh, rows }) => {
+      b.attempts = attempts;
+      b.out = true;
+      if (fresh) {
+        this.batches.set(b.first, b);
+        this.cursor = b.last;
+        this.leasedReadings += b.readings;
+      }
+      return this.pack(b, rows);
+    });
+    return { released, batches, more: this.hasMore() };
+  }
+
+  /** What the next leases would hand out, read without writing anything. */
+  private planLeases(
+    { batches: n, maxReadings, maxBytes }: LeaseRequest,
+    skip: Set<BatchRow | undefined>,
+  ): { plans: LeasePlan[]; emptied: BatchRow[] } {
+    const plans: LeasePlan[] = [];
+    const emptied: BatchRow[] = [];
+    for (const b of this.batches.values()) {
+      if (plans.length === n) break;
+      if (b.out || skip.has(b)) continue;
+      const rows = this.unpack(this.s.rangePacked.get(b.first, b.last) as PackedRow);
+      if (rows === null) emptied.push(b);
+      else plans.push({ b, rows, attempts: b.attempts + 1, fresh: false });
+    }
+    let cursor = this.cursor;
+    while (plans.length < n) {
+      const head = this.unpack(this.s.headPacked.get(cursor, maxReadings) as PackedRow);
+      if (head === null) break;
+      const rows = this.trimmed(head, maxBytes);
+      const count = rows.rowids.length;
+      const b: BatchRow = {
+        first: rows.rowids[0]!,
+        last: rows.rowids[count - 1]!,
+        readings: count,
+        attempts: 0,
+        out: false,
+      };
+      plans.push({ b, rows, attempts: 1, fresh: true });
+      cursor = b.last;
+    }
+    return { plans, emptied };
+  }
+
+  /** Whether a lease now would hand out anything (a hint: appends may be committing meanwhile). */
+  private hasMore(): boolean {
+    if (this.count > this.leasedReadings) return true;
+    for (const b of this.batches.values()) if (!b.out) return true;
+    return false;
+  }
+
+  private batchOf(batchId: number): BatchRow | undefined {
+    return this.batches.get(batchId - this.base);
   }
 
   private forgetBatch(b: BatchRow, deleted: number): void {

@@ -15,6 +15,8 @@ export interface AppendFrame {
   /** Readings per append call, in call order; a call is committed or refused as a whole. */
   calls: Uint32Array;
   series: SeriesRow[];
+  /** A device waits for one of these calls to commit: the worker commits promptly (ackCommitGapMs). */
+  awaited: boolean;
 }
 
 export interface AppendOutcome {
@@ -28,8 +30,7 @@ export type DeadLetterSelector = number[] | "all";
 
 export type Request =
   | AppendFrame
-  | { op: "lease"; id: number; maxReadings: number; maxBytes: number }
-  | { op: "release"; id: number; batchId: number }
+  | { op: "exchange"; id: number; release: number[]; lease: LeaseRequest | null; resume: boolean }
   | { op: "requeue"; id: number; batchId: number }
   | { op: "deadLetter"; id: number; batchId: number; reason: string; seqs?: number[] }
   | { op: "listDeadLetters"; id: number }
@@ -50,6 +51,21 @@ export interface LeasedBatch extends StoredReadings {
   firstSeq: number;
   lastSeq: number;
   attempts: number;
+}
+
+export interface LeaseRequest {
+  maxReadings: number;
+  maxBytes: number;
+  /** How many batches to lease, at most. */
+  batches: number;
+}
+
+/** What an exchange did: per released id, the readings deleted (null: unknown batch); the leased batches in order. */
+export interface Exchanged {
+  released: (number | null)[];
+  batches: LeasedBatch[];
+  /** Whether a lease now would hand out more. */
+  more: boolean;
 }
 
 export interface DeadLetterEntry {

@@ -91,8 +91,10 @@ const iggy = z
         max_readings: z.number().int().min(1).max(1_000_000).default(1000),
         max_bytes: byteSize.default(1048576),
         linger_ms: z.number().int().min(0).max(60_000).default(20),
+        /** Batches the forwarder holds at once: one in flight to Iggy, the next ones leased and encoded. */
+        pipeline: z.number().int().min(1).max(64).default(4),
       })
-      .default({ max_readings: 1000, max_bytes: 1048576, linger_ms: 20 }),
+      .default({ max_readings: 1000, max_bytes: 1048576, linger_ms: 20, pipeline: 4 }),
     connect_timeout_ms: positiveMs.default(5000),
     request_timeout_ms: positiveMs.default(10000),
   })
@@ -118,6 +120,7 @@ const buffer = z.strictObject({
   on_full: z.enum(["reject_new", "drop_oldest"]).default("reject_new"),
   sync: z.enum(["full", "normal"]).default("full"),
   commit_interval_ms: z.number().int().min(0).max(10_000).default(50),
+  ack_commit_gap_ms: z.number().int().min(0).max(1000).default(5),
 });
 
 const http = z.strictObject({

@@ -1,13 +1,18 @@
-// Moves batches from the buffer into Iggy, one at a time and in order: lease, encode, send with the
-// batch's deterministic message id, release only after Iggy confirmed. A batch whose fate is
-// unknown (a crash or a lost reply after the request was written) is resent only after the tail
-// of the gateway's partition shows it is not there yet.
+// Moves batches from the buffer into Iggy in order, pipelined: while one batch is in flight to
+// Iggy, the next ones are already leased, decoded and encoded, and the release of each confirmed
+// batch rides on the buffer round trip (and transaction) that leases the next. Only one send is in
+// flight (the Iggy client is strictly one request at a time), and batch N+1 is sent only after
+// Iggy confirmed batch N, so the gateway's messages in the partition are always a prefix of its
+// batches in order. Each batch is recorded in the buffer (its boundaries durable) before it is
+// sent, and leaves the buffer only after Iggy confirmed it. After a crash, or a restart of the loop,
+// every batch the buffer still records comes back, in order; one look at the partition's tail
+// tells which of them Iggy has (first_seq at or below the newest there) and which to send.
 //
 // What a failure does (classifyFailure):
 // - Iggy (unreachable, timeouts, refusals): retried in place with backoff; the loop keeps running.
 //   Only a batch Iggy refuses as invalid (or that Iggy's protocol cannot carry) is dead-lettered.
-// - the buffer (an I/O error, a full disk): the loop restarts after a backoff and goes on with the
-//   batch it holds, reading the partition's tail first (the batch may have been sent).
+// - the buffer (an I/O error, a full disk): the loop restarts after a backoff and starts over from
+//   what the buffer records, reading the partition's tail first (its batches may have been sent).
 // - the buffer is gone (its worker thread died, or it was closed under the loop): fatal.
 // - our own defect (any other exception: a TypeError, a codec that throws): the loop restarts
 //   after a backoff; `maxDefects` defects in a row without a confirmed batch between them: fatal.
@@ -26,6 +31,7 @@ import {
   IggyInputError,
   IggyServerError,
   type IggyClient,
+  type OutgoingMessage,
   type SendOutcome,
 } from "./iggy/index.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -47,7 +53,12 @@ export interface ForwarderOptions {
   maxDefects?: number;
   /** Messages read per page when looking for the gateway's last batch in the partition. */
   tailPageSize?: number;
-  /** Called after Iggy confirmed a batch and the buffer released it. */
+  /**
+   * Batches held at once: the one in flight to Iggy, those leased and encoded to follow it, and
+   * those being leased. Default 4; 1 is the unpipelined loop.
+   */
+  pipeline?: number;
+  /** Called after Iggy confirmed a batch and the buffer released it (in order). */
   onConfirmed?: (batch: Batch) => void;
   /** Called once when the forwarder gives up: the process cannot go on and should exit non-zero. */
   onFatal?: (failure: ForwarderFailure) => void;
@@ -86,6 +97,22 @@ class TopicUnavailableError extends Error {
 
 const TAIL_MAX_PAGES = 20;
 const IDLE_RECHECK_MS = 1000;
+const DEFAULT_PIPELINE = 4;
+
+/** A batch leased in this run and not yet confirmed; encoded as soon as it arrives. */
+interface Held {
+  batch: Batch;
+  messages: OutgoingMessage[] | null;
+  /** Why encoding failed: thrown when the batch's turn comes (an exception of the codec is a defect). */
+  defect?: unknown;
+}
+
+/** A batch Iggy has; its release rides on the next exchange with the buffer. */
+interface Confirmed {
+  batch: Batch;
+  /** Found in Iggy by the tail check rather than confirmed by a send. */
+  duplicate: boolean;
+}
 
 export interface ForwarderStatus {
   state: ForwarderState;
@@ -114,8 +141,24 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
   private firstNotifiedAt = 0;
   private backlog = true;
   private idle = false;
-  /** The batch leased and not yet released, dead-lettered or handed back: a restart goes on with it. */
-  private held: Batch | null = null;
+  /** Batches leased in this run, in order, not yet confirmed; the first is the one being sent. */
+  private held: Held[] = [];
+  /** Confirmed batches waiting for their release. */
+  private confirmedQueue: Confirmed[] = [];
+  /** The exchange with the buffer in flight (one at a time); it never rejects. */
+  private exchanging: Promise<void> | null = null;
+  /** Why an exchange failed: nothing after what it leased may be sent; the run ends with it. */
+  private broken: { error: unknown } | null = null;
+  /** The run is ending: no exchange starts but the release at a clean stop. */
+  private ending = false;
+  /** The run's first exchange takes back every batch the buffer records (the run holds none). */
+  private resumeNext = true;
+  /**
+   * The newest first_seq of this gateway in the partition, as far as known: null when none is
+   * there, undefined when unknown (not looked yet this run, or a send's fate is unknown).
+   */
+  private knownTail: number | null | undefined = undefined;
+  private readonly depth: number;
   private readonly retry: Backoff;
   private readonly restartDelay: Backoff;
   private defects = 0;
@@ -139,6 +182,7 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
     const maxMs = Math.max(initialMs, options.retry?.maxDelayMs ?? 10_000);
     this.retry = new Backoff({ initialMs, maxMs });
     this.restartDelay = new Backoff({ initialMs, maxMs });
+    this.depth = Math.max(1, Math.floor(options.pipeline ?? DEFAULT_PIPELINE));
   }
 
   get state(): ForwarderState {
@@ -261,15 +305,21 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
   // ---- the loop ----
 
   private async run(): Promise<void> {
-    while (this.running) {
-      if (this.partition === null) {
-        if (!(await this.attempt("set up the stream and topic", () => this.setUp()))) continue;
+    this.resumeNext = true;
+    this.knownTail = undefined;
+    this.backlog = true;
+    let clean = false;
+    try {
+      while (this.running) {
+        if (this.partition === null) {
+          if (!(await this.attempt("set up the stream and topic", () => this.setUp()))) continue;
+        }
+        const head = await this.nextHeld();
+        if (head) await this.deliver(head);
       }
-      // A batch still held when the loop failed goes first: it may have reached Iggy.
-      const resumed = this.held !== null;
-      const batch = this.held ?? (await this.nextBatch());
-      this.held = batch;
-      if (batch) await this.deliver(batch, resumed);
+      clean = true;
+    } finally {
+      await this.settle(clean);
     }
   }
 
@@ -291,38 +341,155 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
     );
   }
 
-  /** Waits for readings (lingering for a fuller batch) unless a backlog is known, then leases. */
-  private async nextBatch(): Promise<Batch | null> {
-    if (!this.backlog) {
-      const { lingerMs, maxReadings } = this.options.batch;
-      if (this.notified === 0) {
-        // Woken by the first notify; the timer only covers readings that arrive without one.
-        this.idle = true;
-        await this.news.sleep(IDLE_RECHECK_MS);
-        this.idle = false;
+  /** The batch to send next: held already, on its way from the buffer, or leased after waiting for readings. */
+  private async nextHeld(): Promise<Held | null> {
+    for (;;) {
+      if (this.broken) throw this.broken.error;
+      const head = this.held[0];
+      if (head) return head;
+      if (this.exchanging) {
+        await this.exchanging;
+        continue;
       }
-      if (this.running && this.notified > 0 && this.notified < maxReadings) {
-        await this.news.sleep(this.firstNotifiedAt + lingerMs - Date.now());
+      if (!this.running) return null;
+      if (!this.backlog) {
+        // Confirmed batches are released before the loop sleeps, not after.
+        if (this.confirmedQueue.length > 0) {
+          this.exchange(0);
+          continue;
+        }
+        await this.waitForReadings();
+        if (!this.running) return null;
       }
+      this.exchange(this.depth);
     }
-    if (!this.running) return null;
-    this.notified = 0;
-    this.news.clear();
-    const { maxReadings, maxBytes } = this.options.batch;
-    const batch = await this.buffer.lease({ maxReadings, maxBytes });
-    this.backlog = batch !== null && batch.readings.length >= maxReadings;
-    return batch;
   }
 
-  private async deliver(batch: Batch, resumed: boolean): Promise<void> {
-    const { stream, topic, gatewayId, codec } = this.options;
-    // An exception here is a defect (the buffer hands out only readings the codecs can carry).
-    const messages = batchMessages(gatewayId, codec, batch);
-    if (messages.length === 0)
-      throw new Error(`codec ${codec.name} made no message of ${batch.readings.length} readings`);
-    // Leased before by a run that crashed (or handed back), or held when the loop failed: it may
-    // be in Iggy already.
-    let fateUnknown = resumed || batch.attempts > 1;
+  /** Waits for the first notify (or the idle recheck), then lingers for a fuller batch. */
+  private async waitForReadings(): Promise<void> {
+    const { lingerMs, maxReadings } = this.options.batch;
+    if (this.notified === 0) {
+      // Woken by the first notify; the timer only covers readings that arrive without one.
+      this.idle = true;
+      await this.news.sleep(IDLE_RECHECK_MS);
+      this.idle = false;
+    }
+    if (this.running && this.notified > 0 && this.notified < maxReadings) {
+      await this.news.sleep(this.firstNotifiedAt + lingerMs - Date.now());
+    }
+  }
+
+  /**
+   * Keeps the buffer busy while batches are in flight: with a backlog, leases until `depth` batches
+   * are held, each lease carrying the releases of the batches confirmed since the one before;
+   * without one, releases confirmed batches at once. One exchange at a time, so a slow buffer gets
+   * fewer, larger ones.
+   */
+  private topUp(): void {
+    if (this.broken || this.exchanging || this.ending || !this.running) return;
+    const room = this.backlog ? this.depth - this.held.length : 0;
+    if (room > 0 || (!this.backlog && this.confirmedQueue.length > 0)) this.exchange(room);
+  }
+
+  /**
+   * One round trip to the buffer: releases the confirmed batches and leases up to `lease` more,
+   * which join `held` in order. When it fails, nothing more joins and the run ends there.
+   */
+  private exchange(lease: number): void {
+    const { maxReadings, maxBytes } = this.options.batch;
+    const releasing = this.confirmedQueue;
+    this.confirmedQueue = [];
+    const resume = this.resumeNext;
+    this.resumeNext = false;
+    if (lease > 0) {
+      this.notified = 0;
+      this.news.clear();
+    }
+    const request = this.buffer.exchange({
+      release: releasing.map((c) => c.batch.id),
+      ...(lease > 0 ? { lease: { maxReadings, maxBytes, batches: lease } } : {}),
+      resume,
+    });
+    this.exchanging = request.then(
+      (result) => {
+        this.exchanging = null;
+        const arrived: Held[] = [];
+        for (const batch of result.batches)
+          if (batch.readings.length > 0) arrived.push({ batch, messages: null });
+        this.held.push(...arrived);
+        // A backlog: more waits behind a full batch (or one recorded before); readings that
+        // trickled in meanwhile wait for the linger instead, to make a fuller batch.
+        const last = result.batches[result.batches.length - 1];
+        if (lease > 0)
+          this.backlog =
+            result.more &&
+            last !== undefined &&
+            (last.readings.length === 0 || last.readings.length >= maxReadings || last.attempts > 1);
+        // The next exchange goes out first, so the buffer works while these are encoded.
+        this.topUp();
+        for (const h of arrived) this.encode(h);
+        try {
+          for (const c of releasing) if (!c.duplicate) this.confirmed(c.batch);
+        } catch (error) {
+          this.broken ??= { error };
+        }
+      },
+      (error: unknown) => {
+        this.exchanging = null;
+        this.broken ??= { error };
+      },
+    );
+  }
+
+  /** Encodes a batch as soon as it is leased, so that it is ready when its turn comes. */
+  private encode(h: Held): void {
+    if (h.messages !== null || h.defect !== undefined) return;
+    const { gatewayId, codec } = this.options;
+    try {
+      const messages = batchMessages(gatewayId, codec, h.batch);
+      if (messages.length === 0)
+        throw new Error(`codec ${codec.name} made no message of ${h.batch.readings.length} readings`);
+      h.messages = messages;
+    } catch (e) {
+      // Not the batch's fault (the buffer hands out only readings the codecs can carry): a defect.
+      h.defect = e;
+    }
+  }
+
+  /**
+   * The end of a run: the exchange in flight finishes (what it leased stays recorded in the buffer,
+   * and the next run takes it back); after a clean stop, confirmed batches are released.
+   */
+  private async settle(clean: boolean): Promise<void> {
+    // Nothing new starts: a lease landing after this run would mix with the next run's batches.
+    this.ending = true;
+    await this.exchanging;
+    if (clean && !this.broken && this.confirmedQueue.length > 0 && this.buffer.failure === null) {
+      this.exchange(0);
+      await this.exchanging;
+      // (exchange() sets it when the release fails)
+      const broken = this.broken as { error: unknown } | null;
+      if (broken)
+        this.log.warn(
+          { err: broken.error },
+          "could not release the confirmed batches at stop; the next start finds them in Iggy",
+        );
+    }
+    this.held = [];
+    this.confirmedQueue = [];
+    this.broken = null;
+    this.ending = false;
+  }
+
+  private async deliver(h: Held): Promise<void> {
+    this.encode(h);
+    if (h.defect !== undefined) throw h.defect;
+    const { batch } = h;
+    const messages = h.messages!;
+    const { stream, topic } = this.options;
+    // Leased before (by a run that crashed, or by this process before the loop started over): it
+    // may be in Iggy already.
+    let fateUnknown = batch.attempts > 1;
     while (this.running) {
       const partition = this.partition;
       if (partition === null) {
@@ -342,11 +509,13 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
             "batch already in Iggy, not resending",
           );
           this.options.metrics?.forwardBatches.inc({ result: "duplicate" });
-          await this.buffer.release(batch.id);
-          this.held = null;
+          this.held.shift();
+          this.confirmedQueue.push({ batch, duplicate: true });
+          this.topUp();
           return;
         }
       }
+      this.topUp();
       let outcome: SendOutcome;
       try {
         outcome = await this.client.send(stream, topic, messages, {
@@ -361,9 +530,10 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
       }
       switch (outcome.status) {
         case "confirmed":
-          await this.buffer.release(batch.id);
-          this.held = null;
-          this.confirmed(batch);
+          this.knownTail = batch.firstSeq;
+          this.held.shift();
+          this.confirmedQueue.push({ batch, duplicate: false });
+          this.topUp();
           return;
         case "rejected": {
           const { reason, code, message } = outcome.error;
@@ -375,12 +545,13 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
             await this.deadLetter(batch, message);
             return;
           }
-          if (reason === "missing_target") this.partition = null;
+          if (reason === "missing_target") this.lostPartition();
           await this.failed(message);
           break;
         }
         case "unknown":
           fateUnknown = true;
+          this.knownTail = undefined;
           await this.failed(
             `no reply to the send (${outcome.error.message}); checking the partition before resending`,
           );
@@ -390,22 +561,31 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
           break;
       }
     }
-    // Stopped with the batch in hand: a batch that surely never left can go back; one whose fate
-    // is unknown stays leased, so the next run looks at the partition before resending it.
-    if (!fateUnknown) {
-      await this.buffer.requeue(batch.id).catch(() => undefined);
-      this.held = null;
-    }
+  }
+
+  private lostPartition(): void {
+    this.partition = null;
+    this.knownTail = undefined;
   }
 
   private async deadLetter(batch: Batch, reason: string): Promise<void> {
     await this.buffer.deadLetter(batch.id, reason);
-    this.held = null;
+    this.held.shift();
     this.options.metrics?.forwardBatches.inc({ result: "dead_letter" });
   }
 
-  /** Whether the gateway's latest batch in the partition is this one or a later one. */
+  /**
+   * Whether Iggy has the batch: whether the gateway's newest batch in the partition is this one or a
+   * later one. Batches reach the partition in order, so one look answers for every batch after it
+   * too, until a send's fate is unknown again.
+   */
   private async alreadyStored(batch: Batch, partition: number): Promise<boolean> {
+    if (this.knownTail === undefined) this.knownTail = await this.newestInPartition(batch, partition);
+    return this.knownTail !== null && this.knownTail >= batch.firstSeq;
+  }
+
+  /** The first_seq of the gateway's newest batch in the partition's recent tail, or null. */
+  private async newestInPartition(batch: Batch, partition: number): Promise<number | null> {
     const { stream, topic, gatewayId } = this.options;
     const pageSize = this.options.tailPageSize ?? Math.max(100, this.options.batch.maxReadings + 1);
     let page = await this.client.poll(stream, topic, {
@@ -418,10 +598,10 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
         const envelope = readEnvelope(page.messages[i]!);
         if (envelope.gateway !== gatewayId) continue;
         if (envelope.firstSeq === undefined) continue;
-        return envelope.firstSeq >= batch.firstSeq;
+        return envelope.firstSeq;
       }
       const oldest = page.messages[0]?.offset;
-      if (oldest === undefined || oldest === 0n) return false;
+      if (oldest === undefined || oldest === 0n) return null;
       const from = oldest > BigInt(pageSize) ? oldest - BigInt(pageSize) : 0n;
       page = await this.client.poll(stream, topic, {
         partition,
@@ -433,7 +613,7 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
       { first_seq: batch.firstSeq },
       "no batch of this gateway in the partition's recent tail; resending",
     );
-    return false;
+    return null;
   }
 
   private confirmed(batch: Batch): void {
@@ -457,7 +637,7 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
       return true;
     } catch (e) {
       if (classifyFailure(e, this.buffer) !== "iggy") throw e;
-      if (e instanceof IggyServerError && e.reason === "missing_target") this.partition = null;
+      if (e instanceof IggyServerError && e.reason === "missing_target") this.lostPartition();
       await this.failed(`cannot ${what}: ${(e as Error).message}`);
       return false;
     }

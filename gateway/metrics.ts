@@ -1,9 +1,10 @@
 // The gateway's Prometheus metrics (prefix iggy_edge_), in one registry that /metrics serves.
 // Counters that the data path increments live here; gauges that mirror another part's state are
 // read from it when scraped.
-import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { registerBufferMetrics } from "../buffer/metrics.js";
 import type { ReadingBuffer } from "../buffer/index.js";
+import type { ConnectionStatus } from "./status.js";
 
 export const PREFIX = "iggy_edge_";
 
@@ -20,6 +21,9 @@ export class GatewayMetrics {
   readonly bufferUp: Gauge;
   readonly deviceUp: Gauge<"device">;
   readonly commands: Counter<"result">;
+  readonly connectionUp: Gauge<"protocol" | "connection">;
+  readonly connectionInflight: Gauge<"protocol" | "connection">;
+  readonly connectionAckDelay: Histogram<"protocol" | "connection">;
 
   constructor(options: { processMetrics?: boolean } = {}) {
     const r = [this.registry];
@@ -74,6 +78,26 @@ export class GatewayMetrics {
       labelNames: ["result"],
       registers: r,
     });
+    const connection = ["protocol", "connection"] as const;
+    this.connectionUp = new Gauge({
+      name: `${PREFIX}connection_up`,
+      help: "1 while a connection an adapter keeps for several devices (an MQTT site broker) is up",
+      labelNames: connection,
+      registers: r,
+    });
+    this.connectionInflight = new Gauge({
+      name: `${PREFIX}connection_inflight_messages`,
+      help: "Messages received on the connection and not yet acknowledged to the sender (most wait for their commit)",
+      labelNames: connection,
+      registers: r,
+    });
+    this.connectionAckDelay = new Histogram({
+      name: `${PREFIX}connection_ack_delay_seconds`,
+      help: "Time from receipt of a message on the connection to its acknowledgement (after its commit)",
+      labelNames: connection,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: r,
+    });
   }
 
   /** The buffer's metrics (buffer_*, readings_dropped_total, readings_rejected_total), read from it when scraped. */
@@ -95,6 +119,22 @@ export class GatewayMetrics {
       gauge.reset();
       for (const [device, isUp] of up()) gauge.set({ device }, isUp ? 1 : 0);
     };
+  }
+
+  /** connection_up and connection_inflight_messages, from the adapters' connections when scraped. */
+  watchConnections(list: () => ConnectionStatus[]): void {
+    const mirror = (gauge: Gauge<"protocol" | "connection">, value: (c: ConnectionStatus) => number) => {
+      (gauge as unknown as { collect: () => void }).collect = () => {
+        gauge.reset();
+        for (const c of list()) gauge.set({ protocol: c.protocol, connection: c.name }, value(c));
+      };
+    };
+    mirror(this.connectionUp, (c) => (c.up ? 1 : 0));
+    mirror(this.connectionInflight, (c) => c.inflight);
+  }
+
+  ackDelay(protocol: string, connection: string, seconds: number): void {
+    this.connectionAckDelay.observe({ protocol, connection }, seconds);
   }
 
   text(): Promise<string> {

@@ -29,6 +29,7 @@ export function bufferOptions(config: Config): BufferOptions {
     onFull: config.buffer.on_full,
     sync: config.buffer.sync,
     commitIntervalMs: config.buffer.commit_interval_ms,
+    ackCommitGapMs: config.buffer.ack_commit_gap_ms,
   };
 }
 
@@ -125,6 +126,7 @@ export class GatewayRuntime {
         maxBytes: iggy.batch.max_bytes,
         lingerMs: iggy.batch.linger_ms,
       },
+      pipeline: iggy.batch.pipeline,
       log: log.child({ component: "forwarder" }),
       metrics: this.metrics,
       onFatal: (f) => this.fatal(`the forwarder gave up after a ${f.kind} failure: ${f.message}`),
@@ -136,6 +138,7 @@ export class GatewayRuntime {
 
     await this.startAdapters(config);
     this.metrics.watchDevices(() => this.board.deviceUp());
+    this.metrics.watchConnections(() => this.board.connections());
     this.board.ready = true;
     log.info("running");
   }
@@ -164,12 +167,12 @@ export class GatewayRuntime {
   }
 
   private emitFor(protocol: string): Emit {
-    return async (readings: Reading[]) => {
+    return async (readings: Reading[], options) => {
       if (readings.length === 0) return;
       const buffer = this.buffer;
       if (!buffer) throw new Error("the gateway is stopping");
       // A refusal is counted by the buffer (readings_rejected_total) and reaches the source.
-      await buffer.append(readings);
+      await buffer.append(readings, { awaited: options?.awaited === true });
       for (const r of readings) this.metrics.readingsReceived.inc({ protocol, device: r.device });
       this.board.record(readings);
       this.forwarder?.notify(readings.length);
@@ -184,6 +187,7 @@ export class GatewayRuntime {
         const adapter = mod.createAdapter(devices, protocolContext(config, protocol), {
           log,
           reject: (reason) => this.metrics.reject(reason),
+          ackDelay: (connection, seconds) => this.metrics.ackDelay(protocol, connection, seconds),
         });
         await adapter.start(this.emitFor(protocol));
         this.adapters.push(adapter);

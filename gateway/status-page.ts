@@ -1,5 +1,5 @@
 // GET /: the status for a person, plain HTML that refreshes itself; no script, no external files.
-import type { Status } from "./status.js";
+import type { ConnectionStatus, Status } from "./status.js";
 
 const esc = (s: unknown) =>
   String(s).replace(
@@ -144,6 +144,20 @@ function iggyTable(i: Record<string, unknown> | null): string {
   ]);
 }
 
+/** Connections kept for several devices (MQTT site brokers): what they hold and how fast they acknowledge. */
+function connectionsTable(list: ConnectionStatus[]): string {
+  if (list.length === 0) return "";
+  const body = list
+    .map(
+      (c) =>
+        `<tr class="${c.up ? "up" : "down"}"><td>${esc(c.name)}</td><td>${esc(c.protocol)}</td><td>${c.up ? "up" : "down"}</td><td>${count(c.inflight)} of ${count(c.inflight_limit)}</td><td>${count(c.acknowledged)}</td><td>${c.ack_delay_ms === null ? "none yet" : `${esc(c.ack_delay_ms)} ms`}</td></tr>`,
+    )
+    .join("");
+  return `<h2>Connections</h2>
+<table><tr><th>connection</th><th>protocol</th><th>state</th><th>in flight (of limit)</th><th>acknowledged</th><th>acknowledgement delay (recent average)</th></tr>${body}</table>
+`;
+}
+
 export function statusPage(s: Status): string {
   const devices = s.devices
     .map((d) => {
@@ -166,7 +180,7 @@ export function statusPage(s: Status): string {
 <p>version ${esc(s.version)}, up ${esc(s.uptime_s)} s, ${s.ready ? "ready" : `<b>not ready</b>: ${esc(s.not_ready.join("; "))}`}</p>
 <h2>Devices</h2>
 <table><tr><th>device</th><th>protocol</th><th>state</th><th>last values</th></tr>${devices}</table>
-<h2>Buffer</h2>${bufferTable(s.buffer)}
+${connectionsTable(s.connections)}<h2>Buffer</h2>${bufferTable(s.buffer)}
 <h2>Iggy</h2>${iggyTable(s.iggy)}
 </body></html>
 `;

@@ -1,7 +1,7 @@
 // What /api/status reports: the gateway, its devices with their state and last values, the buffer
 // and the Iggy link. Parts register a provider; the board keeps only the last value of each
 // configured point, so it stays as small as the device map.
-import type { AdapterHealth, Reading } from "../protocols/adapter.js";
+import type { AdapterHealth, ConnectionHealth, Reading } from "../protocols/adapter.js";
 
 export interface LastValue {
   value: string | number | boolean | null;
@@ -28,8 +28,14 @@ export interface Status {
   /** Why the gateway is not ready (what /readyz answers with 503); empty when ready. */
   not_ready: string[];
   devices: DeviceStatus[];
+  /** Connections an adapter keeps for several devices (MQTT site brokers), with what is in flight. */
+  connections: ConnectionStatus[];
   buffer: Record<string, unknown> | null;
   iggy: Record<string, unknown> | null;
+}
+
+export interface ConnectionStatus extends ConnectionHealth {
+  protocol: string;
 }
 
 /** A reading's value as JSON can carry it: bigint as a decimal string, bytes as their length. */
@@ -110,6 +116,15 @@ export class StatusBoard {
     return up;
   }
 
+  connections(): ConnectionStatus[] {
+    const out: ConnectionStatus[] = [];
+    for (const source of this.healthSources) {
+      const h = source();
+      for (const c of h.connections ?? []) out.push({ protocol: h.protocol, ...c });
+    }
+    return out;
+  }
+
   snapshot(): Status {
     const health = new Map<string, AdapterHealth["devices"][number]>();
     for (const source of this.healthSources) for (const h of source().devices) health.set(h.device, h);
@@ -128,6 +143,7 @@ export class StatusBoard {
         if (h) out.since = h.since;
         return out;
       }),
+      connections: this.connections(),
       buffer: this.bufferStats?.() ?? null,
       iggy: this.iggyStatus?.() ?? null,
     };

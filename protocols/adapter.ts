@@ -69,9 +69,29 @@ export interface DeviceHealth {
   since: number;
 }
 
+/**
+ * A connection an adapter keeps on behalf of several devices (an MQTT site broker), as the status
+ * page and /metrics show it.
+ */
+export interface ConnectionHealth {
+  /** Names the connection for a person and in metric labels: an address, never credentials. */
+  name: string;
+  up: boolean;
+  /** Messages received and not yet acknowledged to the sender (most wait for their commit). */
+  inflight: number;
+  /** The most the adapter holds at once on this connection. */
+  inflight_limit: number;
+  /** Messages acknowledged since the adapter started. */
+  acknowledged: number;
+  /** Recent delay from receipt to acknowledgement (a moving average), ms; null before the first. */
+  ack_delay_ms: number | null;
+}
+
 export interface AdapterHealth {
   protocol: string;
   devices: DeviceHealth[];
+  /** Connections shared by several devices, where the adapter keeps such (optional). */
+  connections?: ConnectionHealth[];
 }
 
 /**
@@ -91,6 +111,11 @@ export interface AdapterDeps {
   log: Logger;
   /** Counts input a source refused before it became a reading (undecodable payload, Modbus exception, ...). */
   reject(reason: string, device?: string): void;
+  /**
+   * A message received on `connection` (ConnectionHealth.name) was acknowledged to its sender
+   * `seconds` after it arrived (optional: the gateway keeps the histogram behind /metrics).
+   */
+  ackDelay?(connection: string, seconds: number): void;
 }
 
 /** Runs simulated devices of one protocol, listening where the device map says the devices are. */

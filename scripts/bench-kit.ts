@@ -10,6 +10,28 @@ export interface Figure {
   ratio?: number;
   /** A target from the issue, for the table only (">= 100000", "<= 30"). */
   target?: string;
+  /**
+   * Which way is better, for the comparison with the kept results; needed only where neither the
+   * target nor the unit says it (a rate "/s" is better higher; a time or a size lower).
+   */
+  better?: "higher" | "lower";
+}
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  node: string;
+  platform: string;
+}
+
+/** What a run writes to NAME.json, and what bench-results/NAME.json keeps. */
+export interface BenchResult {
+  benchmark: string;
+  quick: boolean;
+  date: string;
+  seconds: number;
+  machine: Machine;
+  figures: Figure[];
 }
 
 export interface BenchContext {
@@ -51,7 +73,7 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[i]!;
 }
 
-export function machine(): { cpu: string; cores: number; node: string; platform: string } {
+export function machine(): Machine {
   const c = cpus();
   return {
     cpu: c[0]?.model ?? "unknown",
@@ -59,4 +81,13 @@ export function machine(): { cpu: string; cores: number; node: string; platform:
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
   };
+}
+
+/** A figure for a table: thousands grouped above 1,000, three significant digits below 10. */
+export function formatNumber(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  const abs = Math.abs(n);
+  if (abs >= 1000) return Math.round(n).toLocaleString("en-US");
+  if (abs >= 10) return n.toFixed(1);
+  return n.toPrecision(3);
 }

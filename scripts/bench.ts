@@ -1,13 +1,19 @@
-// `npm run bench -- NAME [--quick]`: runs scripts/bench/NAME.ts, prints a table, writes
-// bench-results/NAME.json (machine, date, figures). `npm run bench` alone lists the benchmarks.
+// `npm run bench -- NAME [--quick] [--save]`: runs scripts/bench/NAME.ts, prints a table, writes
+// the run to bench-out/NAME.json (scratch, not kept) and compares it with the kept
+// bench-results/NAME.json; `--save` makes this run the kept one. `npm run bench` alone lists the
+// benchmarks. Nothing here fails on a figure: a benchmark fails only when it cannot run.
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { machine, type Benchmark, type Figure } from "./bench-kit.js";
+import { comparedWithKept } from "./bench-compare.js";
+import { formatNumber, machine, type BenchResult, type Benchmark, type Figure } from "./bench-kit.js";
 
-const benchDir = resolve(import.meta.dirname, "bench");
-const resultsDir = process.env.IGGY_EDGE_BENCH_OUT ?? resolve(import.meta.dirname, "../../bench-results");
+const repo = resolve(import.meta.dirname, "../..");
+// Elsewhere only for the runner's own tests (a benchmark that reports figures it is given).
+const benchDir = process.env.IGGY_EDGE_BENCH_DIR ?? resolve(import.meta.dirname, "bench");
+const scratchDir = process.env.IGGY_EDGE_BENCH_OUT ?? join(repo, "bench-out");
+const keptDir = process.env.IGGY_EDGE_BENCH_KEPT ?? join(repo, "bench-results");
 
 function available(): string[] {
   return readdirSync(benchDir)
@@ -16,19 +22,11 @@ function available(): string[] {
     .sort();
 }
 
-function fmt(n: number): string {
-  if (!Number.isFinite(n)) return String(n);
-  const abs = Math.abs(n);
-  if (abs >= 1000) return Math.round(n).toLocaleString("en-US");
-  if (abs >= 10) return n.toFixed(1);
-  return n.toPrecision(3);
-}
-
 function table(figures: Figure[]): string {
   const rows = figures.map((f) => [
     f.name,
-    `${fmt(f.value)} ${f.unit}`,
-    f.peer ? `${f.peer.name}: ${fmt(f.peer.value)}` : "",
+    `${formatNumber(f.value)} ${f.unit}`,
+    f.peer ? `${f.peer.name}: ${formatNumber(f.peer.value)}` : "",
     f.ratio !== undefined ? `${f.ratio.toFixed(2)}x` : "",
     f.target ?? "",
   ]);
@@ -42,14 +40,19 @@ function table(figures: Figure[]): string {
   return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
-async function runOne(name: string, quick: boolean): Promise<void> {
+function shown(path: string): string {
+  const r = relative(process.cwd(), path);
+  return r.startsWith("..") ? path : r;
+}
+
+async function runOne(name: string, quick: boolean, save: boolean): Promise<void> {
   const mod = (await import(join(benchDir, `${name}.js`))) as { default: Benchmark };
   const tmp = mkdtempSync(join(tmpdir(), `iggy-edge-bench-${name}-`));
   const started = Date.now();
   console.error(`bench ${name}${quick ? " (quick)" : ""}: ${mod.default.description}`);
   try {
     const figures = await mod.default.run({ quick, tmpDir: tmp, log: (m) => console.error(`  ${m}`) });
-    const result = {
+    const result: BenchResult = {
       benchmark: name,
       quick,
       date: new Date(started).toISOString(),
@@ -57,10 +60,18 @@ async function runOne(name: string, quick: boolean): Promise<void> {
       machine: machine(),
       figures,
     };
-    mkdirSync(resultsDir, { recursive: true });
-    const out = join(resultsDir, `${name}.json`);
-    writeFileSync(out, JSON.stringify(result, null, 2) + "\n");
-    console.log(`\n${name}\n${table(figures)}\n(${result.seconds.toFixed(1)} s; JSON: ${out})\n`);
+    const json = JSON.stringify(result, null, 2) + "\n";
+    mkdirSync(scratchDir, { recursive: true });
+    const out = join(scratchDir, `${name}.json`);
+    writeFileSync(out, json);
+    console.log(`\n${name}\n${table(figures)}\n(${result.seconds.toFixed(1)} s; JSON: ${shown(out)})\n`);
+    const keptPath = join(keptDir, `${name}.json`);
+    console.log(`${comparedWithKept(result, keptPath, shown(keptPath))}\n`);
+    if (save) {
+      mkdirSync(keptDir, { recursive: true });
+      writeFileSync(keptPath, json);
+      console.log(`kept as ${shown(keptPath)} (commit it with the change it measures)\n`);
+    }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -68,11 +79,15 @@ async function runOne(name: string, quick: boolean): Promise<void> {
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { quick: { type: "boolean", default: false } },
+  options: { quick: { type: "boolean", default: false }, save: { type: "boolean", default: false } },
 });
 const names = available();
 if (positionals.length === 0) {
-  console.log(`usage: npm run bench -- NAME [--quick]   (NAME: ${names.join(", ")} or all)`);
+  console.log(`usage: npm run bench -- NAME [--quick] [--save]   (NAME: ${names.join(", ")} or all)`);
+  process.exit(2);
+}
+if (values.save && values.quick) {
+  console.error("--save keeps full runs only: a --quick run's sizes are not the ones to compare with");
   process.exit(2);
 }
 const chosen = positionals.includes("all") ? names : positionals;
@@ -82,4 +97,4 @@ for (const name of chosen) {
     process.exit(2);
   }
 }
-for (const name of chosen) await runOne(name, values.quick ?? false);
+for (const name of chosen) await runOne(name, values.quick ?? false, values.save ?? false);

@@ -3,7 +3,6 @@
 // acknowledge a QoS1/2 publish only after its readings are committed (see broker.ts, site-client.ts).
 import { join } from "node:path";
 import type { Client, PublishPacket } from "aedes";
-import type { IPublishPacket } from "mqtt";
 import { BurstLog } from "../burst-log.js";
 import { DeviceStates } from "../device-state.js";
 import type {
@@ -19,9 +18,9 @@ import type {
 import { EmbeddedBroker } from "./broker.js";
 import { checkRange, CommandError, encodeCommand } from "./commands.js";
 import { openBrokerStore, type BrokerStore } from "./persistence.js";
-import { Router, type MqttPointConfig, type Problem } from "./routes.js";
+import { Router, type MqttPointConfig, type Problem, type Routed } from "./routes.js";
 import type { MqttDeviceConfig, MqttSectionConfig } from "./schema.js";
-import { connectionKey, SiteConnection } from "./site-client.js";
+import { connectionKey, SiteConnection, type InboundMessage } from "./site-client.js";
 
 export interface MqttAdapterOptions {
   /** Overrides mqtt.broker.listen (tests: "127.0.0.1:0"). */
@@ -98,16 +97,23 @@ export class MqttAdapter implements ProtocolAdapter {
       groups.set(key, [...(groups.get(key) ?? []), d]);
     }
     for (const group of groups.values()) {
-      const site = new SiteConnection({
+      const site: SiteConnection = new SiteConnection({
         connection: group[0]!.connection!,
         devices: group,
         gatewayId: context.gatewayId,
         log: deps.log.child({ site: group[0]!.connection!.url }),
-        ingest: (router, topic, payload, packet: IPublishPacket) =>
-          this.ingest(router, topic, payload, packet.qos, packet.retain),
+        commit: (router, messages) => this.commitSite(router, messages),
+        reject: (reason, device) => deps.reject(reason, device),
+        ackDelay: (seconds) => deps.ackDelay?.(site.name, seconds),
       });
       this.sites.push(site);
       for (const d of group) this.siteOf.set(d.id, site);
+    }
+    // Two connections to one broker (different client ids) need different names.
+    for (const site of this.sites) {
+      if (this.sites.some((other) => other !== site && other.name === site.name)) {
+        site.name = `${site.name} (${site.clientId})`;
+      }
     }
     this.problemLog = new BurstLog({
       quietMs: LOG_QUIET_MS,
@@ -218,7 +224,19 @@ export class MqttAdapter implements ProtocolAdapter {
       );
     }
     for (const s of this.sites) devices.push(...s.health());
-    return { protocol: "mqtt", devices };
+    if (this.sites.length === 0) return { protocol: "mqtt", devices };
+    return { protocol: "mqtt", devices, connections: this.sites.map((s) => s.connectionHealth()) };
+  }
+
+  /**
+   * A round trip on the site connection of `device` (PINGREQ, PINGRESP), begun now: once it
+   * resolves, the site broker has read every acknowledgement the gateway wrote to it before.
+   */
+  siteRoundTrip(device: string): Promise<void> {
+    const site = this.siteOf.get(device);
+    if (site === undefined)
+      return Promise.reject(new Error(`device ${device} is not read from a site broker`));
+    return site.roundTrip();
   }
 
   /** Readings of these embedded devices came through `client` and are committed: the devices are up. */
@@ -281,7 +299,7 @@ export class MqttAdapter implements ProtocolAdapter {
     this.counters.messages++;
     for (const p of routed.problems) this.problem(p, topic);
     if (routed.readings.length === 0) return undefined;
-    const pending = emit(routed.readings).then(() => {
+    const pending = emit(routed.readings, { awaited: qos > 0 }).then(() => {
       router.committed(routed);
       this.counters.readings += routed.readings.length;
       if (client !== undefined && routed.sources !== undefined) this.delivered(client, routed.sources);
@@ -299,6 +317,53 @@ export class MqttAdapter implements ProtocolAdapter {
       this.refusal(err, topic, qos);
       throw err;
     });
+  }
+
+  /**
+   * Messages from one site connection, in the order they arrived, to the buffer in one emit: all of
+   * them are stored or none. A message whose reading the buffer can never store (InvalidReadingError)
+   * is left out, counted by the buffer and logged, and the rest is emitted again.
+   */
+  private async commitSite(router: Router, messages: InboundMessage[]): Promise<void> {
+    const emit = this.emit;
+    if (emit === null) throw new Error("the MQTT adapter is not started");
+    const now = Date.now();
+    const parts: { routed: Routed; message: InboundMessage }[] = [];
+    for (const message of messages) {
+      if (message.payload.length === 0 && message.retain) continue; // a cleared retained message
+      const routed = router.route(message.topic, message.payload, now, message.retain);
+      if (!routed.matched) continue;
+      this.counters.messages++;
+      for (const p of routed.problems) this.problem(p, message.topic);
+      if (routed.readings.length > 0) parts.push({ routed, message });
+    }
+    while (parts.length > 0) {
+      const readings = parts.flatMap((p) => p.routed.readings);
+      try {
+        await emit(readings, { awaited: parts.some((p) => p.message.qos > 0) });
+      } catch (e) {
+        const err = e as Error & { code?: string; index?: number };
+        const bad = err.code === "BUFFER_INVALID_READING" ? ownerOf(parts, err.index) : -1;
+        if (bad >= 0) {
+          const { message } = parts.splice(bad, 1)[0]!;
+          this.deps.log.warn(
+            { topic: message.topic, err: err.message },
+            "the buffer cannot store this MQTT message's reading: acknowledged and not stored",
+          );
+          continue;
+        }
+        const waiting = parts.filter((p) => p.message.qos > 0);
+        this.counters.refused += waiting.length;
+        this.counters.qos0Dropped +=
+          readings.length - waiting.reduce((n, p) => n + p.routed.readings.length, 0);
+        const first = waiting[0]?.message ?? parts[0]!.message;
+        this.refusal(err, first.topic, first.qos);
+        throw err;
+      }
+      for (const p of parts) router.committed(p.routed);
+      this.counters.readings += readings.length;
+      return;
+    }
   }
 
   private problem(p: Problem, topic: string): void {
@@ -326,3 +391,14 @@ export class MqttAdapter implements ProtocolAdapter {
 }
 
 export type { MqttPointConfig };
+
+/** Which part holds the reading at `index` of their concatenated readings; -1 when none does. */
+function ownerOf(parts: { routed: Routed }[], index: number | undefined): number {
+  if (index === undefined || index < 0) return -1;
+  let at = 0;
+  for (let i = 0; i < parts.length; i++) {
+    at += parts[i]!.routed.readings.length;
+    if (index < at) return i;
+  }
+  return -1;
+}

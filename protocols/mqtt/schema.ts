@@ -134,6 +134,19 @@ export const mqttDevice = z.strictObject({
       // Reconnect delays grow from min to max, each with random jitter.
       reconnect_min_ms: positiveMs.default(500),
       reconnect_max_ms: positiveMs.default(30000),
+      // 5: MQTT 5, where the gateway sets its own receive window; 4: MQTT 3.1.1, where the broker does.
+      protocol_version: z.union([z.literal(4), z.literal(5)]).default(5),
+      // MQTT 5: QoS1/2 messages the broker may send before it waits for acknowledgements. The gateway
+      // holds at most max_inflight of them; the rest wait in the network (TCP flow control).
+      receive_maximum: z.number().int().min(1).max(65535).optional(),
+      // MQTT 5: how long the broker keeps the session while the gateway is away; 4294967295: for good
+      // (as an MQTT 3.1.1 persistent session). Default: that, or 0 with clean: true.
+      session_expiry_s: z.number().int().min(0).max(4294967295).optional(),
+      // QoS1/2 messages (and QoS0 ones) the gateway holds at once while their commit is pending.
+      max_inflight: z.number().int().min(1).max(65535).default(2000),
+      // A larger message is acknowledged and counted (readings_rejected_total{reason="mqtt_too_large"}),
+      // never buffered; MQTT 5 tells the broker not to send one.
+      max_message_bytes: byteSize.default(262144),
     })
     .optional(),
   points: points(mqttPoint),
@@ -167,6 +180,16 @@ export function checkMqtt({
         path: ["devices", index, "connection", "reconnect_min_ms"],
         message: "reconnect_min_ms is greater than reconnect_max_ms",
       });
+    }
+    if (c.protocol_version === 4) {
+      for (const key of ["receive_maximum", "session_expiry_s"] as const) {
+        if (c[key] !== undefined) {
+          issues.push({
+            path: ["devices", index, "connection", key],
+            message: `${key} is an MQTT 5 setting: it needs protocol_version: 5 (with protocol_version: 4 the site broker sets its own in-flight window)`,
+          });
+        }
+      }
     }
     if (c.client_id === undefined) continue;
     const first = clientIds.get(c.client_id);

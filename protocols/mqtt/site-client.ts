@@ -1,39 +1,49 @@
 // Client mode: one mqtt.js connection to a site broker for the devices that share its settings.
 // Subscribes to their topics, reconnects with jittered backoff, keeps a persistent session.
 //
-// Holding the acknowledgement: mqtt.js asks `customHandleAcks` before it sends PUBACK (QoS1) or
-// PUBREC (QoS2), and sends nothing when that callback reports an error. So QoS1/2 readings are
-// committed there (handleMessage would be too late for QoS2: its PUBREC goes before handleMessage).
-// A refused append drops the connection; the broker sends the unacknowledged publishes again once
-// the persistent session is resumed.
-// mqtt.js hands a connection's messages over one at a time, each after the previous was
-// acknowledged, so one connection ingests at most one QoS1/2 message per commit.
+// The incoming messages do not go through mqtt.js: an InboundSession (site-inbound.ts) taps its
+// network stream, takes in many QoS1/2 messages at once, commits them in groups and acknowledges
+// each after its commit, on the connection that delivered it. mqtt.js keeps connecting,
+// subscribing, keepalive and the command publishes.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
+import { connect, type IClientOptions, type MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import type { MqttDeviceConfig } from "./schema.js";
-import type { DeviceHealth } from "../adapter.js";
+import type { ConnectionHealth, DeviceHealth } from "../adapter.js";
 import { Backoff } from "../backoff.js";
+import { BurstLog } from "../burst-log.js";
 import { Router } from "./routes.js";
+import { InboundSession, type InboundMessage, type StreamBuilder } from "./site-inbound.js";
 
 export type SiteConnectionConfig = NonNullable<MqttDeviceConfig["connection"]>;
+export type { InboundMessage } from "./site-inbound.js";
 
-/** Returns a promise when the message must not be acknowledged before it settles. */
-export type SiteIngest = (
-  router: Router,
-  topic: string,
-  payload: Buffer,
-  packet: IPublishPacket,
-) => Promise<void> | undefined;
+/** Commits the readings of a group of messages; resolves after the commit, rejects if none was stored. */
+export type SiteCommit = (router: Router, messages: InboundMessage[]) => Promise<void>;
 
 export interface SiteOptions {
   connection: SiteConnectionConfig;
   devices: MqttDeviceConfig[];
   gatewayId: string;
   log: Logger;
-  ingest: SiteIngest;
+  commit: SiteCommit;
+  /** Counts input refused before it became a reading (a message over max_message_bytes). */
+  reject(reason: string, device?: string): void;
+  /** A message acknowledged `seconds` after it arrived. */
+  ackDelay?(seconds: number): void;
 }
+
+/** Payload bytes of the messages one connection holds at once (one message always fits). */
+const MAX_HELD_BYTES = 4 * 1024 * 1024;
+/** How long a stop waits for the commits of messages already taken, so they need not come again. */
+const STOP_WAIT_MS = 5_000;
+/** Larger than any MQTT fixed header: a packet of max_message_bytes of body still fits. */
+const FIXED_HEADER_BYTES = 5;
+const FOREVER_S = 4294967295;
+/** How long a graceful DISCONNECT may take before the connection is cut. */
+const DISCONNECT_WAIT_MS = 2_000;
+const LOG_QUIET_MS = 10_000;
 
 /** Devices with equal connection settings share one connection. */
 export function connectionKey(c: SiteConnectionConfig): string {
@@ -46,6 +56,11 @@ export function connectionKey(c: SiteConnectionConfig): string {
     c.key,
     c.clean,
     c.keepalive_s,
+    c.protocol_version,
+    c.receive_maximum ?? null,
+    c.session_expiry_s ?? null,
+    c.max_inflight,
+    c.max_message_bytes,
   ]);
 }
 
@@ -58,9 +73,23 @@ export function defaultClientId(gatewayId: string, c: SiteConnectionConfig): str
   return `iggy-edge-${gatewayId}-${h}`;
 }
 
+/** The URL without credentials, to name the connection in logs, the status page and metrics. */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = "";
+    u.password = "";
+    return u.toString().replace(/\/$/, "");
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, "//");
+  }
+}
+
 export class SiteConnection {
   readonly router: Router;
   readonly clientId: string;
+  /** The connection's name on the status page and in metric labels. */
+  name: string;
   private client: MqttClient | null = null;
   private stopping = false;
   private readonly backoff: Backoff;
@@ -69,13 +98,34 @@ export class SiteConnection {
   private since = Date.now();
   private error: string | undefined = "not connected yet";
   private subscribedOnce = false;
+  private readonly inbound: InboundSession;
+  private readonly oversizeLog: BurstLog;
 
   constructor(private readonly opts: SiteOptions) {
+    const c = opts.connection;
     this.router = new Router(opts.devices);
-    this.clientId = opts.connection.client_id ?? defaultClientId(opts.gatewayId, opts.connection);
-    this.backoff = new Backoff({
-      initialMs: opts.connection.reconnect_min_ms,
-      maxMs: opts.connection.reconnect_max_ms,
+    this.clientId = c.client_id ?? defaultClientId(opts.gatewayId, c);
+    this.name = displayUrl(c.url);
+    this.backoff = new Backoff({ initialMs: c.reconnect_min_ms, maxMs: c.reconnect_max_ms });
+    this.oversizeLog = new BurstLog({
+      quietMs: LOG_QUIET_MS,
+      onEnd: ({ key: topic, total }) => {
+        if (total > 1)
+          opts.log.warn(
+            { url: this.name, topic, count: total },
+            `${total} messages over max_message_bytes on ${topic} in this burst`,
+          );
+      },
+    });
+    this.inbound = new InboundSession({
+      protocolVersion: c.protocol_version,
+      maxInflight: c.max_inflight,
+      maxHeldBytes: MAX_HELD_BYTES,
+      maxPacketBytes: c.max_message_bytes,
+      commit: (messages) => opts.commit(this.router, messages),
+      oversize: (topic, bytes) => this.oversize(topic, bytes),
+      acknowledged: (ms) => opts.ackDelay?.(ms / 1000),
+      dropped: (err) => this.dropped(err),
     });
   }
 
@@ -88,9 +138,16 @@ export class SiteConnection {
       reconnectPeriod: 0, // our own backoff, with jitter
       connectTimeout: 10_000,
       resubscribe: false,
-      protocolVersion: 4,
+      protocolVersion: c.protocol_version,
       manualConnect: true,
     };
+    if (c.protocol_version === 5) {
+      options.properties = {
+        sessionExpiryInterval: c.session_expiry_s ?? (c.clean ? 0 : FOREVER_S),
+        receiveMaximum: c.receive_maximum ?? 65535,
+        maximumPacketSize: c.max_message_bytes + FIXED_HEADER_BYTES,
+      };
+    }
     if (c.username !== undefined) options.username = c.username;
     if (c.password !== undefined) options.password = c.password;
     if (c.ca) options.ca = readFileSync(c.ca);
@@ -98,29 +155,19 @@ export class SiteConnection {
     if (c.key) options.key = readFileSync(c.key);
     const client = connect(c.url, options);
     this.client = client;
-    // mqtt.js takes customHandleAcks from the options only for MQTT 5, but asks options.customHandleAcks
-    // before every PUBACK/PUBREC whatever the version: set it on the client, before connecting.
-    client.options.customHandleAcks = (topic, message, packet: IPublishPacket, done) => {
-      const pending = this.opts.ingest(this.router, topic, message, packet);
-      if (pending === undefined) return done(0);
-      pending.then(
-        () => done(0),
-        (err: Error) => {
-          done(err);
-          this.dropConnection(err);
-        },
-      );
-    };
-    client.handleMessage = (packet, callback) => {
-      // QoS1/2 were ingested in customHandleAcks.
-      if (packet.qos === 0) this.opts.ingest(this.router, packet.topic, packet.payload as Buffer, packet);
-      callback();
-    };
+    // Every connection mqtt.js opens gets the inbound tap (streamBuilder is not in mqtt.js's typings).
+    const builder = client as unknown as { streamBuilder: StreamBuilder<MqttClient> };
+    builder.streamBuilder = this.inbound.wrap(builder.streamBuilder);
     client.on("connect", (connack) => {
       this.backoff.reset();
       this.setState(true, undefined);
       this.opts.log.info(
-        { url: c.url, client_id: this.clientId, session_present: connack.sessionPresent },
+        {
+          url: this.name,
+          client_id: this.clientId,
+          session_present: connack.sessionPresent,
+          protocol_version: c.protocol_version,
+        },
         "connected to the site MQTT broker",
       );
       if (!connack.sessionPresent || !this.subscribedOnce) this.subscribe(client);
@@ -128,12 +175,13 @@ export class SiteConnection {
 
     client.on("error", (err) => {
       // Failed connects and refused publishes land here; `close` follows and schedules the retry.
-      if (this.error !== err.message)
-        this.opts.log.warn({ url: c.url, err: err.message }, "site MQTT connection error");
-      this.setState(false, err.message);
+      const message = explain(err, c.protocol_version);
+      if (this.error !== message)
+        this.opts.log.warn({ url: this.name, err: message }, "site MQTT connection error");
+      this.setState(false, message);
     });
     client.on("close", () => {
-      if (this.up) this.opts.log.warn({ url: c.url }, "site MQTT connection closed; reconnecting");
+      if (this.up) this.opts.log.warn({ url: this.name }, "site MQTT connection closed; reconnecting");
       this.setState(false, this.error ?? "connection closed");
       this.scheduleReconnect();
     });
@@ -147,9 +195,38 @@ export class SiteConnection {
   async publish(topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean): Promise<void> {
     const client = this.client;
     if (client === null || !client.connected) {
-      throw new Error(`not connected to the site broker ${this.opts.connection.url}`);
+      throw new Error(`not connected to the site broker ${this.name}`);
     }
     await client.publishAsync(topic, payload, { qos, retain });
+  }
+
+  /**
+   * A PINGREQ and its PINGRESP on the connection, begun now: once it resolves, the broker has read
+   * everything the gateway wrote to it before (acknowledgements included).
+   */
+  roundTrip(): Promise<void> {
+    const client = this.client;
+    if (client === null || !client.connected) {
+      return Promise.reject(new Error(`not connected to the site broker ${this.name}`));
+    }
+    return new Promise((resolve, reject) => {
+      const onPacket = (p: { cmd: string }) => {
+        if (p.cmd !== "pingresp") return;
+        done();
+        resolve();
+      };
+      const onClose = () => {
+        done();
+        reject(new Error(`the connection to ${this.name} closed before the PINGRESP`));
+      };
+      const done = () => {
+        client.off("packetreceive", onPacket);
+        client.off("close", onClose);
+      };
+      client.on("packetreceive", onPacket);
+      client.on("close", onClose);
+      client.sendPing();
+    });
   }
 
   health(): DeviceHealth[] {
@@ -161,13 +238,36 @@ export class SiteConnection {
     }));
   }
 
+  connectionHealth(): ConnectionHealth {
+    return {
+      name: this.name,
+      up: this.up,
+      inflight: this.inbound.inflight,
+      inflight_limit: this.opts.connection.max_inflight,
+      acknowledged: this.inbound.acknowledgedCount,
+      ack_delay_ms: this.inbound.ackDelayMs === null ? null : Math.round(this.inbound.ackDelayMs * 10) / 10,
+    };
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     const client = this.client;
     this.client = null;
-    if (client) await client.endAsync(true);
+    this.oversizeLog.flush();
+    if (client === null) return;
+    await this.inbound.quiesce(STOP_WAIT_MS);
+    if (client.connected) {
+      // DISCONNECT, after the acknowledgements written so far.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        client.endAsync(false),
+        new Promise((r) => (timer = setTimeout(r, DISCONNECT_WAIT_MS))),
+      ]);
+      clearTimeout(timer);
+    }
+    await client.endAsync(true);
   }
 
   private subscribe(client: MqttClient): void {
@@ -183,7 +283,7 @@ export class SiteConnection {
         return;
       }
       this.subscribedOnce = true;
-      const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
+      const refused = (granted ?? []).filter((g) => g.qos >= 128).map((g) => g.topic);
       if (refused.length > 0) {
         this.opts.log.error({ filters: refused }, "the site MQTT broker refused these subscriptions");
         this.setState(true, `subscription refused: ${refused.join(", ")}`);
@@ -191,13 +291,27 @@ export class SiteConnection {
     });
   }
 
-  /** Drops the connection without acknowledging what is in flight; the broker resends it later. */
-  private dropConnection(err: Error): void {
+  /** The inbound side dropped the connection without acknowledging what is in flight; the broker resends it. */
+  private dropped(err: Error): void {
+    const code = (err as { code?: string }).code;
+    if (code !== undefined && code.startsWith("BUFFER_")) {
+      this.opts.log.warn(
+        { url: this.name, err: err.message },
+        "the buffer refused readings: dropping the site connection so the broker sends them again",
+      );
+    } else {
+      this.opts.log.error({ url: this.name, err: err.message }, "dropping the site connection");
+    }
+  }
+
+  private oversize(topic: string, bytes: number): void {
+    const device = this.router.match(topic)[0]?.device.id;
+    this.opts.reject("mqtt_too_large", device);
+    if (!this.oversizeLog.note(topic)) return;
     this.opts.log.warn(
-      { url: this.opts.connection.url, err: err.message },
-      "the buffer refused readings: dropping the site connection so the broker sends them again",
+      { url: this.name, topic, bytes, max_message_bytes: this.opts.connection.max_message_bytes },
+      "a message from the site broker is larger than max_message_bytes: acknowledged and not stored (further ones in this burst are counted, not logged)",
     );
-    this.client?.stream.destroy();
   }
 
   private scheduleReconnect(): void {
@@ -215,4 +329,16 @@ export class SiteConnection {
     this.up = up;
     this.error = error;
   }
+}
+
+/** A broker that speaks only MQTT 3.1.1 refuses an MQTT 5 CONNECT: say which setting helps. */
+function explain(err: Error, version: 4 | 5): string {
+  const code = (err as { code?: number }).code;
+  if (
+    version === 5 &&
+    (code === 132 || code === 1 || /unsupported protocol|unacceptable protocol/i.test(err.message))
+  ) {
+    return `${err.message} (the broker does not take MQTT 5: set connection.protocol_version: 4)`;
+  }
+  return err.message;
 }

@@ -1,23 +1,27 @@
 // MQTT: QoS1 publishes acknowledged after the durable commit through the embedded broker (real
-// buffer, sync full) as a ratio to Mosquitto's own QoS1 rate with the same publisher, measured in
-// the same run; QoS0 ingest into the buffer; the gateway's RSS with 1,000 connected device clients.
-// The gateway side runs in a child process (this file with --mqtt-bench-child), like Mosquitto.
-import { fork, spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+// buffer, sync full, default commit policy) as a ratio to Mosquitto's own QoS1 rate with the same
+// publisher, measured in the same run: many in flight per connection, and 16 devices that each wait
+// for their PUBACK (latency, rate, bytes written to the device per reading from the gateway
+// process's /proc/self/io); QoS0 ingest into the buffer; the gateway's RSS with 1,000 connected
+// device clients. The gateway side runs in a child process (this file with --mqtt-bench-child),
+// like Mosquitto.
+import { execFileSync, fork, spawn, type ChildProcess } from "node:child_process";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { connectAsync, type MqttClient } from "mqtt";
-import { withPeer, type Benchmark, type Figure } from "../bench-kit.js";
+import { percentile, withPeer, type Benchmark, type Figure } from "../bench-kit.js";
 
 const USER = { username: "bench", password: "bench-pw" };
 const CHILD_FLAG = "--mqtt-bench-child";
 
-async function child(dir: string): Promise<void> {
+/** `ackCommitGapMs` undefined: the default commit policy. */
+async function child(dir: string, ackCommitGapMs: number | undefined): Promise<void> {
   const pino = (await import("pino")).default;
   const { openBuffer } = await import("../../buffer/index.js");
   const { configSchema, protocolContext } = await import("../../protocols/registry.js");
   const { MqttAdapter } = await import("../../protocols/mqtt/adapter.js");
-  const buffer = await openBuffer({ dir, sync: "full", maxBytes: 4 * 1024 ** 3 });
+  const buffer = await openBuffer({ dir, sync: "full", maxBytes: 4 * 1024 ** 3, ackCommitGapMs });
   const config = configSchema.parse({
     gateway: { id: "bench", data_dir: dir },
     mqtt: { broker: { users: [{ ...USER, subscribe: ["bench/#"] }], persist: false, max_connections: 5000 } },
@@ -33,18 +37,81 @@ async function child(dir: string): Promise<void> {
       listen: "127.0.0.1:0",
     },
   );
-  await adapter.start(async (rs) => {
-    await buffer.append(rs);
+  await adapter.start(async (rs, options) => {
+    await buffer.append(rs, options);
     committed += rs.length;
   });
   process.send!({ port: adapter.brokerAddress()!.port });
   process.on("message", (m: { cmd: string }) => {
-    if (m.cmd === "stats") process.send!({ committed, rss: process.memoryUsage().rss });
+    if (m.cmd !== "stats") return;
+    void buffer.stats().then((s) =>
+      process.send!({
+        committed,
+        rss: process.memoryUsage().rss,
+        cpuUs: cpuUs(process.cpuUsage()),
+        written: deviceWrites(),
+        commits: s.commits,
+      } satisfies GatewayStats),
+    );
   });
   process.on("disconnect", () => process.exit(0));
 }
 
-if (process.argv[2] === CHILD_FLAG) await child(process.argv[3]!);
+interface GatewayStats {
+  committed: number;
+  rss: number;
+  /** CPU time of the whole process (all its threads), µs. */
+  cpuUs: number;
+  /** Bytes this process had written to the device (the buffer's worker thread included). */
+  written: number;
+  commits: number;
+}
+
+function cpuUs(u: NodeJS.CpuUsage): number {
+  return u.user + u.system;
+}
+
+/** CPU time of another process (utime + stime from /proc), µs. */
+function processCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1e6) / CLOCK_TICKS;
+}
+
+const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+
+function deviceWrites(): number {
+  const io = Object.fromEntries(
+    readFileSync("/proc/self/io", "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(": ")),
+  ) as Record<string, string>;
+  return Number(io.write_bytes) - Number(io.cancelled_write_bytes);
+}
+
+if (process.argv[2] === CHILD_FLAG)
+  await child(process.argv[3]!, process.argv[4] === undefined ? undefined : Number(process.argv[4]));
+
+/** The gateway side in a child process, and the port of its embedded broker. */
+async function startGateway(
+  dir: string,
+  ackCommitGapMs?: number,
+): Promise<{ gw: ChildProcess; port: number }> {
+  const args = [CHILD_FLAG, dir, ...(ackCommitGapMs === undefined ? [] : [String(ackCommitGapMs)])];
+  const gw = fork(new URL(import.meta.url).pathname, args, { stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  try {
+    const { port } = await new Promise<{ port: number }>((res, rej) => {
+      gw.once("message", (m) => res(m as { port: number }));
+      gw.once("exit", (c) => rej(new Error(`gateway child exited (${c})`)));
+    });
+    return { gw, port };
+  } catch (err) {
+    gw.kill("SIGKILL");
+    throw err;
+  }
+}
 
 async function freePort(): Promise<number> {
   const srv = net.createServer();
@@ -68,6 +135,14 @@ async function waitPort(port: number, ms: number): Promise<void> {
   throw new Error(`nothing listens on ${port}`);
 }
 
+interface Qos1Run {
+  rate: number;
+  /** Messages acknowledged. */
+  count: number;
+  /** Publish to PUBACK of each message, ms, sorted. */
+  latencies: number[];
+}
+
 /** `conns` publishers, each with `inflight` QoS1 publishes outstanding, for `seconds` (or `max` each). */
 async function qos1Rate(
   port: number,
@@ -75,7 +150,7 @@ async function qos1Rate(
   inflight: number,
   seconds: number,
   max: number,
-): Promise<number> {
+): Promise<Qos1Run> {
   const clients = await Promise.all(
     Array.from({ length: conns }, (_, i) =>
       connectAsync(`mqtt://127.0.0.1:${port}`, {
@@ -88,6 +163,7 @@ async function qos1Rate(
   const payload = Buffer.from("21.5");
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
+  const latencies: number[] = [];
   const counts = await Promise.all(
     clients.map(async (c, i) => {
       let acked = 0;
@@ -99,7 +175,9 @@ async function qos1Rate(
             return;
           }
           sent++;
+          const started = performance.now();
           c.publish(`bench/d${i}/v`, payload, { qos: 1 }, () => {
+            latencies.push(performance.now() - started);
             acked++;
             next();
           });
@@ -111,19 +189,20 @@ async function qos1Rate(
   );
   const secs = (performance.now() - t0) / 1000;
   await Promise.all(clients.map((c) => c.endAsync(true)));
-  return counts.reduce((a, b) => a + b, 0) / secs;
+  const count = counts.reduce((a, b) => a + b, 0);
+  return { rate: count / secs, count, latencies: latencies.sort((a, b) => a - b) };
 }
 
-function ask(gw: ChildProcess): Promise<{ committed: number; rss: number }> {
+function ask(gw: ChildProcess): Promise<GatewayStats> {
   return new Promise((resolve) => {
-    gw.once("message", (m) => resolve(m as { committed: number; rss: number }));
+    gw.once("message", (m) => resolve(m as GatewayStats));
     gw.send({ cmd: "stats" });
   });
 }
 
 const bench: Benchmark = {
   description:
-    "MQTT: QoS1 acked after durable commit through the embedded broker vs Mosquitto (same publisher), QoS0 ingest, RSS with 1,000 clients",
+    "MQTT: QoS1 acked after durable commit through the embedded broker vs Mosquitto (same publisher; 4 x 100 in flight, 16 devices x 1), QoS0 ingest, RSS with 1,000 clients",
   async run(ctx) {
     const figures: Figure[] = [];
     const seconds = ctx.quick ? 2 : 8;
@@ -140,16 +219,16 @@ const bench: Benchmark = {
       join(mdir, "m.conf"),
       `listener ${mport} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 0\nmax_queued_messages 0\n`,
     );
-    const mosq = spawn("mosquitto", ["-c", join(mdir, "m.conf")], { stdio: "ignore" });
-    const gw = fork(new URL(import.meta.url).pathname, [CHILD_FLAG, join(ctx.tmpDir, "buffer")], {
-      stdio: ["ignore", "ignore", "inherit", "ipc"],
-    });
+    const mosquitto = spawn("mosquitto", ["-c", join(mdir, "m.conf")], { stdio: "ignore" });
+    const children: ChildProcess[] = [];
     try {
       await waitPort(mport, 10_000);
-      const { port } = await new Promise<{ port: number }>((res, rej) => {
-        gw.once("message", (m) => res(m as { port: number }));
-        gw.once("exit", (c) => rej(new Error(`gateway child exited (${c})`)));
-      });
+      const { gw, port } = await startGateway(join(ctx.tmpDir, "buffer"));
+      children.push(gw);
+      // For comparison in the same run: a gateway whose commits all wait for the interval, the
+      // policy before ack_commit_gap_ms (the gap set to commit_interval_ms, 50).
+      const old = await startGateway(join(ctx.tmpDir, "buffer-interval-only"), 50);
+      children.push(old.gw);
 
       // First, in the fresh process: RSS with 1,000 device clients connected (each subscribed to its command topic).
       const nClients = ctx.quick ? 200 : 1000;
@@ -181,22 +260,128 @@ const bench: Benchmark = {
       ctx.log(
         `QoS1: ${conns} connections x ${inflight} in flight, ${seconds} s each, Mosquitto then the embedded broker`,
       );
-      const mosqRate = await qos1Rate(mport, conns, inflight, seconds, max);
-      const before = await ask(gw);
-      const ourRate = await qos1Rate(port, conns, inflight, seconds, max);
-      const after = await ask(gw);
+      const mosqCpu0 = processCpuUs(mosquitto.pid!);
+      const mosq = await qos1Rate(mport, conns, inflight, seconds, max);
+      const mosqCpu = (processCpuUs(mosquitto.pid!) - mosqCpu0) / mosq.count;
+      let before = await ask(gw);
+      const ours = await qos1Rate(port, conns, inflight, seconds, max);
+      let after = await ask(gw);
+      let committed = after.committed - before.committed;
       ctx.log(
-        `Mosquitto ${mosqRate.toFixed(0)} msg/s, embedded + commit ${ourRate.toFixed(0)} msg/s (${after.committed - before.committed} committed)`,
+        `Mosquitto ${mosq.rate.toFixed(0)} msg/s, embedded + commit ${ours.rate.toFixed(0)} msg/s (${committed} committed in ${after.commits - before.commits} commits)`,
       );
       figures.push(
         withPeer(
           "qos1_acked_after_commit",
-          ourRate,
+          ours.rate,
           "msg/s",
           "mosquitto_qos1",
-          mosqRate,
+          mosq.rate,
           ">= 20000 (ratio >= 0.5)",
         ),
+        {
+          name: "  its readings per commit",
+          value: committed / Math.max(1, after.commits - before.commits),
+          unit: "readings",
+        },
+        {
+          name: "  its bytes written to the device per reading",
+          value: (after.written - before.written) / Math.max(1, committed),
+          unit: "B",
+        },
+        withPeer(
+          "  its CPU per message (gateway process, all threads)",
+          (after.cpuUs - before.cpuUs) / Math.max(1, ours.count),
+          "us",
+          "mosquitto",
+          mosqCpu,
+        ),
+      );
+      const oldRate = await qos1Rate(old.port, conns, inflight, seconds, max);
+      ctx.log(`with ack_commit_gap_ms = commit_interval_ms (50): ${oldRate.rate.toFixed(0)} msg/s`);
+      figures.push({
+        name: "  its rate with ack_commit_gap_ms = commit_interval_ms (50)",
+        value: oldRate.rate,
+        unit: "msg/s",
+      });
+
+      // Devices that wait for each PUBACK before they send the next message.
+      const waiting = 16;
+      ctx.log(
+        `QoS1: ${waiting} connections x 1 in flight, ${seconds} s each, Mosquitto then the embedded broker`,
+      );
+      const mosq1Cpu0 = processCpuUs(mosquitto.pid!);
+      const mosq1 = await qos1Rate(mport, waiting, 1, seconds, max);
+      const mosq1Cpu = (processCpuUs(mosquitto.pid!) - mosq1Cpu0) / mosq1.count;
+      before = await ask(gw);
+      const ours1 = await qos1Rate(port, waiting, 1, seconds, max);
+      after = await ask(gw);
+      committed = after.committed - before.committed;
+      const commits1 = after.commits - before.commits;
+      ctx.log(
+        `Mosquitto ${mosq1.rate.toFixed(0)} msg/s, p50 ${percentile(mosq1.latencies, 50).toFixed(2)} ms; ` +
+          `embedded + commit ${ours1.rate.toFixed(0)} msg/s, p50 ${percentile(ours1.latencies, 50).toFixed(2)} ms, ` +
+          `p99 ${percentile(ours1.latencies, 99).toFixed(2)} ms (${committed} committed in ${commits1} commits)`,
+      );
+      figures.push(
+        withPeer(
+          `qos1_${waiting}_devices_waiting_for_puback_ack_p50`,
+          percentile(ours1.latencies, 50),
+          "ms",
+          "mosquitto_qos1",
+          percentile(mosq1.latencies, 50),
+          "< 10",
+        ),
+        withPeer(
+          `qos1_${waiting}_devices_waiting_for_puback_ack_p99`,
+          percentile(ours1.latencies, 99),
+          "ms",
+          "mosquitto_qos1",
+          percentile(mosq1.latencies, 99),
+        ),
+        withPeer(
+          `qos1_${waiting}_devices_waiting_for_puback_rate`,
+          ours1.rate,
+          "msg/s",
+          "mosquitto_qos1",
+          mosq1.rate,
+          ">= 1000",
+        ),
+        {
+          name: "  its readings per commit",
+          value: committed / Math.max(1, commits1),
+          unit: "readings",
+        },
+        {
+          name: "  its bytes written to the device per reading",
+          value: (after.written - before.written) / Math.max(1, committed),
+          unit: "B",
+        },
+        withPeer(
+          "  its CPU per message (gateway process, all threads)",
+          (after.cpuUs - before.cpuUs) / Math.max(1, ours1.count),
+          "us",
+          "mosquitto",
+          mosq1Cpu,
+        ),
+      );
+
+      const oldRun = await qos1Rate(old.port, waiting, 1, seconds, max);
+      old.gw.kill("SIGKILL");
+      ctx.log(
+        `with ack_commit_gap_ms = commit_interval_ms (50): ${oldRun.rate.toFixed(0)} msg/s, p50 ${percentile(oldRun.latencies, 50).toFixed(2)} ms`,
+      );
+      figures.push(
+        {
+          name: "  its rate with ack_commit_gap_ms = commit_interval_ms (50)",
+          value: oldRun.rate,
+          unit: "msg/s",
+        },
+        {
+          name: "  its ack p50 with ack_commit_gap_ms = commit_interval_ms (50)",
+          value: percentile(oldRun.latencies, 50),
+          unit: "ms",
+        },
       );
 
       // QoS0: a fixed number of messages, timed until the last one is committed.
@@ -218,7 +403,7 @@ const bench: Benchmark = {
           }
         }),
       );
-      let committed = 0;
+      committed = 0;
       const deadline = Date.now() + 60_000;
       while (Date.now() < deadline) {
         committed = (await ask(gw)).committed - base;
@@ -230,8 +415,8 @@ const bench: Benchmark = {
       ctx.log(`QoS0: ${committed} of ${n0} committed, ${q0.toFixed(0)} msg/s`);
       figures.push({ name: "qos0_ingest_committed", value: q0, unit: "msg/s", target: ">= 50000" });
     } finally {
-      gw.kill("SIGKILL");
-      mosq.kill("SIGKILL");
+      for (const c of children) c.kill("SIGKILL");
+      mosquitto.kill("SIGKILL");
     }
     return figures;
   },

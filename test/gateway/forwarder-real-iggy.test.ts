@@ -239,17 +239,12 @@ test(
       }
     };
     const leased = new Map<number, number>();
-    const lease = buffer.lease.bind(buffer);
-    buffer.lease = async (o) => {
-      const b = await lease(o);
-      if (b) leased.set(b.id, b.readings.length);
-      return b;
-    };
-    const release = buffer.release.bind(buffer);
-    buffer.release = async (id) => {
-      const ok = await release(id);
-      if (ok) released.add(leased.get(id)!);
-      return ok;
+    const exchange = buffer.exchange.bind(buffer);
+    buffer.exchange = async (request) => {
+      const r = await exchange(request);
+      (request.release ?? []).forEach((id, i) => r.released[i] && released.add(leased.get(id)!));
+      for (const b of r.batches) leased.set(b.id, b.readings.length);
+      return r;
     };
     const forwarder = new Forwarder(buffer, client, {
       gatewayId: GATEWAY,
@@ -386,18 +381,21 @@ test(
     assert.equal(first.kind, "confirmed-unreleased");
     const firstSeq = (first as { firstSeq: number }).firstSeq;
     const before = await readBack(server);
-    assertOnceInOrder(before, 150);
-    assert.equal(before.at(-1)!.firstSeq, firstSeq, "Iggy holds the batch the gateway had not released");
+    // The third batch, and any sent while its release was on its way (the pipeline holds several).
+    const inIggy = assertOnceInOrder(before);
+    assert.ok(inIggy >= 150, `Iggy holds at least three batches (${inIggy} readings)`);
+    const unreleased = before.map((m) => m.firstSeq!).filter((seq) => seq >= firstSeq);
+    assert.equal(unreleased[0], firstSeq, "Iggy holds the batches the gateway had not released");
     const buffer = await openBuffer({ dir });
     const left = (await buffer.stats()).readings;
     await buffer.close();
-    assert.equal(left, 150, "the buffer still holds it (100 readings released, 150 not)");
+    assert.ok(left >= 150, `the buffer still holds it and what follows (${left} readings left)`);
 
     const second = await runGateway(t, server, dir, "msgpack");
     assert.equal(second.kind, "drained");
     const { sent, foundInIggy } = second as { sent: number[]; foundInIggy: number[] };
-    assert.deepEqual(foundInIggy, [firstSeq], "the tail check found the confirmed batch");
-    assert.ok(!sent.includes(firstSeq), "and it was not sent again");
+    assert.deepEqual(foundInIggy, unreleased, "the tail check found every confirmed, unreleased batch");
+    assert.ok(!sent.some((seq) => unreleased.includes(seq)), "and none was sent again");
     assertOnceInOrder(await readBack(server), 250);
   },
 );

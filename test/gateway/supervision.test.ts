@@ -1,6 +1,6 @@
 // The forwarder's supervision: what each kind of failure does to the loop (restart or give up),
 // and that readiness, the metrics and the status say so. Failures are injected where they occur:
-// a buffer whose lease or release fails with an I/O error, a codec that throws a TypeError, and a
+// a buffer whose lease or release (one exchange with the buffer) fails with an I/O error, a codec that throws a TypeError, and a
 // buffer worker thread that dies.
 import assert from "node:assert/strict";
 import { once } from "node:events";
@@ -161,8 +161,8 @@ test(
       retryMs: HOUR, // the loop stays in its restart backoff while the test looks
       buffer: (real) =>
         wrap(real, {
-          lease: () => {
-            leases++;
+          exchange: (request) => {
+            if (request.lease) leases++;
             return Promise.reject(ioError());
           },
         }),
@@ -201,8 +201,9 @@ test(
     const s = await setup(t, {
       buffer: (real) =>
         wrap(real, {
-          release: async (id: number) => {
-            if (failNext) {
+          exchange: async (request) => {
+            // The first release fails (in the round trip that would lease the next batch too).
+            if (failNext && (request.release ?? []).length > 0) {
               failNext = false;
               throw new BufferStorageError(
                 "BUFFER_IO",
@@ -210,10 +211,10 @@ test(
                 "SQLITE_IOERR",
               );
             }
-            const ok = await real.release(id);
-            releasedReadings += 50;
+            const r = await real.exchange(request);
+            releasedReadings += 50 * r.released.filter((ok) => ok).length;
             if (releasedReadings === 100) released.resolve();
-            return ok;
+            return r;
           },
         }),
     });
@@ -254,10 +255,10 @@ test(
       codec,
       buffer: (real) =>
         wrap(real, {
-          release: async (id: number) => {
-            const ok = await real.release(id);
-            released.resolve();
-            return ok;
+          exchange: async (request) => {
+            const r = await real.exchange(request);
+            if (r.released.includes(true)) released.resolve();
+            return r;
           },
         }),
     });

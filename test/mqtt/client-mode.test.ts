@@ -122,9 +122,12 @@ test("client mode: messages published while the gateway is away arrive after it 
   const first = await siteAdapter(t, m);
   await first.adapter.stop();
   await mpub(m, ["-q", "1", "-t", "site/hall-2/co2", "-m", "901"]);
+  const reconnectedAt = m.log().length;
   const second = await siteAdapter(t, m);
   await waitFor("the message kept by the session", () => second.rec.readings.length === 1, 10_000);
   assert.equal(second.rec.readings[0]?.value, 901);
+  // Acknowledged before the restart, so the restarted broker does not send it again.
+  await waitFor("its PUBACK", () => /Received PUBACK from edge-test/.test(m.log().slice(reconnectedAt)));
 
   await m.restart();
   await waitFor(

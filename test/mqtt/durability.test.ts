@@ -65,8 +65,8 @@ test("with the real buffer, every PUBACK of 2,000 QoS1 publishes from 4 connecti
     t,
     [{ id: "d", points: [{ name: "v", topic: "d/+conn/v", decode: "string" }] }],
     {
-      emit: async (rs) => {
-        await buffer.append(rs);
+      emit: async (rs, options) => {
+        await buffer.append(rs, options);
         for (const r of rs) committed.add(r.value as string);
       },
     },
@@ -95,6 +95,30 @@ test("with the real buffer, every PUBACK of 2,000 QoS1 publishes from 4 connecti
   );
   assert.deepEqual(violations, []);
   assert.equal(committed.size, 2000);
+});
+
+test("QoS1 and QoS2 readings reach the buffer as awaited (a device waits for them), QoS0 readings not", async (t) => {
+  const seen: [string, boolean | undefined][] = [];
+  const { port } = await embedded(
+    t,
+    [{ id: "d", points: [{ name: "v", topic: "d/+qos/v", decode: "string" }] }],
+    {
+      emit: async (rs, options) => {
+        for (const r of rs) seen.push([r.value as string, options?.awaited]);
+      },
+    },
+  );
+  const client = await connectAsync(`mqtt://127.0.0.1:${port}`, { ...USER, reconnectPeriod: 0 });
+  t.after(() => client.endAsync(true));
+  await client.publishAsync("d/0/v", "qos0", { qos: 0 });
+  await client.publishAsync("d/1/v", "qos1", { qos: 1 });
+  await client.publishAsync("d/2/v", "qos2", { qos: 2 });
+  await waitFor("all three readings handed to the buffer", () => seen.length === 3);
+  assert.deepEqual(seen.sort(), [
+    ["qos0", false],
+    ["qos1", true],
+    ["qos2", true],
+  ]);
 });
 
 test("a publish the buffer refuses is not acknowledged; the device sends it again and it is stored once accepted", async (t) => {

@@ -19,7 +19,7 @@ const adapter = new MqttAdapter(
     listen: "127.0.0.1:0",
   },
 );
-await adapter.start(async (rs) => {
-  await buffer.append(rs);
+await adapter.start(async (rs, options) => {
+  await buffer.append(rs, options);
 });
 process.send!({ port: adapter.brokerAddress()!.port });

@@ -173,7 +173,8 @@ export interface Mosquitto {
 
 /** Mosquitto with our own config on a free loopback port (never the system service). */
 export async function startMosquitto(t: TestContext, extra: string[] = []): Promise<Mosquitto> {
-  const dir = tempDir(t, "mosquitto-");
+  // Removed after Mosquitto is killed (below), never while it may still be saving there.
+  const dir = mkdtempSync(join(tmpdir(), "mosquitto-"));
   chmodSync(dir, 0o777); // run as root, mosquitto drops to its own user and must still save there
   const port = await freePort();
   const conf = join(dir, "mosquitto.conf");
@@ -219,7 +220,10 @@ export async function startMosquitto(t: TestContext, extra: string[] = []): Prom
       await launch();
     },
   };
-  t.after(() => kill("SIGKILL"));
+  t.after(async () => {
+    await kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  });
   return m;
 }
 
