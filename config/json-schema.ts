@@ -9,9 +9,9 @@ export function configJsonSchema(schema: z.ZodType): Record<string, unknown> {
       unrepresentable: "any",
       target: "draft-7",
       override: (ctx) => {
-        // YAML reads an unquoted 0.8 / 0.10 as a number; the loader accepts both spellings.
+        // YAML reads an unquoted 0.8 / 0.9 / 0.10 as a number; the loader accepts both spellings.
         if (ctx.zodSchema === iggyProtocol) {
-          ctx.jsonSchema.anyOf = [{ enum: ["auto", "0.8", "0.10"] }, { enum: [0.8, 0.1] }];
+          ctx.jsonSchema.anyOf = [{ enum: ["auto", "0.8", "0.9", "0.10"] }, { enum: [0.8, 0.9, 0.1] }];
           delete ctx.jsonSchema.type;
           delete ctx.jsonSchema.enum;
         }

@@ -51,10 +51,10 @@ export const byteSize = z.union([
 
 export const positiveMs = z.number().int().positive();
 
-// YAML reads `0.8` as a number and `0.10` as the number 0.1; both mean a protocol generation here.
+// YAML reads `0.8` and `0.9` as numbers and `0.10` as the number 0.1; all mean a protocol generation here.
 export const iggyProtocol = z.preprocess(
-  (v) => (v === 0.8 ? "0.8" : v === 0.1 ? "0.10" : v),
-  z.enum(["auto", "0.8", "0.10"]),
+  (v) => (v === 0.8 ? "0.8" : v === 0.9 ? "0.9" : v === 0.1 ? "0.10" : v),
+  z.enum(["auto", "0.8", "0.9", "0.10"]),
 );
 
 const gateway = z.strictObject({

@@ -2,6 +2,8 @@
 # Installs everything iggy-edge needs to build, run its demo and run its tests:
 # npm packages (npm ci), the build (dist/), and with --peers the real test peers
 # (Debian packages in scripts/peers/apt.txt, PyPI packages in scripts/peers/requirements.txt into .venv,
+# requirements-iggy09.txt and requirements-iggy010.txt into .venv-iggy09 and .venv-iggy010, Rust
+# peers in scripts/peers/cargo.txt,
 # a first start of Apache Iggy's server from the shared peers folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -85,6 +87,10 @@ if [ "$peers" -eq 1 ]; then
     echo "setup: building test peer $crate $version with cargo (once per machine, a few minutes)"
     nice cargo install --quiet "$crate" --version "$version" --locked --root "$dest"
   done < <(grep -v -E '^\s*(#|$)' scripts/peers/cargo.txt)
+  # The 0.9.0 Python SDK (binary protocol 0.11) conflicts with the 0.8 one above: its own venv.
+  [ -x .venv-iggy09/bin/python ] || python3 -m venv .venv-iggy09
+  echo "setup: installing PyPI packages into .venv-iggy09"
+  .venv-iggy09/bin/python -m pip install -q --disable-pip-version-check -r scripts/peers/requirements-iggy09.txt
   # The 0.10-line Python SDK conflicts with the 0.8 one above, so it gets its own venv.
   [ -x .venv-iggy010/bin/python ] || python3 -m venv .venv-iggy010
   echo "setup: installing PyPI packages into .venv-iggy010"

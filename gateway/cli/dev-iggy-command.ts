@@ -39,14 +39,14 @@ export function devIggyCommand(
 ): Command {
   return new Command("dev-iggy")
     .description(
-      "run an Iggy-compatible server (Iggy 0.8 and 0.10 TCP protocols on one port) for demos and tests",
+      "run an Iggy-compatible server (Iggy 0.8, 0.9 and 0.10 TCP protocols on one port) for demos and tests",
     )
     .addOption(
       new Option(
         "--protocol <generation>",
-        "wire generations served: both (told apart per connection), or one",
+        "wire generations served: all (told apart per connection), or one",
       )
-        .choices(["auto", "0.8", "0.10"])
+        .choices(["auto", "0.8", "0.9", "0.10"])
         .default("auto"),
     )
     .option("--host <host>", "address to listen on", "127.0.0.1")

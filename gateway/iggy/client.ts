@@ -51,8 +51,8 @@ export interface IggyClientOptions {
   /** TLS: `ca` is a PEM file (omit to use the system's CAs), `serverName` the expected certificate name. */
   tls?: { ca?: string; serverName?: string };
   /**
-   * Wire generation: "0.8" (the default), "0.10", or "auto": probe the server once before the
-   * first login (bounded by `probeTimeoutMs`), log what it speaks, and keep that for reconnects.
+   * Wire generation: "0.8" (the default), "0.9", "0.10", or "auto": probe the server once before
+   * the first login (bounded by `probeTimeoutMs`), log what it speaks, and keep that for reconnects.
    */
   protocol?: WireVersion | "auto";
   /** Time limit of each detection probe with protocol "auto". Default 2 s. */
@@ -171,7 +171,7 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
     return this.conn !== null && !this.conn.closed;
   }
 
-  /** "0.8" or "0.10"; "auto" until the first connect has found out. */
+  /** "0.8", "0.9" or "0.10"; "auto" until the first connect has found out. */
   get protocolVersion(): string {
     return this.wire?.version ?? "auto";
   }

@@ -1,7 +1,9 @@
-// Iggy client send throughput and latency, both wire generations side by side: to dev-iggy (a
-// child process on loopback serving 0.8 and 0.10 on one port) with protocol 0.8 and with 0.10, and,
-// when IGGY_E2E_ADDR is set (with IGGY_E2E_USERNAME / IGGY_E2E_PASSWORD, and IGGY_E2E_PROTOCOL=0.10
-// for a 0.10 server; 0.8 otherwise), to a real Iggy server.
+// Iggy client send throughput and latency, the three wire generations side by side: to dev-iggy (a
+// child process on loopback serving 0.8, 0.9 and 0.10 on one port) with protocol 0.8, 0.9 and 0.10,
+// and, when IGGY_E2E_ADDR is set (with IGGY_E2E_USERNAME / IGGY_E2E_PASSWORD, and
+// IGGY_E2E_PROTOCOL=0.9 or 0.10 for a server of that line; 0.8 otherwise), to a real Iggy server.
+// Then the XXH3-64 checksum implementations side by side on message-sized and 1 MiB inputs: the
+// choice in use (gateway/iggy/hash/xxh3.ts), @node-rs/xxhash and hash-wasm, each against our pure JavaScript.
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { resolve } from "node:path";
@@ -12,6 +14,13 @@ import {
   type Credentials,
   type WireVersion,
 } from "../../gateway/iggy/index.js";
+import { xxh3_64Js } from "../../gateway/iggy/hash/xxh3-js.js";
+import {
+  WASM_FROM_BYTES,
+  xxh3_64,
+  xxh3Candidates,
+  xxh3Implementation,
+} from "../../gateway/iggy/hash/xxh3.js";
 import { percentile, withPeer, type Benchmark, type BenchContext, type Figure } from "../bench-kit.js";
 
 const DEV_MAIN = resolve(import.meta.dirname, "../../gateway/iggy/dev-server/main.js");
@@ -135,16 +144,16 @@ const ROWS: Row[] = [
 const round = (v: number): number => Math.round(v * 10) / 10;
 
 /**
- * 0.8 rows (names as before; peer: a real 0.8 server when given), then 0.10 rows with the 0.8
- * figure as peer (the generations side by side), then a real 0.10 server's rows with dev-iggy 0.10
- * as peer when one is given.
+ * 0.8 rows (names as before; peer: a real 0.8 server when given), then 0.9 and 0.10 rows with the
+ * 0.8 figure as peer (the generations side by side), then a real 0.9 or 0.10 server's rows with
+ * dev-iggy of the same protocol as peer when one is given.
  */
 function figures(
-  dev08: Measured,
-  dev010: Measured,
+  dev: Record<WireVersion, Measured>,
   real: Measured | null,
   realProtocol: WireVersion,
 ): Figure[] {
+  const dev08 = dev["0.8"];
   const out: Figure[] = [];
   for (const [name, unit, pick, target] of ROWS) {
     const n = `${name}, dev-iggy`;
@@ -155,27 +164,29 @@ function figures(
         : { name: n, value: v, unit, ...(target ? { target } : {}) },
     );
   }
-  for (const [name, unit, pick, target] of ROWS) {
-    out.push(
-      withPeer(
-        `${name}, dev-iggy, protocol 0.10`,
-        round(pick(dev010)),
-        unit,
-        "protocol 0.8, same client and dev-iggy",
-        round(pick(dev08)),
-        target,
-      ),
-    );
-  }
-  if (real && realProtocol === "0.10") {
+  for (const protocol of ["0.9", "0.10"] as const) {
     for (const [name, unit, pick, target] of ROWS) {
       out.push(
         withPeer(
-          `${name}, real Iggy 0.10`,
+          `${name}, dev-iggy, protocol ${protocol}`,
+          round(pick(dev[protocol])),
+          unit,
+          "protocol 0.8, same client and dev-iggy",
+          round(pick(dev08)),
+          target,
+        ),
+      );
+    }
+  }
+  if (real && realProtocol !== "0.8") {
+    for (const [name, unit, pick, target] of ROWS) {
+      out.push(
+        withPeer(
+          `${name}, real Iggy ${realProtocol}`,
           round(pick(real)),
           unit,
-          "dev-iggy, protocol 0.10",
-          round(pick(dev010)),
+          `dev-iggy, protocol ${realProtocol}`,
+          round(pick(dev[realProtocol])),
           target,
         ),
       );
@@ -184,13 +195,75 @@ function figures(
   return out;
 }
 
+type Hash = (input: Uint8Array) => bigint;
+
+/**
+ * MiB/s of each hash over `input`, measured in interleaved rounds (about `ms` each in all), so a
+ * machine whose load changes during the run treats every implementation alike.
+ */
+function hashRates(hashes: Hash[], input: Uint8Array, ms: number): number[] {
+  const rounds = 5;
+  const n = hashes.map(() => 0);
+  const spent = hashes.map(() => 0);
+  for (const hash of hashes) for (let i = 0; i < 3; i++) hash(input);
+  for (let r = 0; r < rounds; r++) {
+    hashes.forEach((hash, k) => {
+      const start = performance.now();
+      do {
+        for (let i = 0; i < 8; i++) hash(input);
+        n[k]! += 8;
+      } while (performance.now() - start < ms / rounds);
+      spent[k]! += performance.now() - start;
+    });
+  }
+  return hashes.map((_, k) => (n[k]! * input.length) / MB / (spent[k]! / 1000));
+}
+
+/** The XXH3-64 implementations, each against our pure JavaScript, on the same inputs in one run. */
+async function checksumFigures(ctx: BenchContext): Promise<Figure[]> {
+  const others: [string, Hash][] = [
+    [
+      `in use (${xxh3Implementation.small} below ${WASM_FROM_BYTES} B, ${xxh3Implementation.large} from there)`,
+      xxh3_64,
+    ],
+  ];
+  for (const c of xxh3Candidates)
+    if (c.hash) others.push([c.name, c.hash]);
+    else ctx.log(`${c.name} did not load: its rows are skipped`);
+  const ms = ctx.quick ? 200 : 2_000;
+  const out: Figure[] = [];
+  // A 100-byte reading with its 48-byte frame header and a few user headers; a 1 MiB frame.
+  for (const [label, size] of [
+    ["160 B message frame", 160],
+    ["16 KiB frame", 16 * 1024],
+    ["1 MiB frame", MB],
+  ] as const) {
+    const input = randomBytes(size);
+    for (const [, hash] of others)
+      if (hash(input) !== xxh3_64Js(input)) throw new Error("XXH3 implementations disagree");
+    ctx.log(`XXH3-64 of a ${label}`);
+    const [js, ...rates] = hashRates([xxh3_64Js, ...others.map(([, h]) => h)], input, ms);
+    others.forEach(([name], k) =>
+      out.push(
+        withPeer(
+          `XXH3-64 of a ${label}, ${name}`,
+          round(rates[k]!),
+          "MiB/s",
+          "our pure JavaScript",
+          round(js!),
+        ),
+      ),
+    );
+  }
+  return out;
+}
+
 const bench: Benchmark = {
   description:
-    "Iggy client: send throughput (1 MiB and 1,000-message batches) and small-send round trip, protocols 0.8 and 0.10, dev-iggy and a real server",
+    "Iggy client: send throughput (1 MiB and 1,000-message batches) and small-send round trip, protocols 0.8, 0.9 and 0.10, dev-iggy and a real server; XXH3-64 implementations",
   async run(ctx) {
     const dev = await startDev();
-    let dev08: Measured;
-    let dev010: Measured;
+    const measured: Partial<Record<WireVersion, Measured>> = {};
     try {
       const on = (protocol: WireVersion): Target => ({
         label: `dev-iggy, protocol ${protocol}`,
@@ -198,14 +271,15 @@ const bench: Benchmark = {
         credentials: { username: "iggy", password: "bench-pw" },
         protocol,
       });
-      dev08 = await measure(on("0.8"), ctx);
-      dev010 = await measure(on("0.10"), ctx);
+      for (const protocol of ["0.8", "0.9", "0.10"] as const)
+        measured[protocol] = await measure(on(protocol), ctx);
     } finally {
       dev.child.kill("SIGTERM");
       await once(dev.child, "exit");
     }
     const addr = process.env.IGGY_E2E_ADDR;
-    const realProtocol: WireVersion = process.env.IGGY_E2E_PROTOCOL === "0.10" ? "0.10" : "0.8";
+    const asked = process.env.IGGY_E2E_PROTOCOL;
+    const realProtocol: WireVersion = asked === "0.10" || asked === "0.9" ? asked : "0.8";
     let realResult: Measured | null = null;
     if (addr) {
       realResult = await measure(
@@ -223,7 +297,10 @@ const bench: Benchmark = {
     } else {
       ctx.log("real Iggy server skipped: IGGY_E2E_ADDR not set");
     }
-    return figures(dev08, dev010, realResult, realProtocol);
+    return [
+      ...figures(measured as Record<WireVersion, Measured>, realResult, realProtocol),
+      ...(await checksumFigures(ctx)),
+    ];
   },
 };
 

@@ -111,9 +111,10 @@ test("several mistakes in one file are all reported, in file order", () => {
   }
 });
 
-test("iggy.protocol accepts 0.8 and 0.10 written as YAML numbers", () => {
+test("iggy.protocol accepts 0.8, 0.9 and 0.10 written as YAML numbers", () => {
   for (const [written, meant] of [
     ["0.8", "0.8"],
+    ["0.9", "0.9"],
     ["0.10", "0.10"],
     ["'0.10'", "0.10"],
     ["auto", "auto"],
@@ -121,7 +122,7 @@ test("iggy.protocol accepts 0.8 and 0.10 written as YAML numbers", () => {
     const { config } = parseConfig(`gateway: { id: gw }\niggy: { protocol: ${written} }`, file, {});
     assert.equal(config.iggy.protocol, meant);
   }
-  assert.throws(() => parseConfig("gateway: { id: gw }\niggy: { protocol: 0.9 }", file, {}), ConfigError);
+  assert.throws(() => parseConfig("gateway: { id: gw }\niggy: { protocol: 0.11 }", file, {}), ConfigError);
 });
 
 test("${env:NAME:-default} takes the default when NAME is unset or empty, and a default is no secret", () => {

@@ -91,7 +91,7 @@ async function until(
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
-const generations = ["0.8", "0.10"] as const;
+const generations = ["0.8", "0.9", "0.10"] as const;
 
 for (const [codec, protocol] of [
   ["flatbuffers", "0.8"],

@@ -20,6 +20,12 @@ export function peerPython010(): string | null {
   return existsSync(venv) ? venv : null;
 }
 
+/** The Python of the 0.9 peer venv (.venv-iggy09: Iggy's Python SDK 0.9.0), or null. */
+export function peerPython09(): string | null {
+  const venv = resolve(repoRoot, ".venv-iggy09/bin/python");
+  return existsSync(venv) ? venv : null;
+}
+
 /** A binary of a Rust peer that scripts/setup.sh --peers built from scripts/peers/cargo.txt, or null. */
 export function cargoPeer(crate: string, version: string, bin: string): string | null {
   const dir = process.env.IGGY_EDGE_PEERS_DIR ?? resolve(homedir(), ".cache/iggy-edge/peers");

@@ -14,6 +14,7 @@ import {
 } from "../../gateway/iggy/index.js";
 import type { DevIggyServer } from "../../gateway/iggy/dev-server/server.js";
 import { ping010 } from "../../gateway/iggy/wire/detect.js";
+import { PROTOCOL_012 } from "../../gateway/iggy/wire/v0_10/dialect.js";
 import * as L from "../../gateway/iggy/wire/v0_10/layouts.js";
 import { closeAtEnd } from "../helpers/cleanup.js";
 import { clientFor, listen, proxy, rawConnection, readBytes, startDev } from "./helpers.js";
@@ -228,10 +229,11 @@ describe("client 0.10 against dev-iggy", () => {
 });
 
 describe("protocol: auto", () => {
-  test("finds 0.10 on a dual dev server, 0.8 on a 0.8-only one, 0.10 on a 0.10-only one", async (t) => {
+  test("finds 0.10 on an all-generations dev server, and each generation on a server of that one only", async (t) => {
     for (const [serverProtocol, expected] of [
       ["auto", "0.10"],
       ["0.8", "0.8"],
+      ["0.9", "0.9"],
       ["0.10", "0.10"],
     ] as const) {
       const server = await startDev({ protocol: serverProtocol });
@@ -277,7 +279,10 @@ describe("protocol: auto", () => {
     const client = clientFor(port, { protocol: "auto", probeTimeoutMs: 200, requestTimeoutMs: 2_000 });
     t.after(() => client.close());
     const started = Date.now();
-    await assert.rejects(client.connect(1_000), /neither an Iggy 0\.10 nor an Iggy 0\.8/);
+    await assert.rejects(
+      client.connect(1_000),
+      /neither an Iggy VSR \(0\.9\/0\.10\) probe nor an Iggy 0\.8 ping/,
+    );
     // Without the limits it would wait for the silent server for good; the bound leaves a loaded machine room.
     assert.ok(Date.now() - started < 10_000);
     await client.close();
@@ -287,8 +292,8 @@ describe("protocol: auto", () => {
 });
 
 describe("version gate", () => {
-  test("the dev server evicts a login of another protocol minor with reason 14 and its window", async (t) => {
-    const server = await startDev();
+  test("a 0.10-only dev server evicts a login of another protocol minor with reason 14 and its window", async (t) => {
+    const server = await startDev({ protocol: "0.10" });
     t.after(() => server.close());
     const c = await rawConnection(server.address.port);
     const body = L.encodeLoginRegister({
@@ -410,7 +415,7 @@ function fake010(
               },
             ],
           };
-          reply(L.encodeTopicDetails(t, false));
+          reply(L.encodeTopicDetails(t, false, PROTOCOL_012));
         } else reply(Buffer.alloc(0));
       }
     });

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { batchMessageId, gatewayHash } from "../../gateway/envelope.js";
+import { xxh3_64Js } from "../../gateway/iggy/hash/xxh3-js.js";
+import { WASM_FROM_BYTES, xxh3Candidates, xxh3Implementation } from "../../gateway/iggy/hash/xxh3.js";
 import { partitionForKey, xxh3_64, xxh32 } from "../../gateway/iggy/index.js";
 
 // Reference values computed with the xxhash C library (Python `xxhash` package).
@@ -58,6 +60,21 @@ test("XXH3-64 and XXH32 match the reference on every length class", () => {
   for (const [n, seed, h3, h32] of RANDOM) {
     assert.equal(xxh3_64(lcg(n, seed)), h3, `xxh3 of ${n} random bytes`);
     assert.equal(xxh32(lcg(n, seed)), h32, `xxh32 of ${n} random bytes`);
+  }
+});
+
+test("XXH3-64: native below the crossover, WebAssembly above; every implementation matches the reference", () => {
+  assert.deepEqual(xxh3Implementation, { small: "@node-rs/xxhash", large: "hash-wasm" });
+  const hashes: [string, (b: Uint8Array) => bigint][] = [
+    ["pure JS", xxh3_64Js],
+    ...xxh3Candidates.map((c) => [c.name, c.hash!] as [string, (b: Uint8Array) => bigint]),
+  ];
+  for (const [name, hash] of hashes) {
+    for (const [n, h3] of PATTERN) assert.equal(hash(pattern(n)), h3, `${name} xxh3 of ${n} bytes`);
+    for (const [n, seed, h3] of RANDOM)
+      assert.equal(hash(lcg(n, seed)), h3, `${name} xxh3 of ${n} random bytes`);
+    const view = lcg(WASM_FROM_BYTES + 100, 4).subarray(50, WASM_FROM_BYTES + 50);
+    assert.equal(hash(view), xxh3_64(Buffer.from(view)), `${name} reads a view at its offset`);
   }
 });
 

@@ -19,9 +19,10 @@ import { storedFrame } from "../../gateway/iggy/wire/v0_8/layouts.js";
 import { startIggyServer } from "../helpers/iggy-server.js";
 import { listen, proxy } from "./helpers.js";
 
-// IGGY_E2E_PROTOCOL=0.10 points the address at a 0.10 server (real-server-0_10.test.ts covers it):
-// this file then runs against the peers' 0.8 server.
-const userAddr = process.env.IGGY_E2E_PROTOCOL === "0.10" ? undefined : process.env.IGGY_E2E_ADDR;
+// IGGY_E2E_PROTOCOL=0.9 or 0.10 points the address at a server of that line (real-server-0_9 and
+// real-server-0_10.test.ts cover them): this file then runs against the peers' 0.8 server.
+const vsr = process.env.IGGY_E2E_PROTOCOL === "0.9" || process.env.IGGY_E2E_PROTOCOL === "0.10";
+const userAddr = vsr ? undefined : process.env.IGGY_E2E_ADDR;
 const code = (c: number) => (e: unknown) => e instanceof IggyServerError && e.code === c;
 
 interface Target {
@@ -69,6 +70,13 @@ test("real Iggy server: every client command, error codes, outcomes", { timeout:
   try {
     await client.connect();
     await client.ping();
+
+    await t.test("auto: the VSR version probe finds 0.8", async () => {
+      const auto = new IggyClient({ ...options(), protocol: "auto" });
+      await auto.ping();
+      assert.equal(auto.protocolVersion, "0.8");
+      await auto.close();
+    });
 
     await t.test("login failures carry the server's code", async () => {
       const bad = new IggyClient({

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { header, IggyProtocolError, IggyServerError } from "../../gateway/iggy/index.js";
 import { ClientSession010 } from "../../gateway/iggy/wire/v0_10/index.js";
+import { PROTOCOL_012 as P12 } from "../../gateway/iggy/wire/v0_10/dialect.js";
 import * as L from "../../gateway/iggy/wire/v0_10/layouts.js";
 import { ProducerState } from "../../gateway/iggy/wire/v0_10/producer.js";
 
@@ -43,7 +44,7 @@ test("SEND body of the brief's example 5.2: sizes, metadata, checksums", () => {
   assert.equal(batch.subarray(256, 264).toString("hex"), "dc8e00ca420b92a9");
   assert.equal(batch.subarray(306, 314).toString("hex"), "26a6378613c3349e");
   assert.equal(batch.subarray(306 + 48 + 2).toString("hex"), "0201000000" + "6b" + "0201000000" + "76");
-  const back = L.decodeSendBody(b);
+  const back = L.decodeSendBody(b, P12);
   assert.deepEqual(
     back.messages.map((m) => [m.id, m.originTimestamp, m.payload.toString()]),
     [
@@ -63,12 +64,12 @@ test("producer section: flags at 52, id at 56, epoch at 64, sequence at 68, cove
   assert.equal(batch.readUInt32LE(68), 10);
   assert.ok(batch.subarray(53, 56).every((x) => x === 0) && batch.subarray(66, 68).every((x) => x === 0));
   assert.notEqual(batch.readBigUInt64LE(40), 0xacfe5874634f5872n);
-  assert.deepEqual(L.decodeSendBody(b).producer, producer);
+  assert.deepEqual(L.decodeSendBody(b, P12).producer, producer);
   // A flipped byte of the producer section breaks the batch checksum.
   const bad = Buffer.from(b);
   bad[31 + 68] = 11;
   assert.throws(
-    () => L.decodeSendBody(bad),
+    () => L.decodeSendBody(bad, P12),
     (e: unknown) => e instanceof Error && /checksum/.test(e.message),
   );
 });
@@ -138,8 +139,8 @@ test("poll reply: one batch per server timestamp, offsets from base offset + del
     timestamp: i < 2 ? 111n : 222n,
   }));
   const ctx = { incarnation: 7n, ownerGeneration: 0n, metadataOp: 0n };
-  const body = Buffer.concat(L.encodePollReply(3, 7n, ctx, stored));
-  const back = L.decodePollReply(body);
+  const body = Buffer.concat(L.encodePollReply(3, 7n, ctx, stored, P12));
+  const back = L.decodePollReply(body, P12);
   assert.equal(back.partitionId, 3);
   assert.deepEqual(back.context, ctx);
   assert.deepEqual(
@@ -175,14 +176,14 @@ test("topic records decode in both partition shapes (0.12.0: 64 bytes; 0.12.2: w
     })),
   };
   for (const withNodes of [false, true]) {
-    const back = L.decodeTopicDetails(L.encodeTopicDetails(t, withNodes))!;
+    const back = L.decodeTopicDetails(L.encodeTopicDetails(t, withNodes, P12), P12)!;
     assert.equal(back.partitions.length, 2);
     assert.equal(back.messageExpiry, 9n);
     assert.equal(back.compression, 2);
     assert.equal(back.partitions[1]!.context?.incarnation, 5n);
   }
   // Topic header: 33 fixed bytes + name + two u32-prefixed option blocks.
-  const bytes = L.encodeTopicDetails({ ...t, partitions: [], partitionsCount: 0 }, false);
+  const bytes = L.encodeTopicDetails({ ...t, partitions: [], partitionsCount: 0 }, false, P12);
   assert.equal(bytes.readUInt32LE(33 + 4), 0, "explicit options block is empty");
 });
 

@@ -1,7 +1,8 @@
-// The dev server's "auto": 0.8 and 0.10 on one port. A 0.8 request starts with its length (u32
-// ≥ 4, never 0); a 0.10 request starts with the 16-byte header checksum, which clients leave 0
-// (client frames are unsealed). So the first four bytes of a connection decide: zero → 0.10,
-// anything else → 0.8.
+// The dev server's "auto": 0.8, 0.9 and 0.10 on one port. A 0.8 request starts with its length
+// (u32 ≥ 4, never 0); a VSR (0.9 or 0.10) request starts with the 16-byte header checksum, which
+// clients leave 0 (client frames are unsealed). So the first four bytes of a connection decide:
+// zero → VSR, anything else → 0.8. The VSR session then tells 0.9 from 0.10 by the protocol
+// version of the login.
 import type {
   ServerOp,
   ServerRequest,
@@ -10,7 +11,7 @@ import type {
   ServerWireGeneration,
   ServerWireSession,
 } from "./types.js";
-import { serverWire010 } from "./v0_10.js";
+import { serverWireVsr } from "./v0_10.js";
 import { serverWire08 } from "./v0_8.js";
 
 class DetectingServerSession implements ServerWireSession {
@@ -33,7 +34,7 @@ class DetectingServerSession implements ServerWireSession {
     if (this.heldBytes < 4) return [];
     const all = Buffer.concat(this.held);
     this.held = [];
-    const gen = all.readUInt32LE(0) === 0 ? serverWire010 : serverWire08;
+    const gen = all.readUInt32LE(0) === 0 ? serverWireVsr : serverWire08;
     this.detected = gen.version;
     this.delegate = gen.newSession(this.options);
     this.onDetected?.(gen.version);
@@ -57,7 +58,7 @@ class DetectingServerSession implements ServerWireSession {
   }
 }
 
-/** The dev server's generation for "auto": both on one port, decided per connection. */
+/** The dev server's generation for "auto": all three on one port, decided per connection. */
 export const serverWireAuto: ServerWireGeneration = {
   version: "auto",
   newSession: (options) => new DetectingServerSession(options),

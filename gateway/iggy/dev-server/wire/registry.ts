@@ -3,10 +3,14 @@ import { IggyInputError } from "../../errors.js";
 import { WIRE_VERSIONS, type WireVersion } from "../../wire/registry.js";
 import { serverWireAuto } from "./detect.js";
 import type { ServerWireGeneration } from "./types.js";
-import { serverWire010 } from "./v0_10.js";
+import { serverWire010, serverWire09 } from "./v0_10.js";
 import { serverWire08 } from "./v0_8.js";
 
-const SERVER: Record<WireVersion, ServerWireGeneration> = { "0.8": serverWire08, "0.10": serverWire010 };
+const SERVER: Record<WireVersion, ServerWireGeneration> = {
+  "0.8": serverWire08,
+  "0.9": serverWire09,
+  "0.10": serverWire010,
+};
 
 /** "auto" (or "both"): every generation on one port, told apart by each connection's first bytes. */
 export function serverWireFor(version: string): ServerWireGeneration {

@@ -1,7 +1,10 @@
-// The dev server's side of Iggy 0.10 (binary protocol 0.12): 256-byte request headers in, replies
-// and evictions out. Layouts are shared with the client (wire/v0_10/layouts.ts).
+// The dev server's side of the VSR generations, Iggy 0.10 (binary protocol 0.12) and Iggy 0.9
+// (protocol 0.11): 256-byte request headers in, replies and evictions out. Layouts are shared with
+// the client (wire/v0_10/layouts.ts). Which of the two a connection speaks is decided at its
+// login by the protocol version the client announces; before that (a ping) both are the same.
 import { LayoutError } from "../../wire/bytes.js";
 import { FrameAssembler } from "../../wire/frames.js";
+import { gateAccepts, PROTOCOL_011, PROTOCOL_012, type VsrDialect } from "../../wire/v0_10/dialect.js";
 import * as L from "../../wire/v0_10/layouts.js";
 import type {
   ServerOp,
@@ -14,14 +17,32 @@ import type {
 
 const { CODE, OPERATION, HEADER_SIZE } = L;
 
-/** The dev server's protocol version and the window it accepts (minor-scoped, as Iggy's 0.x gate). */
-export const SERVER_PROTOCOL_VERSION = L.packVersion(0, 12, 2);
-export const SERVER_PROTOCOL_MIN = L.packVersion(0, 12, 0);
-const NODE_LISTS_FROM = L.packVersion(0, 12, 2);
-
-function accepts(client: number): boolean {
-  return client >= SERVER_PROTOCOL_MIN && client >>> 10 <= SERVER_PROTOCOL_VERSION >>> 10;
+/** One VSR line as the dev server serves it: its protocol version and the window it accepts. */
+export interface ServedLine {
+  dialect: VsrDialect;
+  /** The server's protocol version (the top of the window). */
+  max: number;
+  /** The oldest client version accepted (Iggy's 0.x gate is minor-scoped). */
+  min: number;
+  serverVersion: string;
 }
+
+/** What a released 0.9.0 server announces: protocol 0.11.0, accepting 0.11.x. */
+export const LINE_011: ServedLine = {
+  dialect: PROTOCOL_011,
+  max: L.packVersion(0, 11, 0),
+  min: L.packVersion(0, 11, 0),
+  serverVersion: "dev-iggy 0.9",
+};
+export const LINE_012: ServedLine = {
+  dialect: PROTOCOL_012,
+  max: L.packVersion(0, 12, 2),
+  min: L.packVersion(0, 12, 0),
+  serverVersion: "dev-iggy 0.10",
+};
+export const SERVER_PROTOCOL_VERSION = LINE_012.max;
+export const SERVER_PROTOCOL_MIN = LINE_012.min;
+const NODE_LISTS_FROM = L.packVersion(0, 12, 2);
 
 /** Register-time failure codes → eviction reasons. */
 const LOGIN_EVICTION: Record<number, number> = {
@@ -47,13 +68,19 @@ const CODE_OF_OPERATION: Record<number, number> = {
 
 export class ServerSession010 implements ServerWireSession {
   private readonly frames: FrameAssembler;
+  /** The line this connection speaks: the newest served until a login names one. */
+  private line: ServedLine;
   private readonly queue: L.ParsedRequestHeader[] = [];
   private clientVersion = 0;
   private session = 0n;
   private commit = 0n;
   private close = false;
 
-  constructor(maxRequestBytes: number) {
+  constructor(
+    maxRequestBytes: number,
+    private readonly lines: readonly ServedLine[] = [LINE_012],
+  ) {
+    this.line = lines[lines.length - 1]!;
     this.frames = new FrameAssembler(
       HEADER_SIZE,
       (h) => {
@@ -97,7 +124,10 @@ export class ServerSession010 implements ServerWireSession {
       h.session !== this.session
     )
       throw new LayoutError("the request's session is not this connection's", 40);
-    const context = h?.context ?? { incarnation: 0n, ownerGeneration: 0n, metadataOp: 0n };
+    // 0.11 has no partition contexts: its partition requests are not checked against one.
+    const context = this.line.dialect.partitionContext
+      ? (h?.context ?? { incarnation: 0n, ownerGeneration: 0n, metadataOp: 0n })
+      : undefined;
     switch (code) {
       case CODE.ping:
         return { op: "ping" };
@@ -110,11 +140,13 @@ export class ServerSession010 implements ServerWireSession {
           throw new LayoutError("login body has no version prefix", 3);
         }
         this.clientVersion = prefix.protocolVersion;
-        if (!accepts(prefix.protocolVersion))
+        const line = this.lines.find((l) => gateAccepts(l, prefix.protocolVersion));
+        if (!line)
           throw new LayoutError(`protocol ${L.versionText(prefix.protocolVersion)} is not accepted`, 14003);
+        this.line = line;
         let credentials;
         try {
-          credentials = L.decodeLoginCredentials(prefix.rest);
+          credentials = L.decodeLoginCredentials(prefix.rest, line.dialect);
         } catch {
           throw new LayoutError("login body is malformed", 3);
         }
@@ -143,7 +175,7 @@ export class ServerSession010 implements ServerWireSession {
       case CODE.createTopic:
         return { op: "createTopic", ...L.decodeCreateTopic(body) };
       case CODE.send:
-        return { op: "send", ...L.decodeSendBody(body), context };
+        return { op: "send", ...L.decodeSendBody(body, this.line.dialect), context };
       case CODE.poll:
         return { op: "poll", ...L.decodePoll(body), context };
       case CODE.pollDeferred:
@@ -184,25 +216,27 @@ export class ServerSession010 implements ServerWireSession {
           L.encodeLoginReply({
             userId: l.userId,
             session: this.session,
-            serverProtocolVersion: SERVER_PROTOCOL_VERSION,
-            serverVersion: "dev-iggy 0.10",
+            serverProtocolVersion: this.line.max,
+            serverVersion: this.line.serverVersion,
           }),
         ]);
       }
       case "getStream": {
         const s = any as ServerResults["getStream"];
-        return this.reply(s ? [L.encodeStream(s, true)] : []);
+        return this.reply(s ? [L.encodeStream(s, true, this.line.dialect)] : []);
       }
       case "createStream":
-        return this.reply([L.resultOk(L.encodeStream(any as ServerResults["createStream"], false))]);
+        return this.reply([
+          L.resultOk(L.encodeStream(any as ServerResults["createStream"], false, this.line.dialect)),
+        ]);
       case "getTopic": {
         const t = any as ServerResults["getTopic"];
-        return this.reply(t ? [L.encodeTopicDetails(t, this.clientVersion >= NODE_LISTS_FROM)] : []);
+        return this.reply(t ? [L.encodeTopicDetails(t, this.withNodes(), this.line.dialect)] : []);
       }
       case "createTopic":
         return this.reply([
           L.resultOk(
-            L.encodeTopicDetails(any as ServerResults["createTopic"], this.clientVersion >= NODE_LISTS_FROM),
+            L.encodeTopicDetails(any as ServerResults["createTopic"], this.withNodes(), this.line.dialect),
           ),
         ]);
       case "send": {
@@ -226,6 +260,7 @@ export class ServerSession010 implements ServerWireSession {
             p.currentOffset,
             p.context ?? { incarnation: 0n, ownerGeneration: 0n, metadataOp: 0n },
             p.messages,
+            this.line.dialect,
           ),
         );
       }
@@ -252,11 +287,7 @@ export class ServerSession010 implements ServerWireSession {
       this.queue.shift();
       this.close = true;
       const reason = LOGIN_EVICTION[code] ?? 12;
-      return L.encodeEviction(
-        h.client,
-        reason,
-        reason === 14 ? { max: SERVER_PROTOCOL_VERSION, min: SERVER_PROTOCOL_MIN } : undefined,
-      );
+      return L.encodeEviction(h.client, reason, reason === 14 ? this.window() : undefined);
     }
     // Committed-plane rejections of result-framed operations ride the result section.
     const parts =
@@ -269,9 +300,32 @@ export class ServerSession010 implements ServerWireSession {
   closeAfterReply(): boolean {
     return this.close;
   }
+
+  private withNodes(): boolean {
+    return this.line.dialect.partitionContext && this.clientVersion >= NODE_LISTS_FROM;
+  }
+
+  /** What an eviction for an incompatible protocol names: from the oldest accepted to the newest. */
+  private window(): { max: number; min: number } {
+    return {
+      min: Math.min(...this.lines.map((l) => l.min)),
+      max: Math.max(...this.lines.map((l) => l.max)),
+    };
+  }
 }
 
 export const serverWire010: ServerWireGeneration = {
   version: "0.10",
-  newSession: ({ maxRequestBytes }) => new ServerSession010(maxRequestBytes),
+  newSession: ({ maxRequestBytes }) => new ServerSession010(maxRequestBytes, [LINE_012]),
+};
+
+export const serverWire09: ServerWireGeneration = {
+  version: "0.9",
+  newSession: ({ maxRequestBytes }) => new ServerSession010(maxRequestBytes, [LINE_011]),
+};
+
+/** Both VSR lines on one connection type: the login's protocol version picks. */
+export const serverWireVsr: ServerWireGeneration = {
+  version: "0.9+0.10",
+  newSession: ({ maxRequestBytes }) => new ServerSession010(maxRequestBytes, [LINE_011, LINE_012]),
 };

@@ -1,10 +1,12 @@
-// Iggy 0.10 (binary protocol 0.12): every request and reply rides a 256-byte VSR header; there is
-// no outer length prefix (the header's `size` at offset 48 covers header + body).
+// Iggy 0.10 (binary protocol 0.12) and Iggy 0.9 (binary protocol 0.11): every request and reply
+// rides a 256-byte VSR header; there is no outer length prefix (the header's `size` at offset 48
+// covers header + body). One module serves both; ./dialect.ts holds every difference.
 //
-// Source: the crate iggy_binary_protocol. No 0.12.x of it is on crates.io as of 2026-11-25 (the
-// newest is 0.11.1-edge.8 of 2026-11-01, whose development protocol number is 0.12.2); the layouts
-// here follow that crate, the version we announce is 0.12.0 (what Iggy's 0.10 docs name), and the
-// dev server accepts any 0.12.x client. See ../../../../README section "Iggy wire generations".
+// Sources: the crate iggy_binary_protocol. 0.10: no 0.12.x of it is on crates.io as of 2026-11-25
+// (the newest is 0.11.1-edge.8 of 2026-11-01, whose development protocol number is 0.12.2); the
+// layouts follow that crate, the version we announce is 0.12.0 (what Iggy's 0.10 docs name), and
+// the dev server accepts any 0.12.x client. 0.9: the released crate 0.11.0 (protocol 0.11.0, the
+// number we announce; its servers accept any 0.11.x). See ../../README.md.
 //
 // Client session: a random non-zero client id per connection, LOGIN_REGISTER (operation Register,
 // request 0, session 0, random request identifier), then the reply's session epoch on every
@@ -24,7 +26,8 @@ import type {
   WireReply,
   WireSession,
 } from "../generation.js";
-import { reasonTable } from "../reasons.js";
+import { reasonTable, type IggyReason } from "../reasons.js";
+import { PROTOCOL_011, PROTOCOL_012, type VsrDialect } from "./dialect.js";
 import * as L from "./layouts.js";
 import { fingerprint, PRODUCER_UNKNOWN, ProducerState } from "./producer.js";
 
@@ -37,8 +40,6 @@ const RESEND_ATTEMPTS = 5;
 
 /** Eviction reason → the IggyError code the SDKs map it to. */
 const EVICTION_CODE: Record<number, number> = { 1: 40, 9: 42, 10: 53, 11: 47, 13: 30, 14: 14003, 15: 3 };
-
-export const SDK_VERSION = "0.10.0";
 
 function randomU128(): bigint {
   for (;;) {
@@ -103,6 +104,8 @@ export class ClientSession010 implements WireSession {
   constructor(
     maxReplyBytes: number,
     private readonly producers: ProducerState,
+    private readonly dialect: VsrDialect = PROTOCOL_012,
+    private readonly reasonOf: (code: number, op: Op) => IggyReason = reasonOf010,
   ) {
     this.frames = new FrameAssembler(
       HEADER_SIZE,
@@ -131,10 +134,10 @@ export class ClientSession010 implements WireSession {
         return Buffer.alloc(0);
       case "login":
         return L.encodeLoginRegister({
-          protocolVersion: L.PROTOCOL_VERSION,
+          protocolVersion: this.dialect.protocolVersion,
           sdkName: L.SDK_NAME,
-          sdkVersion: req.clientVersion || SDK_VERSION,
-          bindSecret: this.bindSecret,
+          sdkVersion: req.clientVersion || `${this.dialect.generation}.0`,
+          bindSecret: this.dialect.bindSecret ? this.bindSecret : undefined,
           credentials: req.credentials,
         });
       case "getStream":
@@ -148,7 +151,12 @@ export class ClientSession010 implements WireSession {
         return L.encodeCreateTopic(req.stream, req.name, req.settings);
       case "send": {
         this.lastSend = null;
-        if (this.producers.enabled && req.partitioning.kind === "partition" && this.session !== 0n) {
+        if (
+          this.dialect.producerSection &&
+          this.producers.enabled &&
+          req.partitioning.kind === "partition" &&
+          this.session !== 0n
+        ) {
           const { section, partitionKey } = this.producers.section(
             req.stream,
             req.topic,
@@ -199,7 +207,7 @@ export class ClientSession010 implements WireSession {
       operation,
       session,
       code,
-      ...("context" in req && req.context ? { context: req.context } : {}),
+      ...("context" in req && req.context && this.dialect.partitionContext ? { context: req.context } : {}),
     });
     const frames = body.length > 0 ? [header, body] : [header];
     this.last = { request, frames };
@@ -241,10 +249,10 @@ export class ClientSession010 implements WireSession {
           ? `${L.versionText(e.serverVersionMin)}..${L.versionText(e.serverVersion)}`
           : L.versionText(e.serverVersion);
       detail =
-        `the server refused our binary protocol ${L.versionText(L.PROTOCOL_VERSION)} (Iggy 0.10); ` +
+        `the server refused our binary protocol ${L.versionText(this.dialect.protocolVersion)} (Iggy ${this.dialect.generation}); ` +
         `it accepts protocol ${window}. Set iggy.protocol to match the server, or auto`;
     }
-    return new IggyServerError(code, request.op, detail, reasonOf010(code, request.op));
+    return new IggyServerError(code, request.op, detail, this.reasonOf(code, request.op));
   }
 
   decode<K extends Op>(request: RequestOf<K>, wire: WireReply): Results[K] {
@@ -258,7 +266,7 @@ export class ClientSession010 implements WireSession {
     }
     if (reply.status !== 0) {
       this.sendFailed(reply.status);
-      throw new IggyServerError(reply.status, request.op, undefined, reasonOf010(reply.status, request.op));
+      throw new IggyServerError(reply.status, request.op, undefined, this.reasonOf(reply.status, request.op));
     }
     try {
       return this.decodeBody(request, reply.body, h.operation) as Results[K];
@@ -281,7 +289,7 @@ export class ClientSession010 implements WireSession {
       const r = L.splitResult(body);
       if (r.code !== 0) {
         this.sendFailed(r.code);
-        throw new IggyServerError(r.code, req.op, undefined, reasonOf010(r.code, req.op));
+        throw new IggyServerError(r.code, req.op, undefined, this.reasonOf(r.code, req.op));
       }
       payload = r.payload;
     }
@@ -303,16 +311,16 @@ export class ClientSession010 implements WireSession {
         return { userId: l.userId, session: l.session };
       }
       case "getStream":
-        return L.decodeStream(payload);
+        return L.decodeStream(payload, this.dialect);
       case "createStream": {
-        const s = L.decodeStream(payload);
+        const s = L.decodeStream(payload, this.dialect);
         if (!s) throw new LayoutError("create stream reply is empty");
         return s;
       }
       case "getTopic":
-        return L.decodeTopicDetails(payload);
+        return L.decodeTopicDetails(payload, this.dialect);
       case "createTopic": {
-        const t = L.decodeTopicDetails(payload);
+        const t = L.decodeTopicDetails(payload, this.dialect);
         if (!t) throw new LayoutError("create topic reply is empty");
         return t;
       }
@@ -323,7 +331,7 @@ export class ClientSession010 implements WireSession {
         return { partitions };
       }
       case "poll": {
-        const { context: _context, ...batch } = L.decodePollReply(payload);
+        const { context: _context, ...batch } = L.decodePollReply(payload, this.dialect);
         return batch;
       }
       case "getOffset":
@@ -345,7 +353,12 @@ export class ClientSession010 implements WireSession {
     if (error.code === 57 && this.last)
       return { delayMs: RESEND_DELAY_MS * attempt, frames: this.last.frames };
     // The partition forgot the producer: the batch (nothing of it written) starts a new epoch at 0.
-    if (error.code === PRODUCER_UNKNOWN && request.op === "send" && attempt === 1)
+    if (
+      error.code === PRODUCER_UNKNOWN &&
+      this.dialect.producerSection &&
+      request.op === "send" &&
+      attempt === 1
+    )
       return { delayMs: 0, frames: this.encode(request) };
     return null;
   }
@@ -369,14 +382,31 @@ export const reasonOf010 = reasonTable(
   [1, 57, 85, 14006],
 );
 
-export const wire010: WireGeneration = {
-  version: "0.10",
-  reasonOf: reasonOf010,
-  explicitPartitions: true,
-  newClientState: (): ClientState010 => ({ producers: new ProducerState() }),
-  newSession: ({ maxReplyBytes, state }) =>
-    new ClientSession010(
-      maxReplyBytes,
-      (state as ClientState010 | undefined)?.producers ?? new ProducerState(),
-    ),
-};
+/**
+ * 0.9's reading: the shared table, plus StaleClient and TransientNotCommitted as transient; a send
+ * that ends in Error or TransientNotCommitted after its resends is uncertain. Protocol 0.11 has
+ * none of 0.12's history, producer and uncertainty codes (85, 87-95, 3014, 14004-14010).
+ */
+export const reasonOf09 = reasonTable([["transient", [30, 57]]], [1, 57]);
+
+function vsrWire(dialect: VsrDialect, reasonOf: (code: number, op: Op) => IggyReason): WireGeneration {
+  return {
+    version: dialect.generation,
+    reasonOf,
+    // 0.12 routes only explicit partitions and stamps partition contexts; a 0.11 server routes
+    // balanced and key partitioning itself (Iggy's 0.9.0 Rust SDK sends them as they are).
+    explicitPartitions: dialect.partitionContext,
+    newClientState: (): ClientState010 => ({ producers: new ProducerState() }),
+    newSession: ({ maxReplyBytes, state }) =>
+      new ClientSession010(
+        maxReplyBytes,
+        (state as ClientState010 | undefined)?.producers ?? new ProducerState(),
+        dialect,
+        reasonOf,
+      ),
+  };
+}
+
+export const wire010 = vsrWire(PROTOCOL_012, reasonOf010);
+/** Iggy 0.9.0 (binary protocol 0.11): no bind secret, partition contexts or idempotent producer. */
+export const wire09 = vsrWire(PROTOCOL_011, reasonOf09);

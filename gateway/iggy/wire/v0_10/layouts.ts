@@ -1,7 +1,9 @@
-// Iggy 0.10 (binary protocol 0.12) layouts, both directions side by side: the 256-byte request,
-// reply and eviction headers, and the bodies of the commands the gateway uses. Written from the
-// `Wire format:` doc comments of the crate iggy_binary_protocol (see ./index.ts for which version
-// and what was confirmed); no code of it is copied.
+// VSR layouts (Iggy 0.10 / binary protocol 0.12 and Iggy 0.9 / protocol 0.11), both directions
+// side by side: the 256-byte request, reply and eviction headers, and the bodies of the commands
+// the gateway uses. Where the two protocols differ, a function takes the VsrDialect (./dialect.ts
+// lists every difference). Written from the `Wire format:` doc comments of the crate
+// iggy_binary_protocol (see ./index.ts for which versions and what was confirmed); no code of it
+// is copied.
 import { xxh3_64 } from "../../hash/xxh3.js";
 import type {
   Consumer,
@@ -18,6 +20,7 @@ import type {
 } from "../../types.js";
 import { LayoutError, nameBytes, Reader, Writer } from "../bytes.js";
 import type { IncomingMessage, PartitionContext, ProducerSection, StoredMessage } from "../generation.js";
+import { PROTOCOL_012, type VsrDialect } from "./dialect.js";
 import { decodeHeaders, encodeHeaders, MAX_USER_HEADERS_BYTES } from "../headers.js";
 import {
   writeConsumer,
@@ -90,17 +93,10 @@ export function isResultFramed(operation: number): boolean {
   return (operation >= 128 && operation <= 150) || operation === 161 || operation === 162;
 }
 
-/** `major<<20 | minor<<10 | patch`. */
-export function packVersion(major: number, minor: number, patch: number): number {
-  return ((major << 20) | (minor << 10) | patch) >>> 0;
-}
+export { packVersion, versionText } from "./dialect.js";
 
-export function versionText(v: number): string {
-  return `${(v >>> 20) & 0x3ff}.${(v >>> 10) & 0x3ff}.${v & 0x3ff}`;
-}
-
-/** What we announce at login: Iggy 0.10.0 speaks binary protocol 0.12.0. */
-export const PROTOCOL_VERSION = packVersion(0, 12, 0);
+/** What the 0.10 generation announces at login: Iggy 0.10.0 speaks binary protocol 0.12.0. */
+export const PROTOCOL_VERSION = PROTOCOL_012.protocolVersion;
 export const SDK_NAME = "iggy-edge";
 export const BIND_SECRET_BYTES = 32;
 
@@ -348,7 +344,8 @@ export interface LoginRegister {
   protocolVersion: number;
   sdkName: string;
   sdkVersion: string;
-  bindSecret: Buffer;
+  /** 0.12 only (absent in 0.11). */
+  bindSecret?: Buffer | undefined;
   credentials: { username: string; password: string } | { token: string };
 }
 
@@ -357,8 +354,10 @@ export function encodeLoginRegister(l: LoginRegister): Buffer {
   const name = nameBytes(l.sdkName, "sdk name");
   const version = nameBytes(l.sdkVersion, "sdk version");
   w.u32(l.protocolVersion).u8(name.length).bytes(name).u8(version.length).bytes(version);
-  if (l.bindSecret.length !== BIND_SECRET_BYTES) throw new RangeError("bind secret must be 32 bytes");
-  w.bytes(l.bindSecret);
+  if (l.bindSecret) {
+    if (l.bindSecret.length !== BIND_SECRET_BYTES) throw new RangeError("bind secret must be 32 bytes");
+    w.bytes(l.bindSecret);
+  }
   if ("token" in l.credentials) {
     const t = nameBytes(l.credentials.token, "token");
     w.u8(t.length).bytes(t);
@@ -392,9 +391,9 @@ function readContextTail(r: Reader): void {
   r.end();
 }
 
-/** After the prefix: the bind secret, then user/password or a token (told apart by what parses). */
-export function decodeLoginCredentials(r: Reader): LoginRegister["credentials"] {
-  r.bytes(BIND_SECRET_BYTES, "bind secret");
+/** After the prefix: the bind secret (0.12), then user/password or a token (told apart by what parses). */
+export function decodeLoginCredentials(r: Reader, d: VsrDialect): LoginRegister["credentials"] {
+  if (d.bindSecret) r.bytes(BIND_SECRET_BYTES, "bind secret");
   const start = r.pos;
   try {
     const username = r.name("username");
@@ -597,15 +596,11 @@ export function decodeIdentifiers(body: Buffer, fields: string[]): Identifier[] 
 }
 
 /** A topic as the server states it: the TopicInfo plus what it keeps in option blocks. */
-function writeTopicHeader(w: Writer, t: TopicInfo): void {
+function writeTopicHeader(w: Writer, t: TopicInfo, d: VsrDialect): void {
   const n = nameBytes(t.name, "topic name");
-  w.u32(t.id)
-    .u64(t.createdAt)
-    .u32(t.partitionsCount)
-    .u64(t.sizeBytes)
-    .u64(t.messagesCount)
-    .u8(n.length)
-    .bytes(n);
+  w.u32(t.id).u64(t.createdAt).u32(t.partitionsCount);
+  if (d.topicFixedSettings) w.u64(t.messageExpiry).u8(t.compression).u64(t.maxTopicSize);
+  w.u64(t.sizeBytes).u64(t.messagesCount).u8(n.length).bytes(n);
   const explicit: UserHeaders = new Map();
   const derived: UserHeaders = new Map([
     ["message_expiry", { kind: "uint64", value: t.messageExpiry }],
@@ -617,10 +612,17 @@ function writeTopicHeader(w: Writer, t: TopicInfo): void {
   writeBlock(w, encodeHeaders(derived));
 }
 
-function readTopicHeader(r: Reader): TopicInfo {
+function readTopicHeader(r: Reader, d: VsrDialect): TopicInfo {
   const id = r.u32("topic id");
   const createdAt = r.u64("created at");
   const partitionsCount = r.u32("partitions count");
+  const fixed = d.topicFixedSettings
+    ? {
+        messageExpiry: r.u64("message expiry"),
+        compression: r.u8("compression"),
+        maxTopicSize: r.u64("max size"),
+      }
+    : null;
   const sizeBytes = r.u64("size");
   const messagesCount = r.u64("messages count");
   const name = r.name("topic name");
@@ -634,26 +636,28 @@ function readTopicHeader(r: Reader): TopicInfo {
     sizeBytes,
     messagesCount,
     ...settingsFromOptions([explicit, derived]),
+    ...fixed,
     partitions: [],
   };
 }
 
 /**
- * Partition record: 64 bytes in protocol 0.12.0/0.12.1; 0.12.2 adds the member and in-sync node
- * lists (`u8` count then ids each). `withNodes` picks the shape when encoding.
+ * Partition record: 40 bytes in protocol 0.11, 64 (with the context) in 0.12.0/0.12.1; 0.12.2 adds
+ * the member and in-sync node lists (`u8` count then ids each). `withNodes` picks the 0.12 shape.
  */
-function writePartition(w: Writer, p: PartitionInfo, withNodes: boolean): void {
+function writePartition(w: Writer, p: PartitionInfo, withNodes: boolean, d: VsrDialect): void {
   w.u32(p.id)
     .u64(p.createdAt)
     .u32(p.segmentsCount)
     .u64(p.currentOffset)
     .u64(p.sizeBytes)
     .u64(p.messagesCount);
+  if (!d.partitionContext) return;
   writeContext(w, p.context ?? { incarnation: 0n, ownerGeneration: 0n, metadataOp: 0n });
   if (withNodes) w.u8(1).u8(0).u8(1).u8(0);
 }
 
-function readPartition(r: Reader, withNodes: boolean): PartitionInfo {
+function readPartition(r: Reader, withNodes: boolean, d: VsrDialect): PartitionInfo {
   const p: PartitionInfo = {
     id: r.u32("partition id"),
     createdAt: r.u64("created at"),
@@ -661,8 +665,9 @@ function readPartition(r: Reader, withNodes: boolean): PartitionInfo {
     currentOffset: r.u64("current offset"),
     sizeBytes: r.u64("size"),
     messagesCount: r.u64("messages count"),
-    context: readContext(r),
   };
+  if (!d.partitionContext) return p;
+  p.context = readContext(r);
   if (withNodes) {
     r.bytes(r.u8("members count"), "members");
     r.bytes(r.u8("in-sync count"), "in-sync members");
@@ -670,34 +675,34 @@ function readPartition(r: Reader, withNodes: boolean): PartitionInfo {
   return p;
 }
 
-export function encodeTopicDetails(t: TopicInfo, withNodes: boolean): Buffer {
+export function encodeTopicDetails(t: TopicInfo, withNodes: boolean, d: VsrDialect): Buffer {
   const w = new Writer(128 + 72 * t.partitions.length);
-  writeTopicHeader(w, t);
-  for (const p of t.partitions) writePartition(w, p, withNodes);
+  writeTopicHeader(w, t, d);
+  for (const p of t.partitions) writePartition(w, p, withNodes, d);
   return w.finish();
 }
 
-export function decodeTopicDetails(body: Buffer): TopicInfo | null {
+export function decodeTopicDetails(body: Buffer, d: VsrDialect): TopicInfo | null {
   if (body.length === 0) return null;
   const r = new Reader(body, "topic details");
-  const t = readTopicHeader(r);
+  const t = readTopicHeader(r, d);
   const withNodes = r.remaining !== 64 * t.partitionsCount;
-  for (let i = 0; i < t.partitionsCount; i++) t.partitions.push(readPartition(r, withNodes));
+  for (let i = 0; i < t.partitionsCount; i++) t.partitions.push(readPartition(r, withNodes, d));
   r.end();
   return t;
 }
 
-export function encodeStream(s: StreamInfo, withTopics: boolean): Buffer {
+export function encodeStream(s: StreamInfo, withTopics: boolean, d: VsrDialect): Buffer {
   const w = new Writer(128);
   const n = nameBytes(s.name, "stream name");
   w.u32(s.id).u64(s.createdAt).u32(s.topicsCount).u64(s.sizeBytes).u64(s.messagesCount).u8(n.length).bytes(n);
   writeBlock(w, Buffer.alloc(0));
-  writeBlock(w, Buffer.alloc(0));
-  if (withTopics) for (const t of s.topics) writeTopicHeader(w, t);
+  if (d.streamDerivedOptions) writeBlock(w, Buffer.alloc(0));
+  if (withTopics) for (const t of s.topics) writeTopicHeader(w, t, d);
   return w.finish();
 }
 
-export function decodeStream(body: Buffer): StreamInfo | null {
+export function decodeStream(body: Buffer, d: VsrDialect): StreamInfo | null {
   if (body.length === 0) return null;
   const r = new Reader(body, "stream details");
   const s: StreamInfo = {
@@ -710,8 +715,8 @@ export function decodeStream(body: Buffer): StreamInfo | null {
     topics: [],
   };
   readBlock(r, "explicit options");
-  readBlock(r, "derived options");
-  while (r.remaining > 0) s.topics.push(readTopicHeader(r));
+  if (d.streamDerivedOptions) readBlock(r, "derived options");
+  while (r.remaining > 0) s.topics.push(readTopicHeader(r, d));
   return s;
 }
 
@@ -840,9 +845,9 @@ function writeBatchHeader(b: Buffer, at: number, m: BatchMeta, checksum: bigint)
   }
 }
 
-function readBatchHeader(b: Buffer, at: number): BatchMeta & { checksum: bigint } {
+function readBatchHeader(b: Buffer, at: number, d: VsrDialect): BatchMeta & { checksum: bigint } {
   if (b.length - at < BATCH_HEADER_SIZE) throw new LayoutError("batch header is truncated");
-  for (let i = at + 72; i < at + BATCH_HEADER_SIZE; i++) {
+  for (let i = at + (d.producerSection ? 72 : 52); i < at + BATCH_HEADER_SIZE; i++) {
     if (b[i] !== 0) throw new LayoutError("batch header reserved bytes must be zero", 4039);
   }
   const flags = b[at + 52]!;
@@ -941,7 +946,10 @@ export function encodeSendBody(s: SendRequest, producer?: ProducerSection): Buff
 }
 
 /** Server side: validates the batch (layout and both checksums) and returns views into `body`. */
-export function decodeSendBody(body: Buffer): Omit<SendRequest, "messages"> & {
+export function decodeSendBody(
+  body: Buffer,
+  d: VsrDialect,
+): Omit<SendRequest, "messages"> & {
   messages: IncomingMessage[];
   producer?: ProducerSection;
 } {
@@ -954,7 +962,7 @@ export function decodeSendBody(body: Buffer): Omit<SendRequest, "messages"> & {
   const count = meta.u32("messages count");
   meta.end();
   const batch = r.bytes(r.remaining, "batch");
-  const h = readBatchHeader(batch, 0);
+  const h = readBatchHeader(batch, 0, d);
   if (h.batchLength !== BigInt(batch.length))
     throw new LayoutError(
       `batch length ${h.batchLength} does not match the ${batch.length} bytes sent`,
@@ -1020,7 +1028,7 @@ function storedFrame(m: StoredMessage, offsetDelta: number, tsDelta: number): Bu
 }
 
 /**
- * Poll reply: `[partition_id][current_offset][count][context:24]`, then one batch per run of
+ * Poll reply: `[partition_id][current_offset][count]` (0.12: then `[context:24]`), then one batch per run of
  * messages stored with one server timestamp (base_timestamp holds it; deltas give the rest).
  */
 export function encodePollReply(
@@ -1028,9 +1036,10 @@ export function encodePollReply(
   currentOffset: bigint,
   context: PartitionContext,
   messages: StoredMessage[],
+  d: VsrDialect,
 ): Buffer[] {
   const w = new Writer(40).u32(partitionId).u64(currentOffset).u32(messages.length);
-  writeContext(w, context);
+  if (d.partitionContext) writeContext(w, context);
   const out = [w.finish()];
   let i = 0;
   while (i < messages.length) {
@@ -1067,16 +1076,19 @@ export function encodePollReply(
   return out;
 }
 
-export function decodePollReply(body: Buffer): PolledBatch & { context: PartitionContext } {
+export function decodePollReply(
+  body: Buffer,
+  d: VsrDialect,
+): PolledBatch & { context: PartitionContext | undefined } {
   const r = new Reader(body, "poll reply");
   const partitionId = r.u32("partition id");
   const currentOffset = r.u64("current offset");
   const count = r.u32("messages count");
-  const context = readContext(r);
+  const context = d.partitionContext ? readContext(r) : undefined;
   const messages: PolledMessage[] = [];
   while (r.remaining > 0) {
     const at = r.pos;
-    const h = readBatchHeader(body, at);
+    const h = readBatchHeader(body, at, d);
     if (h.batchLength < BigInt(BATCH_HEADER_SIZE) || h.batchLength > BigInt(r.remaining))
       throw new LayoutError(`batch length ${h.batchLength} does not fit the ${r.remaining} bytes left`);
     const batch = new Reader(
