@@ -51,7 +51,8 @@ cp -a config/examples config/schema.json "$APP/config/"
 for f in protocols/*/example.yaml; do mkdir -p "$APP/$(dirname "$f")"; cp -a "$f" "$APP/$f"; done
 
 echo "== production node_modules (install scripts off: the native modules are built for $ARCH below)"
-(cd "$APP" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
+# --cpu/--os/--libc: optional dependencies with prebuilt binaries (@node-rs/xxhash) for the target, not this host.
+(cd "$APP" && npm ci --omit=dev --ignore-scripts --cpu="$GYP_ARCH" --os=linux --libc=glibc --no-audit --no-fund --loglevel=error)
 
 echo "== cross-compile native modules for $ARCH"
 for mod in better-sqlite3 unix-dgram; do

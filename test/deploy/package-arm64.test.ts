@@ -3,8 +3,8 @@
 // Node under qemu-aarch64-static: READY over NOTIFY_SOCKET, readings from a Modbus simulator and
 // over MQTT into dev-iggy, read back with `tail`.
 //
-// It needs the package built first (several minutes: scripts/package-deb.sh); without it the test
-// is skipped with that message. Debian packages: qemu-user-static, g++-aarch64-linux-gnu.
+// It needs the package built first (several minutes: scripts/package-deb.sh, which scripts/test.sh
+// runs); without it the test is skipped with that message, and fails under CI=true. Debian packages: qemu-user-static, g++-aarch64-linux-gnu.
 import assert from "node:assert/strict";
 import { execFile, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
@@ -69,8 +69,14 @@ test(
   "the arm64 package: aarch64 binaries; unpacked, its gateway runs under qemu and forwards Modbus and MQTT readings",
   { timeout: 600_000 },
   async (t) => {
-    if (!existsSync(DEB)) {
-      t.skip(`no package at ${DEB}: build it with scripts/package-deb.sh (or set IGGY_EDGE_DEB)`);
+    if (
+      !requirePeer(
+        t,
+        `the arm64 package ${DEB}`,
+        existsSync(DEB),
+        "scripts/package-deb.sh, or set IGGY_EDGE_DEB",
+      )
+    ) {
       return;
     }
     if (
