@@ -16,6 +16,7 @@ import {
 } from "../../gateway/iggy/index.js";
 import { xxh3_64Js } from "../../gateway/iggy/hash/xxh3-js.js";
 import {
+  loadFastXxh3,
   WASM_FROM_BYTES,
   xxh3_64,
   xxh3Candidates,
@@ -221,6 +222,7 @@ function hashRates(hashes: Hash[], input: Uint8Array, ms: number): number[] {
 
 /** The XXH3-64 implementations, each against our pure JavaScript, on the same inputs in one run. */
 async function checksumFigures(ctx: BenchContext): Promise<Figure[]> {
+  await loadFastXxh3();
   const others: [string, Hash][] = [
     [
       `in use (${xxh3Implementation.small} below ${WASM_FROM_BYTES} B, ${xxh3Implementation.large} from there)`,

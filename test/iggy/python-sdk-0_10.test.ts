@@ -3,7 +3,7 @@
 // headers when the SDK's SendMessage takes them), poll; then it polls what our client sent.
 //
 // As of 2026-11-25 PyPI has no apache-iggy 0.10.x (the newest is 0.9.0), so this test skips with
-// a line saying so; iggy-cli-0_10.test.ts (the Rust SDK of the same line) is the conformance
+// a line saying so; iggy-cli-vsr.test.ts (the Rust SDK of the same line) is the conformance
 // check that runs here. The script follows the 0.8 SDK's API; check it once the wheel exists.
 import assert from "node:assert/strict";
 import { execFile, spawnSync } from "node:child_process";
@@ -61,7 +61,7 @@ test("Iggy's Python SDK 0.10 against dev-iggy's 0.10 side", async (t) => {
   if (!python || !version) {
     t.skip(
       "peer missing: apache-iggy 0.10.x in .venv-iggy010 (scripts/setup.sh --peers; not on PyPI as of " +
-        "2026-11-25, newest 0.9.0). iggy-cli-0_10.test.ts checks the same wire with the Rust SDK",
+        "2026-11-25, newest 0.9.0). iggy-cli-vsr.test.ts checks the same wire with the Rust SDK",
     );
     return;
   }

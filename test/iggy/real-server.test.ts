@@ -19,8 +19,8 @@ import { storedFrame } from "../../gateway/iggy/wire/v0_8/layouts.js";
 import { startIggyServer } from "../helpers/iggy-server.js";
 import { listen, proxy } from "./helpers.js";
 
-// IGGY_E2E_PROTOCOL=0.9 or 0.10 points the address at a server of that line (real-server-0_9 and
-// real-server-0_10.test.ts cover them): this file then runs against the peers' 0.8 server.
+// IGGY_E2E_PROTOCOL=0.9 or 0.10 points the address at a server of that line (real-server-vsr.test.ts
+// covers them): this file then runs against the peers' 0.8 server.
 const vsr = process.env.IGGY_E2E_PROTOCOL === "0.9" || process.env.IGGY_E2E_PROTOCOL === "0.10";
 const userAddr = vsr ? undefined : process.env.IGGY_E2E_ADDR;
 const code = (c: number) => (e: unknown) => e instanceof IggyServerError && e.code === c;

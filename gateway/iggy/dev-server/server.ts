@@ -1,6 +1,7 @@
 // dev-iggy: an Iggy-compatible TCP server for demos and tests. Each connection reads whole
 // frames (the full length first, always), answers them in order, and on a frame it cannot follow
 // answers InvalidCommand and closes that connection only.
+import { loadFastXxh3 } from "../hash/xxh3.js";
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
 import type { Logger } from "pino";
@@ -46,6 +47,7 @@ export class DevIggyServer {
   ) {}
 
   static async start(options: DevServerOptions = {}): Promise<DevIggyServer> {
+    await loadFastXxh3();
     const dataDir = options.dataDir ? new DataDir(options.dataDir) : undefined;
     const users: User[] = [
       { id: 0, username: options.username ?? "iggy", password: options.password ?? "iggy" },

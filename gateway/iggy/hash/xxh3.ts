@@ -4,7 +4,7 @@
 // linux x64, arm64 and armv7) wins below a few KiB, where a call's overhead dominates, and
 // hash-wasm (WebAssembly of the C code) wins above, where it hashes about twice as fast. Both beat
 // ./xxh3-js.ts at every size; it stays as the last fallback where neither loads.
-import { createXXHash3, type IHasher } from "hash-wasm";
+import type { IHasher } from "hash-wasm";
 import { xxh3_64Js } from "./xxh3-js.js";
 
 /** From this many bytes on, hash-wasm is used (measured crossover: 2-8 KiB). */
@@ -24,6 +24,7 @@ async function loadNative(): Promise<Hash | null> {
 async function loadWasm(): Promise<Hash | null> {
   let h: IHasher;
   try {
+    const { createXXHash3 } = await import("hash-wasm");
     h = await createXXHash3(0, 0);
   } catch {
     return null;
@@ -36,22 +37,33 @@ async function loadWasm(): Promise<Hash | null> {
   };
 }
 
-const native = await loadNative();
-const wasm = await loadWasm();
+let small: Hash = xxh3_64Js;
+let large: Hash = xxh3_64Js;
+let loading: Promise<void> | null = null;
 
 /** Each implementation on its own (null where it did not load), for the benchmark and the tests. */
-export const xxh3Candidates: { name: string; hash: Hash | null }[] = [
-  { name: "@node-rs/xxhash", hash: native },
-  { name: "hash-wasm", hash: wasm },
-];
-const small: Hash = native ?? wasm ?? xxh3_64Js;
-const large: Hash = wasm ?? native ?? xxh3_64Js;
+export const xxh3Candidates: { name: string; hash: Hash | null }[] = [];
 
 /** Which implementations `xxh3_64` uses, below and from WASM_FROM_BYTES. */
-export const xxh3Implementation = {
-  small: native ? "@node-rs/xxhash" : wasm ? "hash-wasm" : "pure JS",
-  large: wasm ? "hash-wasm" : native ? "@node-rs/xxhash" : "pure JS",
-} as const;
+export const xxh3Implementation = { small: "pure JS", large: "pure JS" };
+
+/**
+ * Loads the fast implementations (about 10 MiB of memory together, so only a client that speaks a
+ * generation with checksums, 0.9 or 0.10, loads them); until then `xxh3_64` computes the same values
+ * in pure JavaScript.
+ */
+export function loadFastXxh3(): Promise<void> {
+  loading ??= (async () => {
+    const native = await loadNative();
+    const wasm = await loadWasm();
+    xxh3Candidates.push({ name: "@node-rs/xxhash", hash: native }, { name: "hash-wasm", hash: wasm });
+    small = native ?? wasm ?? xxh3_64Js;
+    large = wasm ?? native ?? xxh3_64Js;
+    xxh3Implementation.small = native ? "@node-rs/xxhash" : wasm ? "hash-wasm" : "pure JS";
+    xxh3Implementation.large = wasm ? "hash-wasm" : native ? "@node-rs/xxhash" : "pure JS";
+  })();
+  return loading;
+}
 
 export function xxh3_64(input: Uint8Array): bigint {
   return input.byteLength < WASM_FROM_BYTES ? small(input) : large(input);
