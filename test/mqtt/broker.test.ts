@@ -89,7 +89,10 @@ for (const engine of ENGINES) {
     assert.equal(rec.messages("closed an MQTT connection: not allowed to publish to this topic").length, 1);
 
     const refused = await sub(t, port, ["-t", "sensors/#", "-E"]);
-    assert.match(refused.log, /All subscription requests were denied|SUBACK.*128|Subscribed \(mid: \d+\): 128|failure/i);
+    assert.match(
+      refused.log,
+      /All subscription requests were denied|SUBACK.*128|Subscribed \(mid: \d+\): 128|failure/i,
+    );
     const allowed = await sub(t, port, ["-t", "sensors/+/setpoint/set", "-E"]);
     assert.doesNotMatch(allowed.log, /denied/);
   });
