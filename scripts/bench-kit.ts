@@ -1,4 +1,5 @@
 // What a benchmark module under scripts/bench/ exports, and small measuring helpers they share.
+import net from "node:net";
 import { cpus } from "node:os";
 
 export interface Figure {
@@ -90,4 +91,28 @@ export function formatNumber(n: number): string {
   if (abs >= 1000) return Math.round(n).toLocaleString("en-US");
   if (abs >= 10) return n.toFixed(1);
   return n.toPrecision(3);
+}
+
+/** A TCP port on loopback that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** Resolves once something accepts connections on loopback `port`; gives up after `ms`. */
+export async function waitPort(port: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((res) => {
+      const s = net.connect(port, "127.0.0.1");
+      s.once("connect", () => (s.destroy(), res(true)));
+      s.once("error", () => res(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
 }

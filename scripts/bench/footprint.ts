@@ -8,11 +8,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, chmodSync, constants, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
-import net from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Benchmark, BenchContext, Figure } from "../bench-kit.js";
-import { withPeer } from "../bench-kit.js";
+import { freePort, withPeer } from "../bench-kit.js";
 
 const BIN = fileURLToPath(new URL("../../gateway/cli/main.js", import.meta.url));
 const MiB = 1024 * 1024;
@@ -89,14 +88,6 @@ function get(port: number, path: string): Promise<{ status: number; body: string
     req.on("timeout", () => req.destroy(new Error("timeout")));
     req.end();
   });
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {

@@ -6,10 +6,9 @@
 // with --mqtt-client-bench-child), the bare subscriber in this one.
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { join } from "node:path";
 import { connect, connectAsync, type IClientOptions } from "mqtt";
-import { withPeer, type Benchmark, type Figure } from "../bench-kit.js";
+import { type Benchmark, type Figure, freePort, waitPort, withPeer } from "../bench-kit.js";
 
 const CHILD_FLAG = "--mqtt-client-bench-child";
 const TOPIC = "bench/+device/v";
@@ -75,28 +74,6 @@ async function child(dir: string, url: string, expect: number): Promise<void> {
 }
 
 if (process.argv[2] === CHILD_FLAG) await child(process.argv[3]!, process.argv[4]!, Number(process.argv[5]));
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-async function waitPort(port: number, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((res) => {
-      const s = net.connect(port, "127.0.0.1");
-      s.once("connect", () => (s.destroy(), res(true)));
-      s.once("error", () => res(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
 
 function subscriberOptions(clientId: string): IClientOptions {
   return {

@@ -8,10 +8,9 @@
 // process (this file with --mqtt-bench-child), like Mosquitto.
 import { execFileSync, fork, spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { join } from "node:path";
 import { connectAsync, type MqttClient } from "mqtt";
-import { percentile, withPeer, type Benchmark, type Figure } from "../bench-kit.js";
+import { type Benchmark, type Figure, freePort, percentile, waitPort, withPeer } from "../bench-kit.js";
 
 const USER = { username: "bench", password: "bench-pw" };
 const CHILD_FLAG = "--mqtt-bench-child";
@@ -126,28 +125,6 @@ async function startGateway(
     gw.kill("SIGKILL");
     throw err;
   }
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-async function waitPort(port: number, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((res) => {
-      const s = net.connect(port, "127.0.0.1");
-      s.once("connect", () => (s.destroy(), res(true)));
-      s.once("error", () => res(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on ${port}`);
 }
 
 interface Qos1Run {
