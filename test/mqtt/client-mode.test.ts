@@ -16,6 +16,7 @@ import {
   waitFor,
   type Mosquitto,
 } from "./helpers.js";
+import { siteAdapter as sharedSiteAdapter } from "./client-mode-helpers.js";
 
 const anon = { username: "", password: "" };
 const mpub = (m: Mosquitto, args: string[]) =>
@@ -153,31 +154,20 @@ test("client mode: a command is published to the site broker", async (t) => {
 test("client mode, MQTT 5: a message's user properties become tags and its content type picks the decoder", async (t) => {
   if (!hasMosquitto(t) || !hasMosquittoClients(t)) return;
   const m = await startMosquitto(t);
-  const config = configSchema.parse({
-    gateway: { id: "gw", data_dir: "/nonexistent" },
-    devices: [
+  const { rec } = await sharedSiteAdapter(t, m, {
+    clientId: "edge-v5",
+    connection: { protocol_version: 5 },
+    points: [
       {
-        id: "line-4",
-        protocol: "mqtt",
-        connection: { url: `mqtt://127.0.0.1:${m.port}`, client_id: "edge-v5", protocol_version: 5 },
-        points: [
-          {
-            name: "level",
-            topic: "site/line-4/level",
-            decode: { json: "level" },
-            decode_by_content_type: { "text/plain": "number" },
-            user_property_tags: { "batch-id": "batch" },
-          },
-        ],
+        name: "level",
+        topic: "site/hall-2/level",
+        decode: { json: "level" },
+        decode_by_content_type: { "text/plain": "number" },
+        user_property_tags: { "batch-id": "batch" },
       },
     ],
   });
-  const rec = recorder();
-  const adapter = new MqttAdapter(mqttDevices(config), protocolContext(config, "mqtt"), rec.deps);
-  await adapter.start(rec.emit);
-  t.after(() => adapter.stop());
-  await waitFor("subscribed", () => m.log().includes("edge-v5 1 site/line-4/level"));
-  const v5 = ["-V", "mqttv5", "-q", "1", "-t", "site/line-4/level"];
+  const v5 = ["-V", "mqttv5", "-q", "1", "-t", "site/hall-2/level"];
   await mpub(m, [...v5, "-D", "publish", "user-property", "batch-id", "B17", "-m", '{"level": 3}']);
   await mpub(m, [...v5, "-D", "publish", "content-type", "text/plain", "-m", "4"]);
   await waitFor("2 readings", () => rec.readings.length === 2);
