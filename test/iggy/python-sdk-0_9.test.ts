@@ -15,7 +15,7 @@ import { clientFor, PASSWORD, startDev, tempDir } from "./helpers.js";
 const run = promisify(execFile);
 
 const SCRIPT = `
-import asyncio, json, sys
+import asyncio, json, os, sys
 from apache_iggy import IggyClient, SendMessage, PollingStrategy, Consumer
 
 def headers(m):
@@ -44,6 +44,10 @@ async def main(port, password):
     print(json.dumps(out))
 
 asyncio.run(main(int(sys.argv[1]), sys.argv[2]))
+# The SDK 0.9.0 aborts (SIGABRT, nothing on stderr) in about one exit in six, after its work is done
+# and its output printed: the result is flushed and the interpreter left without its teardown.
+sys.stdout.flush()
+os._exit(0)
 `;
 
 function sdkVersion(python: string): string | null {
@@ -67,18 +71,10 @@ test("Iggy's Python SDK 0.9.0 against dev-iggy's 0.9 side", async (t) => {
     )
   )
     return;
-  // The SDK process failed about one run in six here, with its error only on stderr (not yet
-  // understood): a failed attempt is reported with its stderr and made once more on a fresh server.
-  try {
-    await attempt(t, python!, version!);
-  } catch (e) {
-    const err = e as Error & { stderr?: string };
-    t.diagnostic(`first attempt failed: ${err.message.split("\n")[0]}; stderr: ${err.stderr ?? "(none)"}`);
-    await attempt(t, python!, version!);
-  }
+  await againstSdk(t, python!, version!);
 });
 
-async function attempt(t: TestContext, python: string, version: string): Promise<void> {
+async function againstSdk(t: TestContext, python: string, version: string): Promise<void> {
   // All generations on one port: the SDK's 0.11 login picks the 0.9 side.
   const server = await startDev();
   const client = clientFor(server.address.port, { protocol: "0.9" });
