@@ -4,8 +4,11 @@ import { resolve } from "node:path";
 import type { BrowseCliOptions } from "./browse-command.js";
 
 export async function runBrowse(o: BrowseCliOptions): Promise<number> {
-  const { OpcuaConnectError, browseVariables, connectOpcua, deviceYaml } =
-    await import("../../protocols/opcua/browse.js");
+  // node-opcua prints its warnings with console.log: stdout carries only the YAML.
+  console.log = console.error;
+  const [{ OpcuaConnectError, browseVariables, connectOpcua, deviceYaml }, { LogLevel, setLogLevel }] =
+    await Promise.all([import("../../protocols/opcua/browse.js"), import("node-opcua")]);
+  if (process.env.IGGY_EDGE_OPCUA_DEBUG === undefined) setLogLevel(LogLevel.Error);
   if (o.passwordFile !== undefined && o.username === undefined) {
     console.error("iggy-edge browse: --password-file needs --username");
     return 2;
