@@ -33,7 +33,7 @@ export interface OpcuaConnectOptions {
   pkiDir: string;
   /** Trust a server certificate that is not in the trust list yet (and keep it there). */
   trustUnknownServer?: boolean;
-  /** How long the connect may take before it fails. Default 20 s. */
+  /** How long the connect may take before it fails. Default 60 s. */
   timeoutMs?: number;
 }
 
@@ -72,7 +72,9 @@ export async function connectOpcua(opts: OpcuaConnectOptions): Promise<OpcuaConn
     requestedSessionTimeout: 60_000,
     connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 1000 },
   });
-  const timeoutMs = opts.timeoutMs ?? 20_000;
+  // The client's own certificate, made on first use (seconds on a Pi), is not part of the connect time.
+  await (client as unknown as { createDefaultCertificate(): Promise<void> }).createDefaultCertificate();
+  const timeoutMs = opts.timeoutMs ?? 60_000;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
