@@ -458,7 +458,11 @@ export class OpcuaSimulator implements Simulator {
     return ep.restarting;
   }
 
-  /** Holds back the answer to service requests while the endpoint has a `delay` fault. */
+  /**
+   * Holds back the answer to service requests while the endpoint has a `delay` fault, by wrapping the
+   * server's request dispatch (`on_request`, node-opcua's own, not a public API: a node-opcua upgrade
+   * that renames it fails the delay test).
+   */
   private slowDown(ep: Endpoint, server: OPCUAServer): void {
     const target = server as unknown as {
       on_request(message: { request: { schema: { name: string } } }, channel: unknown): void;
