@@ -3,6 +3,7 @@
 // imported when it runs, so `run` loads no dev server, simulator or CLI-only code, and `--help` loads
 // almost nothing.
 import { Command } from "commander";
+import { browseCommand } from "./browse-command.js";
 import { bufferCommand } from "./buffer-command.js";
 import { checkCommand } from "./check-command.js";
 import { devIggyCommand } from "./dev-iggy-command.js";
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
     runCommand(),
     checkCommand(),
     simulateCommand(),
+    browseCommand(),
     tailCommand(),
     commandCommand(),
     devIggyCommand(),
