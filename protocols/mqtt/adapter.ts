@@ -16,7 +16,14 @@ import type {
   WriteValue,
 } from "../adapter.js";
 import { EmbeddedBroker, PayloadRefused } from "./broker.js";
-import { answerError, checkRange, CommandError, commandProperties, encodeCommand } from "./commands.js";
+import {
+  answerError,
+  checkRange,
+  CommandError,
+  commandProperties,
+  encodeCommand,
+  NoAnswerError,
+} from "./commands.js";
 import { openBrokerStore, type BrokerStore } from "./persistence.js";
 import { Router, type MessageProperties, type MqttPointConfig, type Problem, type Routed } from "./routes.js";
 import type { MqttDeviceConfig, MqttSectionConfig } from "./schema.js";
@@ -39,6 +46,8 @@ export interface MqttStats {
   refused: number;
   /** QoS0 readings the buffer refused (lost, as QoS0 allows). */
   qos0Dropped: number;
+  /** Client mode: answers on a command response topic that matched no waiting command. */
+  unmatchedAnswers: number;
 }
 
 const LOG_QUIET_MS = 10_000;
@@ -67,7 +76,7 @@ export class MqttAdapter implements ProtocolAdapter {
   private readonly failedClients = new WeakSet<Client>();
   private readonly problemLog: BurstLog;
   private readonly refusalLog: BurstLog;
-  private readonly counters: MqttStats = {
+  private readonly counters: Omit<MqttStats, "unmatchedAnswers"> = {
     messages: 0,
     readings: 0,
     problems: 0,
@@ -195,7 +204,7 @@ export class MqttAdapter implements ProtocolAdapter {
   }
 
   stats(): MqttStats {
-    return { ...this.counters };
+    return { ...this.counters, unmatchedAnswers: this.sites.reduce((n, s) => n + s.unmatchedAnswers, 0) };
   }
 
   async write(target: PointRef, value: WriteValue): Promise<void> {
@@ -215,27 +224,27 @@ export class MqttAdapter implements ProtocolAdapter {
     checkRange(point, value);
     const payload = encodeCommand(point, value);
     const site = this.siteOf.get(device.id);
-    if (site !== undefined)
-      return site.publish(point.command_topic, payload, point.command_qos, point.command_retain);
-    if (this.broker === null) throw new Error("the embedded MQTT broker is not running");
     const properties = commandProperties(point);
+    const { command_topic: topic, command_qos: qos, command_retain: retain } = point;
+    if (site === undefined && this.broker === null)
+      throw new Error("the embedded MQTT broker is not running");
     if (point.command_response_topic === undefined) {
-      return this.broker.publish(
-        point.command_topic,
-        payload,
-        point.command_qos,
-        point.command_retain,
-        properties,
-      );
+      if (site !== undefined) return site.publish(topic, payload, qos, retain, properties);
+      return this.broker!.publish(topic, payload, qos, retain, properties);
     }
-    const answer = await this.broker.request(
-      point.command_topic,
-      payload,
-      point.command_qos,
-      point.command_retain,
-      { ...properties, responseTopic: point.command_response_topic },
-      point.command_response_timeout_ms,
-    );
+    const request = { ...properties, responseTopic: point.command_response_topic };
+    const timeoutMs = point.command_response_timeout_ms;
+    let answer: { properties?: { userProperties?: Record<string, string | string[]> | undefined } };
+    try {
+      answer =
+        site !== undefined
+          ? await site.request(topic, payload, qos, retain, request, timeoutMs)
+          : await this.broker!.request(topic, payload, qos, retain, request, timeoutMs);
+    } catch (e) {
+      if (!(e instanceof NoAnswerError)) throw e;
+      e.message = `device ${device.id} did not answer the command to ${point.name}: ${e.message} (it may or may not have acted on it)`;
+      throw e;
+    }
     const refused = answerError(answer);
     if (refused !== undefined) throw new CommandError(`device ${device.id} refused the command: ${refused}`);
   }

@@ -29,6 +29,8 @@ export interface InboundMessage {
   properties?: {
     contentType?: string | undefined;
     userProperties?: Record<string, string | string[]> | undefined;
+    /** An answer to a command: the correlation data the command carried. */
+    correlationData?: Buffer | undefined;
   };
 }
 
@@ -42,6 +44,8 @@ export interface InboundOptions {
   maxPacketBytes: number;
   /** Commits a group's readings in one go; resolves after the commit, rejects if nothing was stored. */
   commit(messages: InboundMessage[]): Promise<void>;
+  /** Every message taken (a QoS2 copy sent again before its PUBREL is not), before its commit. */
+  taken?(message: InboundMessage): void;
   /** A message larger than maxPacketBytes was skipped. */
   oversize(topic: string, bytes: number): void;
   /** A message was acknowledged `ms` after it arrived. */
@@ -372,8 +376,14 @@ class InboundTap extends Duplex {
     const properties =
       p.properties === undefined
         ? undefined
-        : { contentType: p.properties.contentType, userProperties: p.properties.userProperties };
-    this.waiting.push({ entry, message: { topic: p.topic, payload, qos, retain: p.retain, properties } });
+        : {
+            contentType: p.properties.contentType,
+            userProperties: p.properties.userProperties,
+            correlationData: p.properties.correlationData,
+          };
+    const message: InboundMessage = { topic: p.topic, payload, qos, retain: p.retain, properties };
+    this.session.options.taken?.(message);
+    this.waiting.push({ entry, message });
     if (!this.pumpScheduled && !this.committing) {
       this.pumpScheduled = true;
       // Everything that arrives in this turn of the event loop goes into the same group.
