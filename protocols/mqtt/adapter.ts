@@ -10,6 +10,7 @@ import type {
   AdapterHealth,
   DeviceHealth,
   Emit,
+  EmitOptions,
   PointRef,
   ProtocolAdapter,
   ProtocolContext,
@@ -111,9 +112,10 @@ export class MqttAdapter implements ProtocolAdapter {
         devices: group,
         gatewayId: context.gatewayId,
         log: deps.log.child({ site: group[0]!.connection!.url }),
-        commit: (router, messages) => this.commitSite(router, messages),
+        commit: (router, messages, marks) => this.commitSite(router, messages, marks),
         reject: (reason, device) => deps.reject(reason, device),
         ackDelay: (seconds) => deps.ackDelay?.(site.name, seconds),
+        ...(deps.readMarks !== undefined ? { readMarks: deps.readMarks } : {}),
       });
       this.sites.push(site);
       for (const d of group) this.siteOf.set(d.id, site);
@@ -146,6 +148,7 @@ export class MqttAdapter implements ProtocolAdapter {
   async start(emit: Emit): Promise<void> {
     this.emit = emit;
     if (this.sites.length > 0) await loadMqttClient();
+    await Promise.all(this.sites.map((s) => s.restore()));
     const brokerConfig = this.context.section?.broker;
     if (brokerConfig !== undefined && (this.embeddedDevices.length > 0 || this.sites.length === 0)) {
       const cfg = this.options.listen ? { ...brokerConfig, listen: this.options.listen } : brokerConfig;
@@ -369,7 +372,11 @@ export class MqttAdapter implements ProtocolAdapter {
    * them are stored or none. A message whose reading the buffer can never store (InvalidReadingError)
    * is left out, counted by the buffer and logged, and the rest is emitted again.
    */
-  private async commitSite(router: Router, messages: InboundMessage[]): Promise<void> {
+  private async commitSite(
+    router: Router,
+    messages: InboundMessage[],
+    marks?: EmitOptions["marks"],
+  ): Promise<void> {
     const emit = this.emit;
     if (emit === null) throw new Error("the MQTT adapter is not started");
     const now = Date.now();
@@ -382,10 +389,14 @@ export class MqttAdapter implements ProtocolAdapter {
       for (const p of routed.problems) this.problem(p, message.topic);
       if (routed.readings.length > 0) parts.push({ routed, message });
     }
-    while (parts.length > 0) {
+    for (;;) {
       const readings = parts.flatMap((p) => p.routed.readings);
+      if (readings.length === 0 && marks === undefined) return;
       try {
-        await emit(readings, { awaited: parts.some((p) => p.message.qos > 0) });
+        await emit(readings, {
+          awaited: marks !== undefined || parts.some((p) => p.message.qos > 0),
+          ...(marks !== undefined ? { marks } : {}),
+        });
       } catch (e) {
         const err = e as Error & { code?: string; index?: number };
         const bad = err.code === "BUFFER_INVALID_READING" ? ownerOf(parts, err.index) : -1;
@@ -401,8 +412,8 @@ export class MqttAdapter implements ProtocolAdapter {
         this.counters.refused += waiting.length;
         this.counters.qos0Dropped +=
           readings.length - waiting.reduce((n, p) => n + p.routed.readings.length, 0);
-        const first = waiting[0]?.message ?? parts[0]!.message;
-        this.refusal(err, first.topic, first.qos);
+        const first = waiting[0]?.message ?? parts[0]?.message;
+        if (first !== undefined) this.refusal(err, first.topic, first.qos);
         throw err;
       }
       for (const p of parts) router.committed(p.routed);

@@ -10,19 +10,23 @@ import { readFileSync } from "node:fs";
 import type { IClientOptions, MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import type { MqttDeviceConfig } from "./schema.js";
-import type { ConnectionHealth, DeviceHealth } from "../adapter.js";
+import type { ConnectionHealth, DeviceHealth, EmitOptions } from "../adapter.js";
 import { Backoff } from "../backoff.js";
 import { BurstLog } from "../burst-log.js";
 import type { CommandProperties } from "./broker.js";
 import { NoAnswerError } from "./commands.js";
 import { Router } from "./routes.js";
-import { InboundSession, type InboundMessage, type StreamBuilder } from "./site-inbound.js";
+import { InboundSession, type InboundMessage, type Qos2Changes, type StreamBuilder } from "./site-inbound.js";
 
 export type SiteConnectionConfig = NonNullable<MqttDeviceConfig["connection"]>;
 export type { InboundMessage } from "./site-inbound.js";
 
-/** Commits the readings of a group of messages; resolves after the commit, rejects if none was stored. */
-export type SiteCommit = (router: Router, messages: InboundMessage[]) => Promise<void>;
+/**
+ * Commits the readings of a group of messages, and `marks` in the same transaction; resolves after
+ * the commit, rejects if none was stored.
+ */
+export type SiteCommit = (router: Router, messages: InboundMessage[], marks?: MarkChanges) => Promise<void>;
+type MarkChanges = NonNullable<EmitOptions["marks"]>;
 
 // mqtt.js (and its dependencies) take ~10 MiB of a gateway's memory: only a gateway with a site
 // broker to read from loads it, before its first site connection starts.
@@ -45,6 +49,8 @@ export interface SiteOptions {
   reject(reason: string, device?: string): void;
   /** A message acknowledged `seconds` after it arrived. */
   ackDelay?(seconds: number): void;
+  /** The buffer's marks: given, the QoS2 ids awaiting PUBREL are kept there (exactly once across a crash). */
+  readMarks?(prefix: string): Promise<string[]>;
 }
 
 /** Payload bytes of the messages one connection holds at once (one message always fits). */
@@ -155,12 +161,44 @@ export class SiteConnection {
       maxInflight: c.max_inflight,
       maxHeldBytes: MAX_HELD_BYTES,
       maxPacketBytes: c.max_message_bytes,
-      commit: (messages) => opts.commit(this.router, messages),
+      commit: (messages, qos2) => opts.commit(this.router, messages, qos2 && this.qos2Marks(qos2)),
+      durableQos2: opts.readMarks !== undefined,
       taken: (message) => this.answer(message),
       oversize: (topic, bytes) => this.oversize(topic, bytes),
       acknowledged: (ms) => opts.ackDelay?.(ms / 1000),
       dropped: (err) => this.dropped(err),
     });
+  }
+
+  /**
+   * The QoS2 ids an earlier run stored and whose PUBREL had not come: a copy the broker sends again
+   * is answered, not stored again. Before start().
+   */
+  async restore(): Promise<void> {
+    if (this.opts.readMarks === undefined) return;
+    const prefix = this.qos2Prefix();
+    const keys = await this.opts.readMarks(prefix);
+    const ids = keys.map((k) => Number(k.slice(prefix.length))).filter((n) => Number.isInteger(n) && n > 0);
+    this.inbound.restore(ids);
+    if (ids.length > 0)
+      this.opts.log.info(
+        { url: this.name, client_id: this.clientId, ids: ids.length },
+        "QoS2 messages stored before the restart and not yet released by the site broker: a copy sent again is acknowledged, not stored again",
+      );
+  }
+
+  /** The buffer's marks of this session (broker and client id) start with this. */
+  private qos2Prefix(): string {
+    return `mqtt.qos2\u0000${displayUrl(this.opts.connection.url)}\u0000${this.clientId}\u0000`;
+  }
+
+  private qos2Marks(q: Qos2Changes): MarkChanges {
+    const prefix = this.qos2Prefix();
+    return {
+      ...(q.clearAll ? { clearPrefix: prefix } : {}),
+      clear: q.clear.map((id) => prefix + id),
+      set: q.set.map((id) => prefix + id),
+    };
   }
 
   start(): void {
