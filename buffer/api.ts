@@ -58,12 +58,28 @@ export interface StoredReading {
   error?: string;
 }
 
+/**
+ * Small keys a source keeps durably beside its readings, in the same transaction (MQTT client mode:
+ * the QoS2 packet ids it stored and whose PUBREL has not come). Applied in this order.
+ */
+export interface MarkChanges {
+  /** Every mark that starts with this is removed. */
+  clearPrefix?: string;
+  clear?: string[];
+  set?: string[];
+}
+
 export interface AppendOptions {
   /**
    * A device waits for this commit before it is acknowledged: the commit starts within
    * ackCommitGapMs instead of commitIntervalMs. Readings appended earlier share it (order is kept).
    */
   awaited?: boolean;
+  /**
+   * Committed in the transaction of the call's readings, and only if they are stored. A call with
+   * marks and no readings commits the marks alone (never refused as full).
+   */
+  marks?: MarkChanges;
 }
 
 export interface BufferStats extends StoreStats {
@@ -80,6 +96,8 @@ export interface ReadingBuffer {
    * BufferOverloadedError or BufferClosedError, and then none of the call's readings was stored.
    */
   append(readings: Reading[], options?: AppendOptions): Promise<AppendResult>;
+  /** The marks that start with `prefix` (see AppendOptions.marks), in key order. */
+  readMarks(prefix: string): Promise<string[]>;
   /** The next batch to send (a batch left unconfirmed by a crashed run first), or null when there is nothing. */
   lease(options: LeaseOptions): Promise<Batch | null>;
   /** Iggy confirmed the batch: its readings are deleted. False when the batch is unknown (already released). */

@@ -17,6 +17,7 @@ import { ByteReader, ByteWriter } from "./bytes.js";
 import { ReadingProblem, readReading, writeReading } from "./reading-codec.js";
 import { SeriesDictionary } from "./series-dictionary.js";
 import type {
+  AppendOptions,
   AppendResult,
   Batch,
   BufferStats,
@@ -61,6 +62,7 @@ class FrameBuilder {
   readonly calls: PendingCall[] = [];
   /** A device waits for one of the calls. */
   awaited = false;
+  readonly marks: AppendFrame["marks"] = [];
 
   constructor(sizeHint: number) {
     this.writer = new ByteWriter(sizeHint);
@@ -275,12 +277,16 @@ class WorkerBuffer implements ReadingBuffer {
 
   // ---- append ----------------------------------------------------------------------------------
 
-  append(readings: Reading[], options?: { awaited?: boolean }): Promise<AppendResult> {
+  append(readings: Reading[], options?: AppendOptions): Promise<AppendResult> {
     const bad = this.unusable();
     if (bad) return Promise.reject(bad);
     if (!Array.isArray(readings))
       return Promise.reject(new InvalidReadingError(-1, "append takes an array of readings"));
-    if (readings.length === 0) return Promise.resolve({ firstSeq: 0, lastSeq: -1, count: 0 });
+    const marks = options?.marks;
+    const hasMarks =
+      marks !== undefined &&
+      (marks.clearPrefix !== undefined || (marks.clear?.length ?? 0) > 0 || (marks.set?.length ?? 0) > 0);
+    if (readings.length === 0 && !hasMarks) return Promise.resolve({ firstSeq: 0, lastSeq: -1, count: 0 });
     const f = (this.frame ??= new FrameBuilder(this.lastFrameSize));
     const w = f.writer;
     const mark = w.pos;
@@ -311,7 +317,7 @@ class WorkerBuffer implements ReadingBuffer {
     }
     // A single call larger than the limit still goes through when nothing else is waiting.
     const waiting = this.inflightBytes + mark;
-    if (waiting > 0 && waiting + (w.pos - mark) > this.o.maxPendingBytes) {
+    if (readings.length > 0 && waiting > 0 && waiting + (w.pos - mark) > this.o.maxPendingBytes) {
       w.pos = mark;
       f.lengths.length = lengthMark;
       this.dropEmptyFrame();
@@ -322,6 +328,7 @@ class WorkerBuffer implements ReadingBuffer {
         ),
       );
     }
+    if (hasMarks) f.marks.push({ ...marks, call: f.calls.length });
     const promise = new Promise<AppendResult>((resolve, reject) => {
       f.calls.push({ count: readings.length, resolve, reject });
     });
@@ -362,6 +369,7 @@ class WorkerBuffer implements ReadingBuffer {
       calls,
       series: this.dict.takeFresh(),
       awaited: f.awaited,
+      marks: f.marks,
     };
     this.lastFrameSize = Math.min(1 << 20, Math.max(4096, f.writer.pos * 2));
     this.inflight.set(id, f.calls);
@@ -511,6 +519,10 @@ class WorkerBuffer implements ReadingBuffer {
 
   purgeDeadLetters(entries: DeadLetterSelector): Promise<PurgeResult> {
     return this.call((id) => ({ op: "purgeDeadLetters", id, entries }));
+  }
+
+  readMarks(prefix: string): Promise<string[]> {
+    return this.call((id) => ({ op: "readMarks", id, prefix }));
   }
 
   async stats(): Promise<BufferStats> {

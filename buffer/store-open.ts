@@ -12,7 +12,7 @@ import {
   quarantineDir,
   storageError,
 } from "./store-files.js";
-import { APPLICATION_ID, FORMAT_VERSION, SCHEMA, TABLES } from "./store-schema.js";
+import { APPLICATION_ID, FORMAT_VERSION, MARKS_TABLE, SCHEMA, TABLES } from "./store-schema.js";
 
 type DB = Database.Database;
 
@@ -83,6 +83,8 @@ function openVerified(o: ResolvedOptions, minBase: number): DB {
         db.exec(SCHEMA);
         db.prepare("INSERT INTO meta (key, value) VALUES ('seq_base', ?)").run(Math.floor(minBase));
       }
+      // Added after format 1 was released: a file of an earlier version gets it here.
+      db.exec(MARKS_TABLE);
       db.exec("COMMIT");
     } catch (err) {
       if (db.inTransaction) db.exec("ROLLBACK");

@@ -41,5 +41,8 @@ PRAGMA application_id = ${APPLICATION_ID};
 PRAGMA user_version = ${FORMAT_VERSION};
 `;
 
+/** Marks (AppendOptions.marks): keys a source commits together with its readings. */
+export const MARKS_TABLE = "CREATE TABLE IF NOT EXISTS marks (key TEXT PRIMARY KEY) WITHOUT ROWID";
+
 /** Cell header, rowid and cell pointer of one stored reading: what a row costs beyond its body. */
 export const ROW_OVERHEAD = 12;

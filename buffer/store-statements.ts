@@ -55,6 +55,10 @@ export function statements(db: DB) {
       "DELETE FROM dead_letter_readings WHERE seq BETWEEN ? AND ? AND entry = ?",
     ),
     deleteDeadLetter: db.prepare("DELETE FROM dead_letters WHERE id = ?"),
+    setMark: db.prepare("INSERT OR IGNORE INTO marks (key) VALUES (?)"),
+    clearMark: db.prepare("DELETE FROM marks WHERE key = ?"),
+    clearMarkRange: db.prepare("DELETE FROM marks WHERE key >= ? AND key < ?"),
+    readMarkRange: pluck("SELECT key FROM marks WHERE key >= ? AND key < ? ORDER BY key"),
     deadLetterTotals: raw("SELECT count(*), coalesce(sum(readings), 0) FROM dead_letters"),
   };
 }

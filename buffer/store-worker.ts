@@ -152,6 +152,8 @@ function handle(m: Exclude<Request, AppendFrame>): { value: unknown; transfer?: 
     }
     case "stats":
       return { value: store.guard("reading statistics", () => store.stats()) };
+    case "readMarks":
+      return { value: store.guard("reading marks", () => store.readMarks(m.prefix)) };
     case "close":
       commit();
       closed = true;

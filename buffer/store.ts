@@ -15,6 +15,7 @@ import type { SeriesRow } from "./series-dictionary.js";
 import { SpaceReserve } from "./space-reserve.js";
 import { CorruptFileError, countQuarantined, fileBytes, isCorruption, storageError } from "./store-files.js";
 import { closeQuietly, openDatabase, quarantine } from "./store-open.js";
+import type { MarkChanges } from "./api.js";
 import { ROW_OVERHEAD } from "./store-schema.js";
 import { type Statements, statements } from "./store-statements.js";
 import type {
@@ -39,6 +40,8 @@ export type LogSink = (
 ) => void;
 
 /** Reclaim file space only when this much is free and moving the live pages costs little. */
+/** Above every key that starts with a given prefix (keys compare as UTF-8 bytes). */
+const MARK_END = "\u{10FFFF}";
 const VACUUM_MIN_FREE_BYTES = 4 * 1024 * 1024;
 const VACUUM_LIVE_FRACTION = 32;
 const VACUUM_STEP_PAGES = 2048;
@@ -376,8 +379,16 @@ export class Store {
         const lengths = f.lengths;
         let off = 0;
         let row = 0;
+        let markAt = 0;
         for (let ci = 0; ci < f.calls.length; ci++) {
           const n = f.calls[ci]!;
+          const marks = f.marks[markAt]?.call === ci ? f.marks[markAt++] : undefined;
+          if (n === 0) {
+            // Marks alone: never refused as full (they free as much as they take).
+            out.firsts[ci] = this.base + this.nextRowid;
+            if (marks !== undefined) this.applyMarks(marks);
+            continue;
+          }
           let callBytes = 0;
           for (let k = 0; k < n; k++) callBytes += lengths[row + k]!;
           const need = callBytes + n * ROW_OVERHEAD;
@@ -415,6 +426,7 @@ export class Store {
             off += len;
             row++;
           }
+          if (marks !== undefined) this.applyMarks(marks);
           written += n;
           used += need;
           count += n;
@@ -442,6 +454,16 @@ export class Store {
       this.rejectLog.note(rejectedRows, rejectReason!);
     }
     return outcomes;
+  }
+
+  private applyMarks(m: MarkChanges): void {
+    if (m.clearPrefix !== undefined) this.s.clearMarkRange.run(m.clearPrefix, m.clearPrefix + MARK_END);
+    for (const key of m.clear ?? []) this.s.clearMark.run(key);
+    for (const key of m.set ?? []) this.s.setMark.run(key);
+  }
+
+  readMarks(prefix: string): string[] {
+    return this.s.readMarkRange.all(prefix, prefix + MARK_END) as string[];
   }
 
   /** Counts readings refused for a storage error (the worker calls this when appendFrames threw). */

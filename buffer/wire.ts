@@ -1,6 +1,7 @@
 // Messages between the Buffer (main thread) and the store worker that owns the database.
 // Readings cross as one transferred byte string per frame, never as objects.
 import type { WireError } from "./errors.js";
+import type { MarkChanges } from "./api.js";
 import type { SeriesRow } from "./series-dictionary.js";
 
 /** Many append calls, gathered during one turn of the main event loop. */
@@ -17,6 +18,8 @@ export interface AppendFrame {
   series: SeriesRow[];
   /** A device waits for one of these calls to commit: the worker commits promptly (ackCommitGapMs). */
   awaited: boolean;
+  /** The marks of calls that carry some: `call` is the call's index. */
+  marks: (MarkChanges & { call: number })[];
 }
 
 export interface AppendOutcome {
@@ -38,6 +41,7 @@ export type Request =
   | { op: "replayDeadLetters"; id: number; entries: DeadLetterSelector }
   | { op: "purgeDeadLetters"; id: number; entries: DeadLetterSelector }
   | { op: "stats"; id: number }
+  | { op: "readMarks"; id: number; prefix: string }
   | { op: "close"; id: number };
 
 /** Stored readings as the worker hands them over: bodies back to back plus their sequence numbers. */

@@ -172,11 +172,13 @@ export class GatewayRuntime {
 
   private emitFor(protocol: string): Emit {
     return async (readings: Reading[], options) => {
-      if (readings.length === 0) return;
+      const marks = options?.marks;
+      if (readings.length === 0 && marks === undefined) return;
       const buffer = this.buffer;
       if (!buffer) throw new Error("the gateway is stopping");
       // A refusal is counted by the buffer (readings_rejected_total) and reaches the source.
-      await buffer.append(readings, { awaited: options?.awaited === true });
+      await buffer.append(readings, { awaited: options?.awaited === true, ...(marks ? { marks } : {}) });
+      if (readings.length === 0) return;
       for (const r of readings) this.metrics.readingsReceived.inc({ protocol, device: r.device });
       this.board.record(readings);
       this.forwarder?.notify(readings.length);
@@ -192,6 +194,10 @@ export class GatewayRuntime {
           log,
           reject: (reason) => this.metrics.reject(reason),
           ackDelay: (connection, seconds) => this.metrics.ackDelay(protocol, connection, seconds),
+          readMarks: (prefix) => {
+            const buffer = this.buffer;
+            return buffer ? buffer.readMarks(prefix) : Promise.reject(new Error("the gateway is stopping"));
+          },
         });
         await adapter.start(this.emitFor(protocol));
         this.adapters.push(adapter);

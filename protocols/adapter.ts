@@ -44,6 +44,12 @@ export interface EmitOptions {
    * (polled values, QoS0) may wait for a fuller commit.
    */
   awaited?: boolean;
+  /**
+   * Keys the source keeps durably in the same commit as these readings, and only if they are
+   * stored (the buffer's marks; MQTT client mode: QoS2 packet ids awaiting PUBREL). With no
+   * readings, the marks are committed alone. Read back with AdapterDeps.readMarks.
+   */
+  marks?: { clearPrefix?: string; clear?: string[]; set?: string[] };
 }
 
 /**
@@ -116,6 +122,8 @@ export interface AdapterDeps {
    * `seconds` after it arrived (optional: the gateway keeps the histogram behind /metrics).
    */
   ackDelay?(connection: string, seconds: number): void;
+  /** The marks (EmitOptions.marks) committed so far that start with `prefix`; absent: no durable marks. */
+  readMarks?(prefix: string): Promise<string[]>;
 }
 
 /** Runs simulated devices of one protocol, listening where the device map says the devices are. */

@@ -10,13 +10,21 @@ import type {
   AdapterHealth,
   DeviceHealth,
   Emit,
+  EmitOptions,
   PointRef,
   ProtocolAdapter,
   ProtocolContext,
   WriteValue,
 } from "../adapter.js";
 import { EmbeddedBroker, PayloadRefused } from "./broker.js";
-import { answerError, checkRange, CommandError, commandProperties, encodeCommand } from "./commands.js";
+import {
+  answerError,
+  checkRange,
+  CommandError,
+  commandProperties,
+  encodeCommand,
+  NoAnswerError,
+} from "./commands.js";
 import { openBrokerStore, type BrokerStore } from "./persistence.js";
 import { Router, type MessageProperties, type MqttPointConfig, type Problem, type Routed } from "./routes.js";
 import type { MqttDeviceConfig, MqttSectionConfig } from "./schema.js";
@@ -39,6 +47,8 @@ export interface MqttStats {
   refused: number;
   /** QoS0 readings the buffer refused (lost, as QoS0 allows). */
   qos0Dropped: number;
+  /** Client mode: answers on a command response topic that matched no waiting command. */
+  unmatchedAnswers: number;
 }
 
 const LOG_QUIET_MS = 10_000;
@@ -67,7 +77,7 @@ export class MqttAdapter implements ProtocolAdapter {
   private readonly failedClients = new WeakSet<Client>();
   private readonly problemLog: BurstLog;
   private readonly refusalLog: BurstLog;
-  private readonly counters: MqttStats = {
+  private readonly counters: Omit<MqttStats, "unmatchedAnswers"> = {
     messages: 0,
     readings: 0,
     problems: 0,
@@ -102,9 +112,10 @@ export class MqttAdapter implements ProtocolAdapter {
         devices: group,
         gatewayId: context.gatewayId,
         log: deps.log.child({ site: group[0]!.connection!.url }),
-        commit: (router, messages) => this.commitSite(router, messages),
+        commit: (router, messages, marks) => this.commitSite(router, messages, marks),
         reject: (reason, device) => deps.reject(reason, device),
         ackDelay: (seconds) => deps.ackDelay?.(site.name, seconds),
+        ...(deps.readMarks !== undefined ? { readMarks: deps.readMarks } : {}),
       });
       this.sites.push(site);
       for (const d of group) this.siteOf.set(d.id, site);
@@ -137,6 +148,7 @@ export class MqttAdapter implements ProtocolAdapter {
   async start(emit: Emit): Promise<void> {
     this.emit = emit;
     if (this.sites.length > 0) await loadMqttClient();
+    await Promise.all(this.sites.map((s) => s.restore()));
     const brokerConfig = this.context.section?.broker;
     if (brokerConfig !== undefined && (this.embeddedDevices.length > 0 || this.sites.length === 0)) {
       const cfg = this.options.listen ? { ...brokerConfig, listen: this.options.listen } : brokerConfig;
@@ -195,7 +207,7 @@ export class MqttAdapter implements ProtocolAdapter {
   }
 
   stats(): MqttStats {
-    return { ...this.counters };
+    return { ...this.counters, unmatchedAnswers: this.sites.reduce((n, s) => n + s.unmatchedAnswers, 0) };
   }
 
   async write(target: PointRef, value: WriteValue): Promise<void> {
@@ -215,27 +227,27 @@ export class MqttAdapter implements ProtocolAdapter {
     checkRange(point, value);
     const payload = encodeCommand(point, value);
     const site = this.siteOf.get(device.id);
-    if (site !== undefined)
-      return site.publish(point.command_topic, payload, point.command_qos, point.command_retain);
-    if (this.broker === null) throw new Error("the embedded MQTT broker is not running");
     const properties = commandProperties(point);
+    const { command_topic: topic, command_qos: qos, command_retain: retain } = point;
+    if (site === undefined && this.broker === null)
+      throw new Error("the embedded MQTT broker is not running");
     if (point.command_response_topic === undefined) {
-      return this.broker.publish(
-        point.command_topic,
-        payload,
-        point.command_qos,
-        point.command_retain,
-        properties,
-      );
+      if (site !== undefined) return site.publish(topic, payload, qos, retain, properties);
+      return this.broker!.publish(topic, payload, qos, retain, properties);
     }
-    const answer = await this.broker.request(
-      point.command_topic,
-      payload,
-      point.command_qos,
-      point.command_retain,
-      { ...properties, responseTopic: point.command_response_topic },
-      point.command_response_timeout_ms,
-    );
+    const request = { ...properties, responseTopic: point.command_response_topic };
+    const timeoutMs = point.command_response_timeout_ms;
+    let answer: { properties?: { userProperties?: Record<string, string | string[]> | undefined } };
+    try {
+      answer =
+        site !== undefined
+          ? await site.request(topic, payload, qos, retain, request, timeoutMs)
+          : await this.broker!.request(topic, payload, qos, retain, request, timeoutMs);
+    } catch (e) {
+      if (!(e instanceof NoAnswerError)) throw e;
+      e.message = `device ${device.id} did not answer the command to ${point.name}: ${e.message} (it may or may not have acted on it)`;
+      throw e;
+    }
     const refused = answerError(answer);
     if (refused !== undefined) throw new CommandError(`device ${device.id} refused the command: ${refused}`);
   }
@@ -360,7 +372,11 @@ export class MqttAdapter implements ProtocolAdapter {
    * them are stored or none. A message whose reading the buffer can never store (InvalidReadingError)
    * is left out, counted by the buffer and logged, and the rest is emitted again.
    */
-  private async commitSite(router: Router, messages: InboundMessage[]): Promise<void> {
+  private async commitSite(
+    router: Router,
+    messages: InboundMessage[],
+    marks?: EmitOptions["marks"],
+  ): Promise<void> {
     const emit = this.emit;
     if (emit === null) throw new Error("the MQTT adapter is not started");
     const now = Date.now();
@@ -373,10 +389,14 @@ export class MqttAdapter implements ProtocolAdapter {
       for (const p of routed.problems) this.problem(p, message.topic);
       if (routed.readings.length > 0) parts.push({ routed, message });
     }
-    while (parts.length > 0) {
+    for (;;) {
       const readings = parts.flatMap((p) => p.routed.readings);
+      if (readings.length === 0 && marks === undefined) return;
       try {
-        await emit(readings, { awaited: parts.some((p) => p.message.qos > 0) });
+        await emit(readings, {
+          awaited: marks !== undefined || parts.some((p) => p.message.qos > 0),
+          ...(marks !== undefined ? { marks } : {}),
+        });
       } catch (e) {
         const err = e as Error & { code?: string; index?: number };
         const bad = err.code === "BUFFER_INVALID_READING" ? ownerOf(parts, err.index) : -1;
@@ -392,8 +412,8 @@ export class MqttAdapter implements ProtocolAdapter {
         this.counters.refused += waiting.length;
         this.counters.qos0Dropped +=
           readings.length - waiting.reduce((n, p) => n + p.routed.readings.length, 0);
-        const first = waiting[0]?.message ?? parts[0]!.message;
-        this.refusal(err, first.topic, first.qos);
+        const first = waiting[0]?.message ?? parts[0]?.message;
+        if (first !== undefined) this.refusal(err, first.topic, first.qos);
         throw err;
       }
       for (const p of parts) router.committed(p.routed);

@@ -32,6 +32,7 @@ import mqttPacket from "mqtt-packet";
 import type { Logger } from "pino";
 import type { WebSocketServer } from "ws";
 import { BurstLog } from "../burst-log.js";
+import { NoAnswerError } from "./commands.js";
 import { guardFrames } from "./frame-guard.js";
 import { Credentials, type BrokerUserConfig } from "./password.js";
 import { memoryPersistence } from "./persistence.js";
@@ -336,11 +337,9 @@ export class EmbeddedBroker {
     let timer: NodeJS.Timeout | undefined;
     const answered = new Promise<AedesPublishPacket>((resolve, reject) => {
       waiting.set(key, resolve);
-      timer = setTimeout(
-        () => reject(new Error(`no answer from the device on ${responseTopic} within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
+      timer = setTimeout(() => reject(new NoAnswerError(responseTopic, timeoutMs)), timeoutMs);
     });
+    answered.catch(() => {}); // awaited after the publish, which may outlast the timeout
     try {
       await this.publish(topic, payload, qos, retain, { ...properties, correlationData });
       return await answered;

@@ -1,12 +1,22 @@
 // A command value to the bytes a device expects on its command topic: the inverse of the point's
 // decode and scaling; the MQTT 5 properties a command carries, and what its answer says.
 import { encode as msgpackEncode } from "@msgpack/msgpack";
-import type { PublishPacket } from "aedes";
 import type { WriteValue } from "../adapter.js";
 import type { CommandProperties } from "./broker.js";
 import type { MqttPointConfig } from "./routes.js";
 
 export class CommandError extends Error {}
+
+/** A command with a response topic got no answer in time: the device may or may not have acted on it. */
+export class NoAnswerError extends Error {
+  override name = "NoAnswerError";
+  constructor(
+    readonly responseTopic: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`no answer on ${responseTopic} within ${timeoutMs} ms`);
+  }
+}
 
 export function checkRange(point: MqttPointConfig, value: WriteValue): void {
   const w = point.write;
@@ -47,7 +57,9 @@ export function commandProperties(point: MqttPointConfig): CommandProperties | u
  * A device's answer to a command: undefined when it took the command, else why not, from the
  * answer's user property `error`.
  */
-export function answerError(answer: PublishPacket): string | undefined {
+export function answerError(answer: {
+  properties?: { userProperties?: Record<string, string | string[]> | undefined } | undefined;
+}): string | undefined {
   const e = answer.properties?.userProperties?.error;
   if (e === undefined) return undefined;
   const text = Array.isArray(e) ? e.join("; ") : e;

@@ -43,13 +43,21 @@ export interface Routed {
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+interface Binding {
+  rp: RoutePoint;
+  /** Shared by every message on the topic: read, never changed. */
+  bound: Readonly<Record<string, string>> | undefined;
+}
+const NONE: Binding[] = [];
 /** Distinct wildcard topics whose matching points are remembered. */
 const MATCH_CACHE_LIMIT = 10_000;
 
 export class Router {
-  private readonly exact = new Map<string, RoutePoint[]>();
+  private readonly exact = new Map<string, Binding[]>();
   private readonly wild: RoutePoint[] = [];
-  private readonly cache = new Map<string, RoutePoint[]>();
+  /** Per wildcard topic seen: the wildcard points it matches, with what their named levels bind. */
+  private readonly cache = new Map<string, Binding[]>();
   private readonly lastValue = new Map<string, number>();
 
   constructor(devices: MqttDeviceConfig[]) {
@@ -64,7 +72,7 @@ export class Router {
         }
         if (pattern.exact) {
           const list = this.exact.get(pattern.filter) ?? [];
-          list.push(rp);
+          list.push({ rp, bound: undefined });
           this.exact.set(pattern.filter, list);
         } else {
           this.wild.push(rp);
@@ -75,20 +83,29 @@ export class Router {
 
   /** Every point, for subscriptions and lookups. */
   points(): RoutePoint[] {
-    return [...[...this.exact.values()].flat(), ...this.wild];
+    return [...[...this.exact.values()].flat().map((b) => b.rp), ...this.wild];
   }
 
   match(topic: string): RoutePoint[] {
-    const exact = this.exact.get(topic);
-    if (this.wild.length === 0) return exact ?? [];
+    return this.bindings(topic).map((b) => b.rp);
+  }
+
+  /** The points `topic` reaches, each with its named levels' values (undefined: none named). */
+  private bindings(topic: string): Binding[] {
+    const plain = this.exact.get(topic) ?? NONE;
+    if (this.wild.length === 0) return plain;
     let wild = this.cache.get(topic);
     if (wild === undefined) {
-      wild = this.wild.filter((rp) => bindPattern(rp.pattern, topic) !== null);
+      wild = [];
+      for (const rp of this.wild) {
+        const bound = bindPattern(rp.pattern, topic);
+        if (bound !== null) wild.push({ rp, bound: rp.pattern.names.size === 0 ? undefined : bound });
+      }
       if (this.cache.size >= MATCH_CACHE_LIMIT) this.cache.clear();
       this.cache.set(topic, wild);
     }
-    if (exact === undefined) return wild;
-    return wild.length === 0 ? exact : [...exact, ...wild];
+    if (plain.length === 0) return wild;
+    return wild.length === 0 ? plain : [...plain, ...wild];
   }
 
   /**
@@ -102,15 +119,14 @@ export class Router {
     retainedDelivery = false,
     properties?: MessageProperties,
   ): Routed {
-    const points = this.match(topic);
+    const points = this.bindings(topic);
     if (points.length === 0) return { readings: [], problems: [], matched: false };
     const parsed = new ParsedPayload(payload);
     const readings: Reading[] = [];
     const problems: Problem[] = [];
     let deadband: [string, number][] | undefined;
     let sources: Set<string> | undefined;
-    for (const rp of points) {
-      const bound = rp.pattern.names.size === 0 ? undefined : bindPattern(rp.pattern, topic)!;
+    for (const { rp, bound } of points) {
       const deviceId = bound?.device ?? rp.device.id;
       const pointName = bound?.point ?? rp.point.name;
       if (bound !== undefined && (!NAME_RE.test(deviceId) || !NAME_RE.test(pointName))) {

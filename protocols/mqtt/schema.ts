@@ -127,8 +127,9 @@ const mqttPoint = z
     decode_by_content_type: z.record(z.string().min(1), mqttPayloadDecode).optional(),
     // MQTT 5 messages: user property -> the reading's tag it fills (`{ line-id: line }`).
     user_property_tags: z.record(z.string().min(1), z.string().min(1)).optional(),
-    // MQTT 5 devices (embedded broker with mqtt5): a command carries this response topic and fresh
-    // correlation data; the write succeeds once the device answers there with the same data.
+    // MQTT 5 devices (embedded broker with mqtt5, or a site broker over protocol_version: 5): a command
+    // carries this response topic and fresh correlation data; the write succeeds once the device
+    // answers there with the same data (and fails with its user property `error`, or after the timeout).
     command_response_topic: mqttTopicName.optional(),
     command_response_timeout_ms: positiveMs.default(10000),
     // MQTT 5: a command not delivered within this time is dropped from the broker's queue.
@@ -231,14 +232,19 @@ export function checkMqtt({
   }
   for (const { device, index } of devices) {
     device.points.forEach((p, i) => {
+      if (device.connection?.protocol_version === 4) {
+        for (const key of ["command_response_topic", "command_expiry_s"] as const) {
+          if (p[key] === undefined) continue;
+          issues.push({
+            path: ["devices", index, "points", i, key],
+            message: `${key} is MQTT 5: the connection to the site broker is MQTT 3.1.1 (protocol_version: 4); use protocol_version: 5, or leave ${key} out`,
+          });
+        }
+        return;
+      }
       if (p.command_response_topic === undefined) return;
-      if (device.connection !== undefined) {
-        issues.push({
-          path: ["devices", index, "points", i, "command_response_topic"],
-          message:
-            "command_response_topic works at the embedded broker (mqtt.broker with mqtt5: true); not yet in client mode",
-        });
-      } else if (broker !== undefined && !broker.mqtt5) {
+      if (device.connection !== undefined) return;
+      if (broker !== undefined && !broker.mqtt5) {
         issues.push({
           path: ["devices", index, "points", i, "command_response_topic"],
           message: "command_response_topic is MQTT 5: it needs mqtt.broker.mqtt5: true",

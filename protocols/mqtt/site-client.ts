@@ -5,22 +5,28 @@
 // network stream, takes in many QoS1/2 messages at once, commits them in groups and acknowledges
 // each after its commit, on the connection that delivered it. mqtt.js keeps connecting,
 // subscribing, keepalive and the command publishes.
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { IClientOptions, MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import type { MqttDeviceConfig } from "./schema.js";
-import type { ConnectionHealth, DeviceHealth } from "../adapter.js";
+import type { ConnectionHealth, DeviceHealth, EmitOptions } from "../adapter.js";
 import { Backoff } from "../backoff.js";
 import { BurstLog } from "../burst-log.js";
+import type { CommandProperties } from "./broker.js";
+import { NoAnswerError } from "./commands.js";
 import { Router } from "./routes.js";
-import { InboundSession, type InboundMessage, type StreamBuilder } from "./site-inbound.js";
+import { InboundSession, type InboundMessage, type Qos2Changes, type StreamBuilder } from "./site-inbound.js";
 
 export type SiteConnectionConfig = NonNullable<MqttDeviceConfig["connection"]>;
 export type { InboundMessage } from "./site-inbound.js";
 
-/** Commits the readings of a group of messages; resolves after the commit, rejects if none was stored. */
-export type SiteCommit = (router: Router, messages: InboundMessage[]) => Promise<void>;
+/**
+ * Commits the readings of a group of messages, and `marks` in the same transaction; resolves after
+ * the commit, rejects if none was stored.
+ */
+export type SiteCommit = (router: Router, messages: InboundMessage[], marks?: MarkChanges) => Promise<void>;
+type MarkChanges = NonNullable<EmitOptions["marks"]>;
 
 // mqtt.js (and its dependencies) take ~10 MiB of a gateway's memory: only a gateway with a site
 // broker to read from loads it, before its first site connection starts.
@@ -43,6 +49,8 @@ export interface SiteOptions {
   reject(reason: string, device?: string): void;
   /** A message acknowledged `seconds` after it arrived. */
   ackDelay?(seconds: number): void;
+  /** The buffer's marks: given, the QoS2 ids awaiting PUBREL are kept there (exactly once across a crash). */
+  readMarks?(prefix: string): Promise<string[]>;
 }
 
 /** Payload bytes of the messages one connection holds at once (one message always fits). */
@@ -111,6 +119,13 @@ export class SiteConnection {
   private subscribedOnce = false;
   private readonly inbound: InboundSession;
   private readonly oversizeLog: BurstLog;
+  /** Response topics of the devices' commands (MQTT 5), subscribed with the points' topics. */
+  private readonly responseTopics: Set<string>;
+  /** Commands waiting for their device's answer, by response topic, then correlation data (hex). */
+  private readonly answers = new Map<string, Map<string, Waiting>>();
+  /** Answers on a response topic that matched no waiting command (wrong, late or no correlation data). */
+  unmatchedAnswers = 0;
+  private readonly unmatchedLog: BurstLog;
 
   constructor(private readonly opts: SiteOptions) {
     const c = opts.connection;
@@ -128,16 +143,62 @@ export class SiteConnection {
           );
       },
     });
+    this.responseTopics = new Set(
+      opts.devices.flatMap((d) => d.points.flatMap((p) => p.command_response_topic ?? [])),
+    );
+    this.unmatchedLog = new BurstLog({
+      quietMs: LOG_QUIET_MS,
+      onEnd: ({ key: topic, total }) => {
+        if (total > 1)
+          opts.log.warn(
+            { url: this.name, topic, count: total },
+            `${total} answers on ${topic} matched no waiting command in this burst`,
+          );
+      },
+    });
     this.inbound = new InboundSession({
       protocolVersion: c.protocol_version,
       maxInflight: c.max_inflight,
       maxHeldBytes: MAX_HELD_BYTES,
       maxPacketBytes: c.max_message_bytes,
-      commit: (messages) => opts.commit(this.router, messages),
+      commit: (messages, qos2) => opts.commit(this.router, messages, qos2 && this.qos2Marks(qos2)),
+      durableQos2: opts.readMarks !== undefined,
+      taken: (message) => this.answer(message),
       oversize: (topic, bytes) => this.oversize(topic, bytes),
       acknowledged: (ms) => opts.ackDelay?.(ms / 1000),
       dropped: (err) => this.dropped(err),
     });
+  }
+
+  /**
+   * The QoS2 ids an earlier run stored and whose PUBREL had not come: a copy the broker sends again
+   * is answered, not stored again. Before start().
+   */
+  async restore(): Promise<void> {
+    if (this.opts.readMarks === undefined) return;
+    const prefix = this.qos2Prefix();
+    const keys = await this.opts.readMarks(prefix);
+    const ids = keys.map((k) => Number(k.slice(prefix.length))).filter((n) => Number.isInteger(n) && n > 0);
+    this.inbound.restore(ids);
+    if (ids.length > 0)
+      this.opts.log.info(
+        { url: this.name, client_id: this.clientId, ids: ids.length },
+        "QoS2 messages stored before the restart and not yet released by the site broker: a copy sent again is acknowledged, not stored again",
+      );
+  }
+
+  /** The buffer's marks of this session (broker and client id) start with this. */
+  private qos2Prefix(): string {
+    return `mqtt.qos2\u0000${displayUrl(this.opts.connection.url)}\u0000${this.clientId}\u0000`;
+  }
+
+  private qos2Marks(q: Qos2Changes): MarkChanges {
+    const prefix = this.qos2Prefix();
+    return {
+      ...(q.clearAll ? { clearPrefix: prefix } : {}),
+      clear: q.clear.map((id) => prefix + id),
+      set: q.set.map((id) => prefix + id),
+    };
   }
 
   start(): void {
@@ -203,12 +264,62 @@ export class SiteConnection {
     return this.client?.connected === true;
   }
 
-  async publish(topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean): Promise<void> {
+  async publish(
+    topic: string,
+    payload: Buffer,
+    qos: 0 | 1 | 2,
+    retain: boolean,
+    properties?: CommandProperties,
+  ): Promise<void> {
     const client = this.client;
     if (client === null || !client.connected) {
       throw new Error(`not connected to the site broker ${this.name}`);
     }
-    await client.publishAsync(topic, payload, { qos, retain });
+    await client.publishAsync(topic, payload, {
+      qos,
+      retain,
+      ...(properties !== undefined && this.opts.connection.protocol_version === 5 ? { properties } : {}),
+    });
+  }
+
+  /**
+   * Publishes a command that carries `responseTopic` and fresh correlation data (MQTT 5), and
+   * resolves with the device's answer: the first message on `responseTopic` with the same
+   * correlation data. Rejects when none came within `timeoutMs` of the call.
+   */
+  async request(
+    topic: string,
+    payload: Buffer,
+    qos: 0 | 1 | 2,
+    retain: boolean,
+    properties: CommandProperties & { responseTopic: string },
+    timeoutMs: number,
+  ): Promise<InboundMessage> {
+    if (this.opts.connection.protocol_version !== 5) {
+      throw new Error("a command with a response topic needs an MQTT 5 connection (protocol_version: 5)");
+    }
+    const responseTopic = properties.responseTopic;
+    if (!this.responseTopics.has(responseTopic)) {
+      throw new Error(`${responseTopic} is not a response topic of this connection's devices`);
+    }
+    let waiting = this.answers.get(responseTopic);
+    if (waiting === undefined) this.answers.set(responseTopic, (waiting = new Map()));
+    const correlationData = randomBytes(16);
+    const key = correlationData.toString("hex");
+    let entry!: Waiting;
+    const answered = new Promise<InboundMessage>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new NoAnswerError(responseTopic, timeoutMs)), timeoutMs);
+      entry = { resolve, reject, timer };
+    });
+    answered.catch(() => {}); // awaited after the publish, which may outlast the timeout
+    waiting.set(key, entry);
+    try {
+      await this.publish(topic, payload, qos, retain, { ...properties, correlationData });
+      return await answered;
+    } finally {
+      clearTimeout(entry.timer);
+      waiting.delete(key);
+    }
   }
 
   /**
@@ -267,6 +378,10 @@ export class SiteConnection {
     const client = this.client;
     this.client = null;
     this.oversizeLog.flush();
+    this.unmatchedLog.flush();
+    for (const waiting of this.answers.values()) {
+      for (const w of waiting.values()) w.reject(new Error("the gateway stopped before the device answered"));
+    }
     if (client === null) return;
     await this.inbound.quiesce(STOP_WAIT_MS);
     if (client.connected) {
@@ -287,6 +402,10 @@ export class SiteConnection {
       const q = filters.get(rp.pattern.filter);
       if (q === undefined || rp.point.qos > q) filters.set(rp.pattern.filter, rp.point.qos);
     }
+    // Answers to commands arrive at least once (a write waits for one; a copy is ignored).
+    for (const topic of this.responseTopics) {
+      if ((filters.get(topic) ?? 0) < 1) filters.set(topic, 1);
+    }
     const request = Object.fromEntries([...filters].map(([f, qos]) => [f, { qos }]));
     client.subscribe(request, (err, granted) => {
       if (err) {
@@ -300,6 +419,27 @@ export class SiteConnection {
         this.setState(true, `subscription refused: ${refused.join(", ")}`);
       }
     });
+  }
+
+  /** A message on a response topic settles the command waiting for its correlation data. */
+  private answer(message: InboundMessage): void {
+    if (!this.responseTopics.has(message.topic)) return;
+    const data = message.properties?.correlationData;
+    const waiting =
+      data === undefined ? undefined : this.answers.get(message.topic)?.get(data.toString("hex"));
+    if (waiting !== undefined) {
+      waiting.resolve(message);
+      return;
+    }
+    this.unmatchedAnswers++;
+    if (this.unmatchedLog.note(message.topic)) {
+      this.opts.log.warn(
+        { url: this.name, topic: message.topic, correlation_data: data?.toString("hex") ?? null },
+        data === undefined
+          ? "an answer without correlation data on a command response topic: ignored"
+          : "an answer whose correlation data matches no waiting command (a wrong id, or too late): ignored",
+      );
+    }
   }
 
   /** The inbound side dropped the connection without acknowledging what is in flight; the broker resends it. */
@@ -340,6 +480,12 @@ export class SiteConnection {
     this.up = up;
     this.error = error;
   }
+}
+
+interface Waiting {
+  resolve(answer: InboundMessage): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
 }
 
 /** A broker that speaks only MQTT 3.1.1 refuses an MQTT 5 CONNECT: say which setting helps. */

@@ -13,9 +13,11 @@
 // unacknowledged messages again, in their order.
 // QoS2: an id stays known from its PUBLISH until its PUBREL (MQTT 4.3.3, method B), across
 // reconnects of the session: a PUBLISH sent again under a known id is answered after the commit
-// that holds the first one, not committed again. The ids live in memory: after a kill -9 between
-// a commit and the broker's receipt of its PUBREC the broker sends the message again and it is
-// stored twice (at least once, never lost).
+// that holds the first one, not committed again. With `durableQos2` the ids are also committed with
+// the readings of their messages (the buffer's marks) and read back at start, so a copy the broker
+// sends again after a kill -9 is answered, not stored twice. A PUBREL's id is then removed in a
+// commit before its PUBCOMP goes out (only after the PUBCOMP may the broker use the id again), and
+// after a CONNACK without a session the stored ids are removed before any message is taken.
 import { Duplex } from "node:stream";
 import mqttPacket, { type IPublishPacket, type Packet, type Parser } from "mqtt-packet";
 
@@ -29,6 +31,8 @@ export interface InboundMessage {
   properties?: {
     contentType?: string | undefined;
     userProperties?: Record<string, string | string[]> | undefined;
+    /** An answer to a command: the correlation data the command carried. */
+    correlationData?: Buffer | undefined;
   };
 }
 
@@ -40,14 +44,29 @@ export interface InboundOptions {
   maxHeldBytes: number;
   /** A PUBLISH whose body is larger is skipped as it streams in: acknowledged, never buffered. */
   maxPacketBytes: number;
-  /** Commits a group's readings in one go; resolves after the commit, rejects if nothing was stored. */
-  commit(messages: InboundMessage[]): Promise<void>;
+  /**
+   * Commits a group's readings in one go, with `qos2` (durableQos2: the QoS2 ids to keep and to
+   * drop) in the same transaction; resolves after the commit, rejects if nothing was stored.
+   * `messages` may be empty when only ids change.
+   */
+  commit(messages: InboundMessage[], qos2?: Qos2Changes): Promise<void>;
+  /** Keep QoS2 ids durably (see above); without it they live in memory. */
+  durableQos2?: boolean;
+  /** Every message taken (a QoS2 copy sent again before its PUBREL is not), before its commit. */
+  taken?(message: InboundMessage): void;
   /** A message larger than maxPacketBytes was skipped. */
   oversize(topic: string, bytes: number): void;
   /** A message was acknowledged `ms` after it arrived. */
   acknowledged(ms: number): void;
   /** The connection is dropped: the buffer refused a group, or the broker broke the protocol. */
   dropped(err: Error): void;
+}
+
+/** QoS2 ids to drop (`clearAll`: every one of the session; then `clear`) and to keep (`set`). */
+export interface Qos2Changes {
+  clearAll: boolean;
+  clear: number[];
+  set: number[];
 }
 
 /** mqtt.js's stream builder (its `streamBuilder`): makes the network stream of one connection. */
@@ -83,8 +102,15 @@ export class InboundSession {
   ackDelayMs: number | null = null;
   /** QoS2 messages sent again before their PUBREL and answered without a second commit. */
   duplicates = 0;
+  /** durableQos2: the stored ids must go (a CONNACK without a session) before a message is taken. */
+  private resetPending = false;
 
   constructor(readonly options: InboundOptions) {}
+
+  /** durableQos2: the ids stored by an earlier run, read back before the first connection. */
+  restore(ids: Iterable<number>): void {
+    for (const id of ids) this.qos2.set(id, Promise.resolve());
+  }
 
   /** Wraps mqtt.js's stream builder so that each new connection gets a tap. */
   wrap<C>(build: StreamBuilder<C>): StreamBuilder<C> {
@@ -109,9 +135,19 @@ export class InboundSession {
     return this.tap?.quiesce(ms) ?? Promise.resolve();
   }
 
-  /** A CONNACK that accepted the connection: without a session the broker forgot the QoS2 ids too. */
-  connected(sessionPresent: boolean): void {
-    if (!sessionPresent) this.qos2.clear();
+  /**
+   * A CONNACK that accepted the connection: without a session the broker forgot the QoS2 ids too.
+   * Returns the commit that removes the stored ones, which must end before a message is taken.
+   */
+  connected(sessionPresent: boolean): Promise<void> | null {
+    if (!sessionPresent) {
+      this.qos2.clear();
+      if (this.options.durableQos2 === true) this.resetPending = true;
+    }
+    if (!this.resetPending) return null;
+    return this.options.commit([], { clearAll: true, clear: [], set: [] }).then(() => {
+      this.resetPending = false;
+    });
   }
 
   noteAck(ms: number): void {
@@ -154,6 +190,10 @@ class InboundTap extends Duplex {
   private capped = false;
   /** Quiescing: no more messages are taken. */
   private closing = false;
+  /** Nothing is taken until the stored QoS2 ids of a forgotten session are removed. */
+  private blocked = false;
+  /** durableQos2: ids of PUBRELs whose removal is not committed yet; their PUBCOMP waits for it. */
+  private releases: number[] = [];
   private idle: (() => void) | null = null;
 
   constructor(
@@ -238,7 +278,7 @@ class InboundTap extends Duplex {
     const { maxInflight, maxHeldBytes, maxPacketBytes } = this.session.options;
     const pass: Buffer[] = [];
     const b = this.acc;
-    while (this.skip === 0 && !this.destroyed) {
+    while (this.skip === 0 && !this.destroyed && !this.blocked) {
       const off = this.pos;
       if (b.length - off < 2) break;
       // Fixed header: type and flags, then the remaining length in 1-4 bytes of 7 bits.
@@ -286,11 +326,21 @@ class InboundTap extends Duplex {
         if (packet.cmd === "publish") this.takePublish(packet, total);
         else if (packet.cmd === "pubrel") this.release(packet.messageId!);
       } else {
+        pass.push(frame);
         if (type === CONNACK && length >= 2 && frame[i - off + 1] === 0) {
           // Read here, before the redeliveries that follow it in the same bytes are taken.
-          this.session.connected((frame[i - off]! & 1) === 1);
+          const reset = this.session.connected((frame[i - off]! & 1) === 1);
+          if (reset !== null) {
+            this.blocked = true;
+            reset.then(
+              () => {
+                this.blocked = false;
+                this.split();
+              },
+              (err: Error) => this.fail(err),
+            );
+          }
         }
-        pass.push(frame);
       }
     }
     if (pass.length > 0 && !this.push(pass.length === 1 ? pass[0] : Buffer.concat(pass))) {
@@ -372,16 +422,25 @@ class InboundTap extends Duplex {
     const properties =
       p.properties === undefined
         ? undefined
-        : { contentType: p.properties.contentType, userProperties: p.properties.userProperties };
-    this.waiting.push({ entry, message: { topic: p.topic, payload, qos, retain: p.retain, properties } });
-    if (!this.pumpScheduled && !this.committing) {
-      this.pumpScheduled = true;
-      // Everything that arrives in this turn of the event loop goes into the same group.
-      setImmediate(() => {
-        this.pumpScheduled = false;
-        this.pump();
-      });
-    }
+        : {
+            contentType: p.properties.contentType,
+            userProperties: p.properties.userProperties,
+            correlationData: p.properties.correlationData,
+          };
+    const message: InboundMessage = { topic: p.topic, payload, qos, retain: p.retain, properties };
+    this.session.options.taken?.(message);
+    this.waiting.push({ entry, message });
+    this.schedulePump();
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled || this.committing) return;
+    this.pumpScheduled = true;
+    // Everything that arrives in this turn of the event loop goes into the same group.
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
   }
 
   private enter(qos: 0 | 1 | 2, messageId: number | undefined, bytes: number): Entry {
@@ -393,26 +452,44 @@ class InboundTap extends Duplex {
 
   /** Hands what waits to the buffer, one group at a time. */
   private pump(): void {
-    if (this.committing || this.waiting.length === 0 || this.destroyed) return;
+    if (this.committing || this.destroyed) return;
+    if (this.waiting.length === 0 && this.releases.length === 0) return;
     const group = this.waiting;
+    const released = this.releases;
     this.waiting = [];
+    this.releases = [];
     this.committing = true;
-    this.session.options.commit(group.map((g) => g.message)).then(
-      () => {
-        this.committing = false;
-        for (const { entry } of group) {
-          entry.settled = true;
-          entry.outcome?.resolve();
-        }
-        this.acknowledge();
-        this.pump();
-      },
-      (err: Error) => {
-        this.committing = false;
-        for (const { entry } of group) this.forget(entry, err);
-        this.fail(err);
-      },
-    );
+    const qos2: Qos2Changes | undefined =
+      this.session.options.durableQos2 === true
+        ? {
+            clearAll: false,
+            clear: released,
+            set: group.flatMap(({ entry }) => (entry.outcome !== undefined ? [entry.messageId!] : [])),
+          }
+        : undefined;
+    const keep = qos2 !== undefined && (qos2.set.length > 0 || qos2.clear.length > 0) ? qos2 : undefined;
+    this.session.options
+      .commit(
+        group.map((g) => g.message),
+        keep,
+      )
+      .then(
+        () => {
+          this.committing = false;
+          for (const { entry } of group) {
+            entry.settled = true;
+            entry.outcome?.resolve();
+          }
+          this.acknowledge();
+          this.complete(released);
+          this.pump();
+        },
+        (err: Error) => {
+          this.committing = false;
+          for (const { entry } of group) this.forget(entry, err);
+          this.fail(err);
+        },
+      );
   }
 
   /** A QoS2 message that was not stored: its id must not answer a later copy. */
@@ -452,15 +529,26 @@ class InboundTap extends Duplex {
   private release(messageId: number): void {
     // The broker has our PUBREC and will not send that message again.
     this.session.qos2.delete(messageId);
-    if (this.destroyed || this.writableEnded) return;
-    const out = Buffer.allocUnsafe(ACK_BYTES);
-    writeAck(out, 0, PUBCOMP, messageId);
+    if (this.session.options.durableQos2 === true) {
+      // The stored id goes first: after the PUBCOMP the broker may give it to another message.
+      this.releases.push(messageId);
+      this.schedulePump();
+      return;
+    }
+    this.complete([messageId]);
+  }
+
+  /** PUBCOMP for each id, in one write. */
+  private complete(ids: number[]): void {
+    if (ids.length === 0 || this.destroyed || this.writableEnded) return;
+    const out = Buffer.allocUnsafe(ids.length * ACK_BYTES);
+    ids.forEach((id, i) => writeAck(out, i * ACK_BYTES, PUBCOMP, id));
     this.write(out);
   }
 
   private flow(): void {
     if (this.destroyed) return;
-    if (this.readBlocked || this.capped || this.closing) this.inner.pause();
+    if (this.readBlocked || this.capped || this.closing || this.blocked) this.inner.pause();
     else this.inner.resume();
   }
 

@@ -1,5 +1,5 @@
 // A stand-in gateway for the client-mode kill -9 test: the MQTT adapter reading a site Mosquitto
-// into a real buffer. argv: a JSON object { dir, url, clientId, qos, connection? }. Sends
+// into a real buffer, wired as the runtime wires it (awaited commits, marks for the QoS2 ids). argv: a JSON object { dir, url, clientId, qos, connection? }. Sends
 // { committed } over IPC when it asks for it, and { sentinel: true } once the reading of device
 // "end" is committed.
 import pino from "pino";
@@ -38,12 +38,15 @@ const config = configSchema.parse({
 const adapter = new MqttAdapter(mqttDevices(config), protocolContext(config, "mqtt"), {
   log: pino({ level: "warn" }),
   reject: () => {},
+  readMarks: (prefix) => buffer.readMarks(prefix),
 });
 let committed = 0;
 await adapter.start(async (readings, options) => {
-  await buffer.append(readings);
+  await buffer.append(readings, {
+    awaited: options?.awaited === true,
+    ...(options?.marks !== undefined ? { marks: options.marks } : {}),
+  });
   committed += readings.length;
-  void options;
   if (readings.some((r) => r.device === "end")) process.send!({ sentinel: true });
 });
 process.on("message", (m: { cmd: string }) => {

@@ -10,6 +10,7 @@ import {
   InboundSession,
   type InboundMessage,
   type InboundOptions,
+  type Qos2Changes,
 } from "../../protocols/mqtt/site-inbound.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -41,6 +42,7 @@ class FakeSocket extends Duplex {
 
 interface Commit {
   messages: InboundMessage[];
+  qos2: Qos2Changes | undefined;
   settle(err?: Error): void;
 }
 
@@ -62,9 +64,9 @@ function rig(t: TestContext, over: Partial<InboundOptions> = {}, version: 4 | 5 
     maxInflight: 100,
     maxHeldBytes: 1 << 20,
     maxPacketBytes: 1024,
-    commit: (messages) =>
+    commit: (messages, qos2) =>
       new Promise<void>((resolve, reject) => {
-        commits.push({ messages, settle: (err) => (err ? reject(err) : resolve()) });
+        commits.push({ messages, qos2, settle: (err) => (err ? reject(err) : resolve()) });
       }),
     oversize: (topic, bytes) => oversize.push({ topic, bytes }),
     acknowledged: () => {},
@@ -292,3 +294,62 @@ test("a broker that breaks the protocol gets the connection dropped", TIMEOUT, a
     assert.equal(r.commits.length, 0, what);
   }
 });
+
+test(
+  "durable QoS2 ids: committed with their messages, restored ids answer a copy without a commit, a PUBREL's id is removed before its PUBCOMP",
+  TIMEOUT,
+  async (t) => {
+    const r = rig(t, { durableQos2: true });
+    r.session.restore([9]); // stored by an earlier run, PUBREL not yet received
+    const { socket } = r.connect();
+    socket.push(
+      Buffer.concat([connack(true), publish(9, "old", 2, true), publish(3, "new", 2), publish(4, "q1")]),
+    );
+    await waitFor("the first group", () => r.commits.length === 1);
+    assert.deepEqual(
+      r.commits[0]!.messages.map((m) => m.payload.toString()),
+      ["new", "q1"],
+      "the copy of a stored message is not committed again",
+    );
+    assert.deepEqual(r.commits[0]!.qos2, { clearAll: false, clear: [], set: [3] });
+    r.commits[0]!.settle();
+    await waitFor("the PUBRECs and the PUBACK", () => socket.acks().length === 3);
+    assert.deepEqual(socket.acks(), ["pubrec 9", "pubrec 3", "puback 4"]);
+
+    socket.push(Buffer.concat([gen({ cmd: "pubrel", messageId: 9 }), gen({ cmd: "pubrel", messageId: 3 })]));
+    await waitFor("a commit that removes both ids", () => r.commits.length === 2);
+    assert.deepEqual(r.commits[1]!.messages, []);
+    assert.deepEqual(r.commits[1]!.qos2, { clearAll: false, clear: [9, 3], set: [] });
+    assert.deepEqual(socket.acks().length, 3, "no PUBCOMP before the removal is committed");
+    r.commits[1]!.settle();
+    await waitFor("the PUBCOMPs", () => socket.acks().length === 5);
+    assert.deepEqual(socket.acks().slice(3), ["pubcomp 9", "pubcomp 3"]);
+    assert.equal(r.session.qos2.size, 0);
+  },
+);
+
+test(
+  "durable QoS2 ids: after a CONNACK without a session nothing is taken until the stored ids are removed",
+  TIMEOUT,
+  async (t) => {
+    const r = rig(t, { durableQos2: true });
+    r.session.restore([1, 2]);
+    const { socket, passed } = r.connect();
+    socket.push(Buffer.concat([connack(false), publish(1, "fresh", 2)]));
+    await waitFor("the removal", () => r.commits.length === 1);
+    assert.deepEqual(r.commits[0]!.messages, []);
+    assert.deepEqual(r.commits[0]!.qos2, { clearAll: true, clear: [], set: [] });
+    await waitFor("the CONNACK passed on", () => passed.length === 1);
+    assert.equal(r.session.inflight, 0, "the PUBLISH waits for the removal");
+    r.commits[0]!.settle();
+    await waitFor("the PUBLISH taken, as a new message", () => r.commits.length === 2);
+    assert.deepEqual(
+      r.commits[1]!.messages.map((m) => m.payload.toString()),
+      ["fresh"],
+    );
+    assert.deepEqual(r.commits[1]!.qos2, { clearAll: false, clear: [], set: [1] });
+    r.commits[1]!.settle();
+    await waitFor("its PUBREC", () => socket.acks().length === 1);
+    assert.deepEqual(socket.acks(), ["pubrec 1"]);
+  },
+);

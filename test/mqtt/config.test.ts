@@ -75,7 +75,7 @@ test("site connections: reconnect bounds in order, one client id per connection"
   );
 });
 
-test("MQTT 5 point options: a response topic needs mqtt5 at the embedded broker, a command topic, no wildcard", () => {
+test("MQTT 5 point options: a response topic needs mqtt5 at the embedded broker or an MQTT 5 site connection, a command topic, no wildcard", () => {
   const point = (extra: Record<string, unknown>) => [
     { id: "d", protocol: "mqtt", points: [{ name: "p", topic: "d/p", ...extra }] },
   ];
@@ -92,7 +92,15 @@ test("MQTT 5 point options: a response topic needs mqtt5 at the embedded broker,
     /no '\+' or '#'/,
   );
   const siteDevice = [{ ...point(answered)[0], connection: { url: "mqtt://127.0.0.1:1883" } }];
-  assert.match(messages(base(siteDevice, v5))[0]!, /not yet in client mode/);
+  assert.deepEqual(messages(base(siteDevice, undefined)), []);
+  const v311 = [{ ...siteDevice[0], connection: { url: "mqtt://127.0.0.1:1883", protocol_version: 4 } }];
+  assert.deepEqual(messages(base(v311, undefined)), [
+    "command_response_topic is MQTT 5: the connection to the site broker is MQTT 3.1.1 (protocol_version: 4); use protocol_version: 5, or leave command_response_topic out",
+  ]);
+  const expiring = [
+    { ...v311[0], points: [{ name: "p", topic: "d/p", command_topic: "d/p/set", command_expiry_s: 5 }] },
+  ];
+  assert.match(messages(base(expiring, undefined))[0]!, /command_expiry_s is MQTT 5/);
   assert.deepEqual(
     messages(
       base(

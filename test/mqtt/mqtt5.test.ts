@@ -470,3 +470,78 @@ test("aedes 2 hardening: QoS2 publishes awaiting PUBREL count against max_inflig
     [1, 2, 3, 5],
   );
 });
+
+/** A raw MQTT 5 connection with clean start: what it received, and a way to send packets. */
+async function rawV5(t: TestContext, port: number, clientId: string) {
+  const socket = net.connect(port, "127.0.0.1");
+  const closed = new Promise((r) => socket.once("close", r));
+  t.after(() => socket.destroy());
+  const parser = mqttPacket.parser({ protocolVersion: 5 });
+  const received: mqttPacket.Packet[] = [];
+  parser.on("packet", (p) => received.push(p));
+  socket.on("data", (b) => parser.parse(b));
+  const send = (p: mqttPacket.Packet) => socket.write(mqttPacket.generate(p, { protocolVersion: 5 }));
+  send({
+    cmd: "connect",
+    protocolId: "MQTT",
+    protocolVersion: 5,
+    clean: true,
+    clientId,
+    keepalive: 60,
+    username: USER.username,
+    password: Buffer.from(USER.password),
+  });
+  await waitFor("CONNACK", () => received.some((p) => p.cmd === "connack"));
+  const publish = (id: number, payload: string) =>
+    send({
+      cmd: "publish",
+      topic: "s1/temp",
+      payload: Buffer.from(payload),
+      qos: 2,
+      messageId: id,
+      dup: false,
+      retain: false,
+    });
+  const pubrecs = () => received.filter((p): p is mqttPacket.IPubrecPacket => p.cmd === "pubrec");
+  return { socket, closed, send, publish, pubrecs };
+}
+
+test("aedes 2 hardening: a clean session's QoS2 state goes with it (ids awaiting PUBREL do not outlive the session)", async (t) => {
+  const { port, rec } = await embedded(t, [sensor], { broker: { mqtt5: true, max_inflight: 2 } });
+  const watcher = await client(t, port, { clientId: "watcher" });
+  const seen: string[] = [];
+  watcher.on("message", (_topic, payload) => seen.push(payload.toString()));
+  await watcher.subscribeAsync("s1/temp", { qos: 0 });
+
+  // A clean session: two QoS2 publishes committed and never released, then the connection ends.
+  const first = await rawV5(t, port, "clean-qos2");
+  first.publish(1, "1");
+  first.publish(2, "2");
+  await waitFor("two PUBRECs", () => first.pubrecs().length === 2);
+  assert.deepEqual(
+    first.pubrecs().map((p) => p.reasonCode ?? 0),
+    [0, 0],
+  );
+  first.send({ cmd: "disconnect" });
+  await first.closed;
+
+  // The same client id in a new clean session: ids 1 and 2 are new messages. Kept state would
+  // count them against max_inflight (0x97) and make aedes take id 1 for a duplicate (not forwarded).
+  const second = await rawV5(t, port, "clean-qos2");
+  second.publish(1, "3");
+  second.publish(2, "4");
+  await waitFor("two PUBRECs in the new session", () => second.pubrecs().length === 2);
+  assert.deepEqual(
+    second.pubrecs().map((p) => [p.messageId, p.reasonCode ?? 0]),
+    [
+      [1, 0],
+      [2, 0],
+    ],
+  );
+  await waitFor("the watcher got all four", () => seen.length === 4);
+  assert.deepEqual(seen, ["1", "2", "3", "4"]);
+  assert.deepEqual(
+    rec.readings.map((r) => r.value),
+    [1, 2, 3, 4],
+  );
+});
