@@ -4,7 +4,7 @@
 // polling them (a GET per path every poll_ms). A request with no answer marks the device down; any
 // answer (even an error code) marks it up.
 import type { Agent, IncomingMessage, ObserveReadStream } from "coap";
-import type { AdapterDeps, Emit, Reading } from "../adapter.js";
+import type { AdapterDeps, Reading } from "../adapter.js";
 import { Backoff } from "../backoff.js";
 import { Waker } from "../sleep.js";
 import { codeName, exchange, NoAnswerError, targetOf, type Exchange, type Target } from "./exchange.js";
