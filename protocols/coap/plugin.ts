@@ -10,4 +10,6 @@ export const coap = defineProtocol({
   check: checkCoap,
   listeners: (section) => (section ? [{ address: section.listen, path: ["coap", "listen"] }] : []),
   load: () => import("./index.js"),
+  loadSimulator: () => import("./simulate.js"),
+  contract: async () => (await import("./contract.js")).contract,
 });
