@@ -2,7 +2,6 @@
 // package retransmits on its own schedule) and bounded by a deadline of ours; response codes with
 // their RFC 7252 names; a write value to the bytes the device expects.
 import type { Agent, IncomingMessage, OutgoingMessage } from "coap";
-import type { CoapMethod } from "coap-packet";
 import type { WriteValue } from "../adapter.js";
 import { FORMAT_NUMBER } from "./payload.js";
 import type { CoapPointConfig } from "./schema.js";
@@ -65,7 +64,7 @@ export interface Exchange {
 }
 
 export interface RequestSpec {
-  method: CoapMethod;
+  method: "GET" | "PUT" | "POST";
   path: string;
   payload?: Buffer;
   contentFormat?: number;
