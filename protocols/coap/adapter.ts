@@ -58,6 +58,7 @@ export class CoapAdapter implements ProtocolAdapter {
   private silenceTimer: NodeJS.Timeout | null = null;
   private emit: Emit | null = null;
   private fetchRefused = 0;
+  private ackDelayMs: number | null = null;
   private readonly committed: Record<string, number> = {};
   private readonly writes = { ok: 0, failed: 0 };
 
@@ -96,6 +97,11 @@ export class CoapAdapter implements ProtocolAdapter {
         routes,
         seen: (id) => this.seen(id),
         keep: (id, p, r) => this.keep(id, p, r),
+        ackDelay: (seconds) => {
+          this.ackDelayMs = this.ackDelayMs === null ? seconds * 1000 : this.ackDelayMs * 0.9 + seconds * 100;
+          const at = this.ingest?.address();
+          if (at) this.deps.ackDelay?.(`coap server ${at.host}:${at.port}`, seconds);
+        },
       });
       const guarded: Emit = async (readings, options) => {
         await emit(readings, options);
@@ -202,7 +208,7 @@ export class CoapAdapter implements ProtocolAdapter {
         inflight: s.inflight,
         inflight_limit: this.section.source_burst,
         acknowledged: s.acked,
-        ack_delay_ms: null,
+        ack_delay_ms: this.ackDelayMs,
       };
       h.connections = [conn];
     }

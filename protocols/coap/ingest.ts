@@ -37,6 +37,8 @@ export interface IngestOptions {
   routes: Map<string, Route>;
   /** A request of the device arrived (whatever its fate): it is alive. */
   seen(device: string): void;
+  /** A request was answered 2.xx `seconds` after it arrived (the commit's wait). */
+  ackDelay?(seconds: number): void;
   /** Deadband: whether the reading of the point is worth keeping. */
   keep(device: string, point: CoapPointConfig, reading: Reading): boolean;
 }
@@ -223,11 +225,13 @@ export class CoapIngest {
       return this.answer(res, success);
     }
     this.counters.inflight++;
+    const arrived = performance.now();
     this.emit!(kept, { awaited: true }).then(
       () => {
         this.counters.inflight--;
         this.counters.acked++;
         this.answer(res, success);
+        this.opts.ackDelay?.((performance.now() - arrived) / 1000);
       },
       (e: Error) => {
         this.counters.inflight--;
