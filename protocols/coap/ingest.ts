@@ -1,0 +1,295 @@
+// Server mode: the gateway's CoAP server, where devices PUT or POST readings to the paths of the
+// device map. A request is answered 2.04 (PUT) or 2.01 (POST) only once its readings are committed;
+// a refused append 5.03 with Max-Age; a malformed payload 4.00 with a diagnostic; an unknown path
+// 4.04; a payload over the limit 4.13 (with Size1); a source over its rate 4.29 (with Max-Age).
+// Retransmitted requests are answered from the coap package's response cache, bounded in bytes.
+import { createServer, type IncomingMessage, type OutgoingMessage, type Server } from "coap";
+import type { AddressInfo } from "node:net";
+import type { AdapterDeps, Emit, Reading } from "../adapter.js";
+import { formatOf, parsePayload, PayloadError, pointValue, scaled, senmlMatches } from "./payload.js";
+import type { CoapDeviceConfig, CoapPointConfig, CoapSectionConfig } from "./schema.js";
+
+export interface Route {
+  device: CoapDeviceConfig;
+  points: CoapPointConfig[];
+}
+
+export interface IngestStats {
+  requests: number;
+  /** Answered 2.01/2.04 after their readings were committed. */
+  acked: number;
+  /** Readings the buffer refused (answered 5.03). */
+  refused: number;
+  /** Malformed payloads (4.00), unsupported formats (4.15). */
+  malformed: number;
+  notFound: number;
+  tooLarge: number;
+  rateLimited: number;
+  /** Requests whose readings are being committed now. */
+  inflight: number;
+}
+
+export interface IngestOptions {
+  section: CoapSectionConfig;
+  /** `host:port` to listen on (port 0: a free port). */
+  listen: string;
+  deps: AdapterDeps;
+  routes: Map<string, Route>;
+  /** A request of the device arrived (whatever its fate): it is alive. */
+  seen(device: string): void;
+  /** A request was answered 2.xx `seconds` after it arrived (the commit's wait). */
+  ackDelay?(seconds: number): void;
+  /** Deadband: whether the reading of the point is worth keeping. */
+  keep(device: string, point: CoapPointConfig, reading: Reading): boolean;
+}
+
+/** A token bucket per source address: `rate` a second, `burst` deep. */
+class SourceLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+  ) {}
+
+  take(source: string, now = performance.now()): boolean {
+    let b = this.buckets.get(source);
+    if (b === undefined) {
+      // Bounded: a flood of spoofed sources costs at most this many entries before a sweep.
+      if (this.buckets.size >= 10_000) this.sweep(now);
+      b = { tokens: this.burst, at: now };
+      this.buckets.set(source, b);
+    }
+    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.rate);
+    b.at = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+  /** Seconds until the source has a token again. */
+  wait(source: string): number {
+    const b = this.buckets.get(source);
+    return b === undefined ? 0 : Math.max(1, Math.ceil((1 - b.tokens) / this.rate));
+  }
+
+  private sweep(now: number): void {
+    for (const [k, b] of this.buckets)
+      if (b.tokens + ((now - b.at) / 1000) * this.rate >= this.burst) this.buckets.delete(k);
+    if (this.buckets.size >= 10_000) this.buckets.clear();
+  }
+}
+
+function parseListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(":");
+  const host = listen.slice(0, i).replace(/^\[|\]$/g, "");
+  return { host, port: Number(listen.slice(i + 1)) };
+}
+
+export class CoapIngest {
+  private server: Server | null = null;
+  private emit: Emit | null = null;
+  private open = false;
+  private readonly limiter: SourceLimiter;
+  private readonly counters: IngestStats = {
+    requests: 0,
+    acked: 0,
+    refused: 0,
+    malformed: 0,
+    notFound: 0,
+    tooLarge: 0,
+    rateLimited: 0,
+    inflight: 0,
+  };
+
+  constructor(private readonly opts: IngestOptions) {
+    this.limiter = new SourceLimiter(opts.section.source_rate, opts.section.source_burst);
+  }
+
+  async start(emit: Emit): Promise<void> {
+    this.emit = emit;
+    const { host, port } = parseListen(this.opts.listen);
+    const server = createServer({
+      type: host.includes(":") ? "udp6" : "udp4",
+      cacheSize: this.opts.section.dedup_cache_bytes,
+      reuseAddr: false,
+    });
+    server.on("request", (req: IncomingMessage, res: OutgoingMessage) => this.onRequest(req, res));
+    server.on("error", (e: Error) => this.opts.deps.log.warn({ err: e.message }, "coap server error"));
+    await new Promise<void>((resolve, reject) => {
+      server.listen(port, host, (err?: Error) => (err ? reject(err) : resolve()));
+    });
+    this.server = server;
+    this.open = true;
+    this.opts.deps.log.info({ listen: this.address() }, "coap server listening");
+  }
+
+  address(): { host: string; port: number } | null {
+    const sock = this.server?._sock as { address?: () => AddressInfo } | null | undefined;
+    if (!sock?.address) return null;
+    const a = sock.address();
+    return { host: a.address, port: a.port };
+  }
+
+  stats(): IngestStats {
+    return { ...this.counters };
+  }
+
+  async stop(): Promise<void> {
+    this.open = false;
+    const server = this.server;
+    this.server = null;
+    if (server === null) return;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private answer(
+    res: OutgoingMessage,
+    code: string,
+    text?: string,
+    options: Record<string, number> = {},
+  ): void {
+    if (!this.open) return; // the socket is closed: the device will retransmit to the next process
+    res.code = code;
+    for (const [name, value] of Object.entries(options)) res.setOption(name, value);
+    if (text !== undefined) res.setOption("Content-Format", "text/plain");
+    res.end(text === undefined ? undefined : Buffer.from(text, "utf8"));
+  }
+
+  private onRequest(req: IncomingMessage, res: OutgoingMessage): void {
+    res.on("error", (e: Error) =>
+      this.opts.deps.log.debug({ err: e.message }, "coap response not delivered"),
+    );
+    this.counters.requests++;
+    const source = req.rsinfo.address;
+    if (!this.limiter.take(source)) {
+      this.counters.rateLimited++;
+      this.opts.deps.reject("rate_limited");
+      return this.answer(res, "4.29", "too many requests from this address", {
+        "Max-Age": this.limiter.wait(source),
+      });
+    }
+    const q = req.url.indexOf("?");
+    const path = q < 0 ? req.url : req.url.slice(0, q);
+    const route = this.opts.routes.get(path);
+    if (route === undefined) {
+      this.counters.notFound++;
+      return this.answer(res, "4.04", `no resource ${path}`);
+    }
+    const device = route.device.id;
+    this.opts.seen(device);
+    if (req.method !== "PUT" && req.method !== "POST") {
+      return this.answer(res, "4.05", `${path} takes PUT or POST`);
+    }
+    const max = this.opts.section.max_request_bytes;
+    if (req.payload.length > max) {
+      this.counters.tooLarge++;
+      this.opts.deps.reject("too_large", device);
+      return this.answer(res, "4.13", `the payload is ${req.payload.length} bytes; at most ${max}`, {
+        Size1: max,
+      });
+    }
+    const format = formatOf(req.headers["Content-Format"]);
+    if (format === null) {
+      this.counters.malformed++;
+      this.opts.deps.reject("unsupported_format", device);
+      return this.answer(
+        res,
+        "4.15",
+        `Content-Format ${String(req.headers["Content-Format"])} is not read here; send text/plain, JSON, CBOR or SenML`,
+      );
+    }
+    let readings: Reading[];
+    try {
+      readings = this.readingsOf(route, format, req.payload);
+    } catch (e) {
+      const err = e instanceof PayloadError ? e : new PayloadError("bad_payload", (e as Error).message);
+      this.counters.malformed++;
+      this.opts.deps.reject(err.reason, device);
+      this.opts.deps.log.debug(
+        { device, path, reason: err.reason, err: err.message },
+        "coap payload refused",
+      );
+      return this.answer(res, "4.00", `${err.reason}: ${err.message}`);
+    }
+    const success = req.method === "POST" ? "2.01" : "2.04";
+    const kept = readings.filter((r) =>
+      this.opts.keep(
+        device,
+        route.points.find((p) => p.name === r.point)!,
+        r,
+      ),
+    );
+    if (kept.length === 0) {
+      this.counters.acked++;
+      return this.answer(res, success);
+    }
+    this.counters.inflight++;
+    const arrived = performance.now();
+    this.emit!(kept, { awaited: true }).then(
+      () => {
+        this.counters.inflight--;
+        this.counters.acked++;
+        this.answer(res, success);
+        this.opts.ackDelay?.((performance.now() - arrived) / 1000);
+      },
+      (e: Error) => {
+        this.counters.inflight--;
+        this.counters.refused++;
+        this.opts.deps.log.debug({ device, err: e.message }, "coap readings refused by the buffer");
+        this.answer(res, "5.03", `not stored: ${e.message}; retry later`, {
+          "Max-Age": this.opts.section.busy_max_age_s,
+        });
+      },
+    );
+  }
+
+  private readingsOf(
+    route: Route,
+    format: NonNullable<ReturnType<typeof formatOf>>,
+    payload: Buffer,
+  ): Reading[] {
+    const now = Date.now();
+    const parsed = parsePayload(format, payload, now);
+    const device = route.device.id;
+    const out: Reading[] = [];
+    if (parsed.format === "senml") {
+      for (const rec of parsed.records) {
+        const point = route.points.find((p) => senmlMatches(p, rec.name));
+        if (point === undefined) continue;
+        const r: Reading = {
+          device,
+          point: point.name,
+          ts: rec.ts,
+          value: scaled(point, rec.value),
+          quality: "good",
+        };
+        const unit = point.unit ?? rec.unit;
+        if (unit !== undefined) r.unit = unit;
+        if (point.tags !== undefined) r.tags = point.tags;
+        out.push(r);
+      }
+      if (out.length === 0) {
+        const names = parsed.records.map((r) => r.name).join(", ");
+        throw new PayloadError(
+          "unknown_senml_name",
+          `no SenML record names a point of this resource (records: ${names || "none with a value"}; points: ${route.points.map((p) => p.senml ?? p.name).join(", ")})`,
+        );
+      }
+      return out;
+    }
+    for (const point of route.points) {
+      const r: Reading = {
+        device,
+        point: point.name,
+        ts: now,
+        value: scaled(point, pointValue(point, parsed)),
+        quality: "good",
+      };
+      if (point.unit !== undefined) r.unit = point.unit;
+      if (point.tags !== undefined) r.tags = point.tags;
+      out.push(r);
+    }
+    return out;
+  }
+}

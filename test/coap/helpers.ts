@@ -1,0 +1,111 @@
+// Shared by the CoAP tests: device configs through the real schema, an adapter on a free port, a
+// real libcoap client, and requests with the coap package's own client.
+import { execFile } from "node:child_process";
+import type { TestContext } from "node:test";
+import { Agent, type IncomingMessage } from "coap";
+import { CoapAdapter } from "../../protocols/coap/adapter.js";
+import { exchange } from "../../protocols/coap/exchange.js";
+import {
+  coapDevice as deviceSchema,
+  coapSection,
+  type CoapDeviceConfig,
+  type CoapSectionConfig,
+} from "../../protocols/coap/schema.js";
+import type { Emit } from "../../protocols/adapter.js";
+import { hasCommand, requirePeer } from "../helpers/peers.js";
+import { recorder, type Recorder } from "../modbus/helpers.js";
+
+export { recorder, type Recorder };
+
+export function coapDevice(d: Record<string, unknown>): CoapDeviceConfig {
+  const parsed = deviceSchema.parse({ protocol: "coap", ...d });
+  if (parsed.protocol !== "coap") throw new Error("not coap");
+  return parsed;
+}
+
+export function section(s: Record<string, unknown> = {}): CoapSectionConfig {
+  return coapSection.parse(s);
+}
+
+export interface Rig {
+  adapter: CoapAdapter;
+  port: number;
+  rec: Recorder;
+}
+
+/** An adapter with the devices, its server on a free loopback port, closed at the test's end. */
+export async function startAdapter(
+  t: TestContext,
+  devices: CoapDeviceConfig[],
+  sectionConfig: CoapSectionConfig = section(),
+  emit?: Emit,
+): Promise<Rig> {
+  const rec = recorder();
+  const adapter = new CoapAdapter(
+    devices,
+    { gatewayId: "t", dataDir: "/tmp", section: sectionConfig },
+    rec.deps,
+    {
+      listen: "127.0.0.1:0",
+    },
+  );
+  t.after(() => adapter.stop());
+  await adapter.start(emit ?? rec.emit);
+  return { adapter, port: adapter.serverAddress()?.port ?? 0, rec };
+}
+
+/** True when libcoap's client is installed (else the test is skipped, or fails under CI=true). */
+export function needLibcoap(t: TestContext, bin = "coap-client-notls"): boolean {
+  return requirePeer(t, `libcoap's ${bin}`, hasCommand(bin, ["-h"]), "apt-get install libcoap3-bin");
+}
+
+export interface ClientResult {
+  /** What it printed (libcoap prints an error answer's code and payload on stderr). */
+  out: string;
+}
+
+/** Runs libcoap's coap-client (with a wait limit, so a lost answer ends it). */
+export function coapClient(args: string[], bin = "coap-client-notls"): Promise<ClientResult> {
+  return new Promise((resolve, reject) => {
+    execFile(bin, ["-B", "20", ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err && err.killed) reject(new Error(`${bin} ${args.join(" ")} did not finish: ${stderr}`));
+      else resolve({ out: `${stdout}${stderr}` });
+    });
+  });
+}
+
+/** One request with the coap package's client; resolves with the answer. */
+export async function coapRequest(
+  agent: Agent,
+  port: number,
+  method: "GET" | "PUT" | "POST",
+  path: string,
+  payload?: Buffer | string,
+  contentFormat?: number,
+): Promise<IncomingMessage> {
+  const x = exchange(
+    agent,
+    { host: "127.0.0.1", port },
+    {
+      method,
+      path,
+      ...(payload !== undefined ? { payload: Buffer.from(payload) } : {}),
+      ...(contentFormat !== undefined ? { contentFormat } : {}),
+      timeoutMs: 30_000,
+    },
+  );
+  return x.answer;
+}
+
+/** A client agent on its own socket, closed at the test's end. */
+export function clientAgent(t: TestContext): Agent {
+  const agent = new Agent({ type: "udp4" });
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        agent.once("close", () => resolve());
+        agent.close();
+      }),
+  );
+  return agent;
+}
