@@ -1,7 +1,7 @@
 // A CoAP payload to readings: the parser is chosen by the Content-Format (text/plain, JSON, CBOR,
 // SenML JSON, SenML CBOR; RFC 8428 for SenML: base name, base time, base unit, base value, relative
 // times); each point of the resource then takes its value from the parsed document.
-import { decode as cborDecode } from "cbor-x";
+import { decode as cborDecode } from "cborg";
 import type { ReadingValue } from "../adapter.js";
 import type { CoapPointConfig } from "./schema.js";
 
@@ -81,7 +81,7 @@ function utf8(bytes: Uint8Array): string {
 function cbor(bytes: Uint8Array): unknown {
   if (bytes.length === 0) throw new PayloadError("bad_cbor", "not CBOR: the payload is empty");
   try {
-    return cborDecode(bytes);
+    return cborDecode(bytes, { useMaps: true });
   } catch (e) {
     throw new PayloadError("bad_cbor", `not CBOR: ${(e as Error).message}`);
   }

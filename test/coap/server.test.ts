@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { encode as cborEncode } from "cbor-x";
+import { encode as cborEncode } from "cborg";
 import type { Reading } from "../../protocols/adapter.js";
 import { BufferFullError } from "../../buffer/errors.js";
 import { waitFor } from "../helpers/wait.js";
