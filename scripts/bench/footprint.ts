@@ -105,6 +105,8 @@ interface Scenario {
   /** The config file's text; HTTP_PORT is where /readyz is. */
   yaml: string;
   httpPort: number;
+  /** Node flags added to the bin's own (then node runs the bin, as a unit with its own ExecStart would). */
+  extraNodeFlags?: string[];
 }
 
 interface RunResult {
@@ -126,7 +128,10 @@ async function runGateway(
   const file = join(dir, "config.yaml");
   writeFileSync(file, s.yaml.replaceAll("DATA_DIR", join(dir, "data")));
   const t0 = performance.now();
-  const child = spawn(BIN, ["run", "-c", file], {
+  const [command, args] = s.extraNodeFlags
+    ? [process.execPath, [...binNodeFlags(), ...s.extraNodeFlags, BIN, "run", "-c", file]]
+    : [BIN, ["run", "-c", file]];
+  const child = spawn(command, args, {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, IGGY_EDGE_LOG_FORMAT: "json", NODE_OPTIONS: "" },
   });
@@ -257,6 +262,17 @@ function configs(iggyPort: number, ports: Record<string, number>): Scenario[] {
       yaml: head(ports.httpMqtt!) + mqttSection + `devices:\n` + mqttDevice,
     },
     {
+      name: "mqtt-small",
+      title: "MQTT alone, opt-in --optimize-for-size",
+      httpPort: ports.httpMqttSmall!,
+      yaml:
+        head(ports.httpMqttSmall!) +
+        mqttSection.replace(`${ports.mqtt}`, `${ports.mqttSmall}`) +
+        `devices:\n` +
+        mqttDevice,
+      extraNodeFlags: ["--optimize-for-size"],
+    },
+    {
       name: "modbus",
       title: "Modbus alone",
       httpPort: ports.httpModbus!,
@@ -304,11 +320,23 @@ const bench: Benchmark = {
     const { ModbusSimulator } = await import("../../protocols/modbus/simulator.js");
     const iggy = await DevIggyServer.start({ host: "127.0.0.1", port: 0 });
     const ports: Record<string, number> = {};
-    for (const k of ["mqtt", "modbus", "coap", "opcua", "httpMqtt", "httpModbus", "httpAll"])
+    for (const k of [
+      "mqtt",
+      "mqttSmall",
+      "modbus",
+      "coap",
+      "opcua",
+      "httpMqtt",
+      "httpMqttSmall",
+      "httpModbus",
+      "httpAll",
+    ])
       ports[k] = await freePort();
     const scenarios = configs(iggy.address.port, ports);
-    const modbusDevices = parseConfig(scenarios[1]!.yaml.replaceAll("DATA_DIR", ctx.tmpDir), "modbus.yaml")
-      .config.devices;
+    const modbusDevices = parseConfig(
+      scenarios.find((s) => s.name === "modbus")!.yaml.replaceAll("DATA_DIR", ctx.tmpDir),
+      "modbus.yaml",
+    ).config.devices;
     const sim = new ModbusSimulator(modbusDevices.filter((d) => d.protocol === "modbus"));
     await sim.start();
     const figures: Figure[] = [];
