@@ -146,6 +146,8 @@ export class Store {
   private leasedReadings = 0;
   /** Every series definition known (stored, or on its way into the next commit). */
   private readonly series = new Map<number, Uint8Array>();
+  /** The longest definition in `series`: a batch whose bodies plus this much per reading fit needs no trimming. */
+  private longestSeries = 0;
   private pendingSeries = new Map<number, Uint8Array>();
   /** The high-water mark in meta.seq_high, and one written by the transaction under way. */
   private persistedHigh = 0;
@@ -249,7 +251,7 @@ export class Store {
     for (const [id, def] of db.prepare("SELECT id, def FROM series").raw().iterate() as IterableIterator<
       [number, Buffer]
     >) {
-      if (!this.series.has(id)) this.series.set(id, new Uint8Array(def));
+      if (!this.series.has(id)) this.addSeries(id, new Uint8Array(def));
     }
     // Definitions known from before (a quarantine mid-run) but not in this file go into the next commit.
     const stored = new Set(db.prepare("SELECT id FROM series").pluck().all() as number[]);
@@ -351,7 +353,7 @@ export class Store {
     for (const f of frames)
       for (const row of f.series)
         if (!this.series.has(row.id)) {
-          this.series.set(row.id, row.def);
+          this.addSeries(row.id, row.def);
           this.pendingSeries.set(row.id, row.def);
         }
     if (!this.reserve.ensure())
@@ -496,6 +498,11 @@ export class Store {
     }
   }
 
+  private addSeries(id: number, def: Uint8Array): void {
+    this.series.set(id, def);
+    if (def.length > this.longestSeries) this.longestSeries = def.length;
+  }
+
   private expandedSize(body: Uint8Array): number {
     const id = seriesIdOf(body);
     return body.length + (id >= 0 ? (this.series.get(id)?.length ?? 0) : 0);
@@ -540,7 +547,7 @@ export class Store {
 
   /** Keeps the readings whose stored bytes plus series definitions stay within `maxBytes` (at least one). */
   private trimmed(rows: Packed, maxBytes: number): Packed {
-    if (maxBytes === Infinity) return rows;
+    if (rows.bytes.length + rows.lengths.length * this.longestSeries <= maxBytes) return rows;
     let total = 0;
     let off = 0;
     for (let i = 0; i < rows.lengths.length; i++) {

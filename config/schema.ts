@@ -92,9 +92,9 @@ const iggy = z
         max_bytes: byteSize.default(1048576),
         linger_ms: z.number().int().min(0).max(60_000).default(20),
         /** Batches the forwarder holds at once: one in flight to Iggy, the next ones leased and encoded. */
-        pipeline: z.number().int().min(1).max(64).default(4),
+        pipeline: z.number().int().min(1).max(64).default(8),
       })
-      .default({ max_readings: 1000, max_bytes: 1048576, linger_ms: 20, pipeline: 4 }),
+      .default({ max_readings: 1000, max_bytes: 1048576, linger_ms: 20, pipeline: 8 }),
     connect_timeout_ms: positiveMs.default(5000),
     request_timeout_ms: positiveMs.default(10000),
   })

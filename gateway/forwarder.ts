@@ -55,7 +55,7 @@ export interface ForwarderOptions {
   tailPageSize?: number;
   /**
    * Batches held at once: the one in flight to Iggy, those leased and encoded to follow it, and
-   * those being leased. Default 4; 1 is the unpipelined loop.
+   * those being leased. Default 8; 1 is the unpipelined loop.
    */
   pipeline?: number;
   /** Called after Iggy confirmed a batch and the buffer released it (in order). */
@@ -97,7 +97,7 @@ class TopicUnavailableError extends Error {
 
 const TAIL_MAX_PAGES = 20;
 const IDLE_RECHECK_MS = 1000;
-const DEFAULT_PIPELINE = 4;
+const DEFAULT_PIPELINE = 8;
 
 /** A batch leased in this run and not yet confirmed; encoded as soon as it arrives. */
 interface Held {

@@ -78,9 +78,12 @@ echo "== Node $NODE_VERSION for $ARCH ($NODE_PKG)"
 install -m 0755 "$WORK/package/bin/node" "$LIB/node/bin/node"
 
 echo "== files"
-cat >"$LIB/bin/iggy-edge" <<'SH'
+# The V8 flags of the bin's #! line (`#!/usr/bin/env -S node FLAGS`): the wrapper runs node itself,
+# so the #! line would not apply.
+NODE_FLAGS=$(head -n 1 dist/gateway/cli/main.js | sed -n 's|^#!/usr/bin/env -S node||p')
+cat >"$LIB/bin/iggy-edge" <<SH
 #!/bin/sh
-exec /usr/lib/iggy-edge/node/bin/node /usr/lib/iggy-edge/app/dist/gateway/cli/main.js "$@"
+exec /usr/lib/iggy-edge/node/bin/node$NODE_FLAGS /usr/lib/iggy-edge/app/dist/gateway/cli/main.js "\$@"
 SH
 chmod 0755 "$LIB/bin/iggy-edge"
 ln -s ../lib/iggy-edge/bin/iggy-edge "$ROOT/usr/bin/iggy-edge"

@@ -65,21 +65,50 @@ export class StringTable {
   }
 }
 
+/** Frozen tag sets already keyed: the readings of one stored series share one. */
+const tagsKeys = new WeakMap<object, string>();
+
 function tagsKey(tags: Record<string, string> | undefined): string {
   if (!tags) return "";
-  const keys = Object.keys(tags);
-  return keys.length ? JSON.stringify(keys.sort().map((k) => [k, tags[k]])) : "";
+  let key = tagsKeys.get(tags);
+  if (key === undefined) {
+    const keys = Object.keys(tags);
+    key = keys.length ? JSON.stringify(keys.sort().map((k) => [k, tags[k]])) : "";
+    if (Object.isFrozen(tags)) tagsKeys.set(tags, key);
+  }
+  return key;
+}
+
+/** An open series and what tells it apart from the others of its device and point. */
+interface OpenSeries {
+  s: Series;
+  kind: ValueKind;
+  unit: string | undefined;
+  tags: string;
 }
 
 export function toSeries(input: BatchInput): SeriesBatch {
   const names = new StringTable();
-  const open = new Map<string, Series>();
+  // By device, then point (a batch's strings repeat, so each lookup hashes a string once), then a
+  // short list told apart by kind, unit and tags.
+  const open = new Map<string, Map<string, OpenSeries[]>>();
   const series: Series[] = [];
-  input.readings.forEach((r, i) => {
+  const readings = input.readings;
+  for (let i = 0; i < readings.length; i++) {
+    const r = readings[i]!;
     const kind = valueKind(r.value);
     const tk = tagsKey(r.tags);
-    const key = `${r.device}\u0000${r.point}\u0000${kind}\u0000${r.unit ?? ""}\u0000${tk}`;
-    let s = open.get(key);
+    let points = open.get(r.device);
+    if (points === undefined) open.set(r.device, (points = new Map()));
+    let candidates = points.get(r.point);
+    if (candidates === undefined) points.set(r.point, (candidates = []));
+    let entry: OpenSeries | undefined;
+    for (const c of candidates)
+      if (c.kind === kind && c.unit === r.unit && c.tags === tk) {
+        entry = c;
+        break;
+      }
+    let s = entry?.s;
     // uint32 timestamp offsets: a reading earlier than its series' base, or more than 49 days after
     // it, starts a new series of the same point.
     if (s === undefined || r.ts < s.baseTs || r.ts - s.baseTs > MAX_OFFSET) {
@@ -95,7 +124,8 @@ export function toSeries(input: BatchInput): SeriesBatch {
         qualities: null,
         values: [],
       };
-      open.set(key, s);
+      if (entry) entry.s = s;
+      else candidates.push({ s, kind, unit: r.unit, tags: tk });
       series.push(s);
     }
     if (r.quality !== "good" && s.qualities === null) s.qualities = s.tsOffsets.map(() => "good");
@@ -103,7 +133,7 @@ export function toSeries(input: BatchInput): SeriesBatch {
     s.seqOffsets.push(i);
     s.qualities?.push(r.quality);
     if (kind !== "null") s.values.push(r.value);
-  });
+  }
   return {
     schema: SCHEMA_VERSION,
     gateway: input.gateway,

@@ -42,7 +42,6 @@ import type {
   SendConfirmation,
   WireGeneration,
 } from "./wire/generation.js";
-import { loadFastXxh3 } from "./hash/xxh3.js";
 import { wireFor, type WireVersion } from "./wire/registry.js";
 
 export interface IggyClientOptions {
@@ -542,7 +541,6 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
         `iggy server speaks protocol ${found} (detected)`,
       );
     }
-    if (this.wire.version !== "0.8") await loadFastXxh3();
     const conn = await Connection.open(
       this.endpoint,
       this.wire.newSession({ maxReplyBytes: this.maxReplyBytes, state: this.wireState }),

@@ -2,6 +2,7 @@
 // backlog into the dev server (beside the raw client sending the same batches), and the latency
 // from accepted (committed to the buffer) to confirmed by Iggy at 1,000 readings/s.
 import { spawn, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { openBuffer, type ReadingBuffer } from "../../buffer/index.js";
 import { codecs, type CodecName } from "../../gateway/codecs/index.js";
@@ -30,6 +31,30 @@ function realistic(n: number, start: number): Reading[] {
     });
   }
   return out;
+}
+
+/** CPU time (user + system, ms) of each of this process's threads so far, by thread id. */
+function threadCpu(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync("/proc/self/task")) {
+    try {
+      // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 a second on Linux).
+      const f = readFileSync(`/proc/self/task/${tid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      out.set(tid, (Number(f[11]) + Number(f[12])) * 10);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** CPU ms since `before` of the main thread and of the busiest other thread (the buffer's worker). */
+function cpuSince(before: Map<string, number>): { main: number; other: number } {
+  const now = threadCpu();
+  let other = 0;
+  for (const [tid, ms] of now)
+    if (tid !== String(process.pid)) other = Math.max(other, ms - (before.get(tid) ?? 0));
+  return { main: (now.get(String(process.pid)) ?? 0) - (before.get(String(process.pid)) ?? 0), other };
 }
 
 /** Items per second of wall time, and per second of this process's CPU time. */
@@ -198,6 +223,7 @@ async function drainFigures(ctx: BenchContext, port: number): Promise<Figure[]> 
   ctx.log(`filling a buffer with ${total} readings (the buffer's own drain)`);
   const alone = await backlog(ctx, "alone-buffer", total);
   ctx.log("draining it: lease + release only");
+  let cpu0 = threadCpu();
   t0 = performance.now();
   let drained = 0;
   let held: number[] = [];
@@ -208,6 +234,7 @@ async function drainFigures(ctx: BenchContext, port: number): Promise<Figure[]> 
     for (const b of r.batches) drained += b.readings.length;
   }
   const aloneRate = drained / ((performance.now() - t0) / 1000);
+  const aloneCpu = cpuSince(cpu0);
   await alone.close();
   if (drained !== total) throw new Error(`the buffer's own drain leased ${drained} of ${total} readings`);
 
@@ -227,10 +254,12 @@ async function drainFigures(ctx: BenchContext, port: number): Promise<Figure[]> 
     onConfirmed: (b) => void (forwarded += b.readings.length),
   });
   ctx.log("draining it: the forwarder into dev-iggy");
+  cpu0 = threadCpu();
   t0 = performance.now();
   forwarder.start();
   await until(async () => forwarded === total, 600_000);
   const drainRate = total / ((performance.now() - t0) / 1000);
+  const drainCpu = cpuSince(cpu0);
   await forwarder.stop();
   await c.close();
   await buffer.close();
@@ -245,6 +274,19 @@ async function drainFigures(ctx: BenchContext, port: number): Promise<Figure[]> 
       aloneRate,
       ">= 0.8x",
     ),
+    // CPU per 1,000 readings by thread: what bounds the drain once each thread has a core, and far
+    // steadier than the rates on a loaded machine.
+    { name: "drain CPU per 1,000 readings, main thread", value: (drainCpu.main * 1000) / total, unit: "ms" },
+    {
+      name: "drain CPU per 1,000 readings, buffer worker (busiest other thread)",
+      value: (drainCpu.other * 1000) / total,
+      unit: "ms",
+    },
+    {
+      name: "buffer's own drain CPU per 1,000 readings, buffer worker",
+      value: (aloneCpu.other * 1000) / drained,
+      unit: "ms",
+    },
   ];
 }
 
