@@ -96,7 +96,7 @@ export class ModbusLoad implements Load {
       outOfOrder: 0,
       redelivered: 0,
       notes: [
-        `polled in ${this.polledRounds} rounds before the kill; loss and doubles of polled readings are judged by the sequence check`,
+        `polled in ${this.polledRounds} rounds before the kill; a polled reading has no acknowledgement: the sequence check judges doubles and order, not loss`,
       ],
     };
   }
