@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { machine } from "./bench-kit.js";
 import { DrillContext, type Drill, type DrillResult } from "./drill/kit.js";
 
-const repo = resolve(import.meta.dirname, "..");
+const repo = resolve(import.meta.dirname, "../..");
 const resultsDir = process.env.IGGY_EDGE_DRILL_OUT ?? join(repo, "drill-results");
 
 /** In the order they run. */
