@@ -110,7 +110,7 @@ export function parseConfig<T>(
         secrets.push(...sub.secrets.filter((s) => s.length > 0));
         // A plain (unquoted) scalar that was a single reference takes the type its text has: `port: ${env:P}` is a number.
         const whole = node.type === "PLAIN" && /^\$\{[^}]*\}$/.test(node.value);
-        node.value = whole ? (parseDocument(sub.value).toJS() ?? sub.value) : sub.value;
+        node.value = whole ? (plainValue(sub.value) ?? sub.value) : sub.value;
       } catch (e) {
         if (!(e instanceof SecretError)) throw e;
         issues.push(at(node.range?.[0], e.message));
@@ -121,7 +121,13 @@ export function parseConfig<T>(
   // Unresolved references leave values that would only confuse the schema's messages.
   if (issues.length) throw new ConfigError(issues);
 
-  const data: unknown = doc.toJS();
+  // Aliases resolve only here: one to an anchor never set, or too many of them (an alias bomb).
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (e) {
+    throw new ConfigError([at(aliasOffset(doc), `YAML: ${(e as Error).message}`)]);
+  }
   const result = spec.schema.safeParse(data);
   if (!result.success) {
     for (const issue of result.error.issues) {
@@ -147,4 +153,29 @@ export function parseConfig<T>(
     throw new ConfigError(issues);
   }
   return { file, config: result.data!, secrets: [...new Set(secrets)] };
+}
+
+/** The value a substituted text has as a plain YAML scalar (`8080` a number); undefined when it has none. */
+function plainValue(text: string): unknown {
+  try {
+    return parseDocument(text).toJS() as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where the first alias that does not resolve is, else the first alias (for an alias-count error). */
+function aliasOffset(doc: Document): number | undefined {
+  let first: number | undefined;
+  let unresolved: number | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      first ??= node.range?.[0];
+      if (node.resolve(doc) === undefined) {
+        unresolved = node.range?.[0];
+        return visit.BREAK;
+      }
+    },
+  });
+  return unresolved ?? first;
 }

@@ -132,14 +132,21 @@ function scalar(v: unknown, what: string): ReadingValue {
   );
 }
 
+/** The range of a JavaScript Date, in ms: what every codec carries. */
+const MAX_TS_MS = 8.64e15;
+
+/**
+ * A source timestamp in whole milliseconds (a fraction is rounded: the FlatBuffers codec carries
+ * integers only), or undefined (the arrival time is used) for anything else or beyond a Date's range.
+ */
 function timestamp(v: unknown): number | undefined {
-  if (typeof v === "number" && Number.isFinite(v)) return v;
-  if (typeof v === "bigint") return Number(v);
-  if (typeof v === "string") {
-    const ms = Date.parse(v);
-    return Number.isNaN(ms) ? undefined : ms;
-  }
-  return undefined;
+  let ms: number | undefined;
+  if (typeof v === "number") ms = v;
+  else if (typeof v === "bigint") ms = Number(v);
+  else if (typeof v === "string") ms = Date.parse(v);
+  if (ms === undefined || !Number.isFinite(ms) || Math.abs(ms) > MAX_TS_MS) return undefined;
+  // + 0: -0 (a rounded small negative) is 0
+  return Math.round(ms) + 0;
 }
 
 type Segment = string | number;

@@ -1,0 +1,132 @@
+// A load is one protocol's traffic in the kill -9 drill: the devices it adds to the gateway's
+// config, the peers it runs, what it counts as acknowledged, and how it judges what reached Iggy.
+// Adding a protocol to the drill is one new module here and one line in index.ts.
+import type { GatewayProcess } from "../gateway-process.js";
+import type { StoredReading } from "../iggy-reader.js";
+import type { DrillContext, Rng } from "../kit.js";
+
+export interface LoadEnv {
+  ctx: DrillContext;
+  rng: Rng;
+  short: boolean;
+  tmpDir: string;
+  log(message: string): void;
+  /** The gateway's embedded MQTT broker (every config has one; a load may leave it unused). */
+  mqttPort: number;
+  /** The gateway's config file, for simulators started from the same device map. */
+  configFile: string;
+  /** What a process reading that config needs in its environment (the secrets it references). */
+  configEnv: NodeJS.ProcessEnv;
+}
+
+export interface LoadVerdict {
+  load: string;
+  /** Readings the device was told were taken (PUBACK, CoAP success), or for a polled source, none. */
+  acknowledged: number;
+  /** Readings of this load found in Iggy (each counted once). */
+  found: number;
+  /** Acknowledged readings not in Iggy. */
+  lost: number;
+  /** Readings in Iggy more than once that no peer sent more than once. */
+  doubled: number;
+  /** Readings of one device in Iggy out of the order they were sent in. */
+  outOfOrder: number;
+  /** Readings a peer legitimately delivered twice (QoS1 redelivery by a site broker): reported, not a defect. */
+  redelivered: number;
+  notes: string[];
+}
+
+export interface Load {
+  readonly name: string;
+  /** Starts the load's peers (simulators, brokers). Missing peers: ctx.skip(...) and return. */
+  prepare(env: LoadEnv): Promise<void>;
+  /** YAML list items under `devices:` (indented by two spaces). */
+  devices(): string[];
+  /** Once per gateway start, when it is ready: starts the traffic (in the background). */
+  beginRound(gateway: GatewayProcess): Promise<void>;
+  /** True once this round did enough for a kill to land in the middle of it (the drill kills when all are). */
+  armed(gateway: GatewayProcess): Promise<boolean>;
+  /** After the kill (or before the final drain): stops the traffic and closes its connections. */
+  endRound(): Promise<void>;
+  /** After the final round: whatever tells that everything sent can be in Iggy (a sentinel). */
+  finish(gateway: GatewayProcess): Promise<void>;
+  /** True once the gateway has taken in everything this load sent (the drain waits for it). */
+  settled(gateway: GatewayProcess): Promise<boolean>;
+  verdict(stored: StoredReading[]): LoadVerdict;
+  close(): Promise<void>;
+}
+
+/** Per device: the values acknowledged, in the order they were sent. */
+export class AckLedger {
+  private readonly acked = new Map<string, Set<number>>();
+  total = 0;
+
+  add(device: string, value: number): void {
+    let s = this.acked.get(device);
+    if (!s) this.acked.set(device, (s = new Set()));
+    s.add(value);
+    this.total++;
+  }
+
+  devices(): string[] {
+    return [...this.acked.keys()];
+  }
+
+  values(device: string): Set<number> {
+    return this.acked.get(device) ?? new Set();
+  }
+}
+
+/**
+ * Judges counter readings (value = the sender's running count) of `devices` against the ledger:
+ * lost = acknowledged and absent; a value present twice is `doubled` unless `redeliveryPossible`,
+ * then `redelivered`; out of order = a first arrival smaller than an earlier one of the same device.
+ */
+export function judgeCounters(
+  load: string,
+  stored: StoredReading[],
+  isMine: (r: StoredReading) => boolean,
+  ledger: AckLedger,
+  redeliveryPossible: boolean,
+): LoadVerdict {
+  const seen = new Map<string, Map<number, number>>();
+  let outOfOrder = 0;
+  const last = new Map<string, number>();
+  let found = 0;
+  let twice = 0;
+  for (const r of stored) {
+    if (!isMine(r) || typeof r.value !== "number") continue;
+    let m = seen.get(r.device);
+    if (!m) seen.set(r.device, (m = new Map()));
+    const n = m.get(r.value) ?? 0;
+    m.set(r.value, n + 1);
+    if (n > 0) {
+      twice++;
+      continue;
+    }
+    found++;
+    const prev = last.get(r.device);
+    if (prev !== undefined && r.value < prev) outOfOrder++;
+    last.set(r.device, r.value);
+  }
+  let lost = 0;
+  const notes: string[] = [];
+  for (const device of ledger.devices()) {
+    const missing = [...ledger.values(device)].filter((v) => !seen.get(device)?.has(v));
+    lost += missing.length;
+    if (missing.length > 0)
+      notes.push(
+        `${device}: ${missing.length} acknowledged readings missing, first ${missing.slice(0, 5).join(", ")}`,
+      );
+  }
+  return {
+    load,
+    acknowledged: ledger.total,
+    found,
+    lost,
+    doubled: redeliveryPossible ? 0 : twice,
+    outOfOrder,
+    redelivered: redeliveryPossible ? twice : 0,
+    notes,
+  };
+}

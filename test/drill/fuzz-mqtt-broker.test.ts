@@ -1,0 +1,126 @@
+// Hostile input at the embedded MQTT broker's socket: a client logs in with a valid CONNECT, then
+// sends valid QoS1 PUBLISH packets with bytes changed, cut or inserted, and random bytes, and goes.
+// After each such client the broker still takes a well-behaved QoS1 publish: PUBACKed, and its
+// reading recorded. Every PUBACK the fuzzing client got is for a reading that was recorded.
+// Fixed seed, bounded runs (fast-check).
+import assert from "node:assert/strict";
+import { connect } from "node:net";
+import { test } from "node:test";
+import fc from "fast-check";
+import mqttPacket from "mqtt-packet";
+import { connectAsync } from "mqtt";
+import { embedded, USER } from "../mqtt/helpers.js";
+import { onceWithin } from "../helpers/wait.js";
+
+const gen = (p: object): Buffer => mqttPacket.generate(p as mqttPacket.Packet);
+const CONNECT = gen({
+  cmd: "connect",
+  protocolId: "MQTT",
+  protocolVersion: 4,
+  clean: true,
+  clientId: "fuzz",
+  keepalive: 0,
+  username: USER.username,
+  password: Buffer.from(USER.password),
+});
+const publish = (id: number, value: string): Buffer =>
+  gen({
+    cmd: "publish",
+    topic: `f/fuzz/v`,
+    payload: Buffer.from(value),
+    qos: 1,
+    messageId: id,
+    dup: false,
+    retain: false,
+  });
+
+const edits = fc.array(
+  fc.tuple(fc.constantFrom("set", "cut", "insert"), fc.nat(), fc.integer({ min: 0, max: 255 })),
+  { minLength: 0, maxLength: 3 },
+);
+const packet = fc.oneof(
+  fc.tuple(fc.integer({ min: 1, max: 65535 }), fc.integer({ min: 0, max: 1e6 }), edits).map(([id, v, es]) => {
+    let b = Array.from(publish(id, String(v)));
+    for (const [kind, at, byte] of es) {
+      const i = at % b.length;
+      if (kind === "set") b[i] = byte;
+      else if (kind === "cut") b = b.slice(0, Math.max(1, i));
+      else b.splice(i, 0, byte);
+    }
+    return Buffer.from(b);
+  }),
+  fc.uint8Array({ minLength: 1, maxLength: 40 }).map((b) => Buffer.from(b)),
+);
+
+test(
+  "embedded broker: mutated and random packets from a logged-in client leave it taking QoS1 publishes",
+  { timeout: 600_000 },
+  async (t) => {
+    const rig = await embedded(t, [
+      { id: "fuzzed", points: [{ name: "v", topic: "f/+device/v", decode: "number" }] },
+    ]);
+    let good = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(packet, { minLength: 1, maxLength: 6 }), async (packets) => {
+        // The fuzzing client: its PUBACKs, parsed as they come.
+        const acked: number[] = [];
+        const parser = mqttPacket.parser({ protocolVersion: 4 });
+        parser.on("packet", (p: mqttPacket.Packet) => {
+          if (p.cmd === "puback" && p.messageId !== undefined) acked.push(p.messageId);
+        });
+        parser.on("error", () => undefined);
+        const sock = connect(rig.port, "127.0.0.1");
+        sock.on("error", () => undefined);
+        sock.on("data", (b: Buffer) => parser.parse(b));
+        const closed = new Promise((r) => sock.once("close", r));
+        await onceWithin(sock, "connect", "the fuzzing client's connection");
+        sock.write(CONNECT);
+        const sentValues = new Map<number, string>();
+        for (const p of packets) {
+          const decoded = tryParse(p);
+          // Only a publish on the point's topic makes a reading (others are acknowledged and not routed).
+          if (decoded?.cmd === "publish" && decoded.messageId !== undefined && decoded.topic === "f/fuzz/v")
+            sentValues.set(decoded.messageId, decoded.payload.toString());
+          sock.write(p);
+        }
+        // A well-behaved client afterwards: proves the broker handled what came before.
+        const value = String(1e7 + good++);
+        const client = await connectAsync(`mqtt://127.0.0.1:${rig.port}`, { ...USER, reconnectPeriod: 0 });
+        try {
+          await client.publishAsync("f/probe/v", value, { qos: 1 });
+        } finally {
+          await client.endAsync();
+        }
+        assert.ok(
+          rig.rec.readings.some((r) => r.device === "probe" && r.value === Number(value)),
+          "probe recorded",
+        );
+        sock.end();
+        sock.destroy();
+        await closed;
+        // What the broker acknowledged to the fuzzer, it recorded (when the packet parsed as a publish).
+        for (const id of acked) {
+          const v = sentValues.get(id);
+          if (v !== undefined && Number.isFinite(Number(v)) && v.trim() !== "")
+            assert.ok(
+              rig.rec.readings.some((r) => r.device === "fuzz" && r.value === Number(v)),
+              `PUBACK ${id} for ${JSON.stringify(v)} without its reading`,
+            );
+        }
+      }),
+      { seed: 18_301, numRuns: 150 },
+    );
+    assert.equal(good, 150);
+  },
+);
+
+function tryParse(b: Buffer): mqttPacket.IPublishPacket | null {
+  let out: mqttPacket.IPublishPacket | null = null;
+  const p = mqttPacket.parser({ protocolVersion: 4 });
+  p.on("packet", (pk: mqttPacket.Packet) => {
+    if (pk.cmd === "publish" && out === null) out = pk;
+  });
+  p.on("error", () => undefined);
+  p.parse(b);
+  return out;
+}
