@@ -35,7 +35,7 @@ r enabled "$(systemctl is-enabled iggy-edge)"
 for p in Type NotifyAccess WatchdogUSec User SupplementaryGroups ProtectSystem NoNewPrivileges StatusText; do
   r "$p" "$(systemctl show -p "$p" --value iggy-edge)"
 done
-r main_user "$(ps -o user= -p "$(systemctl show -p MainPID --value iggy-edge)")"
+r main_user "$(stat -c %U /proc/"$(systemctl show -p MainPID --value iggy-edge)")"
 r status_exit "$(iggy-edge status >/out/status.txt 2>&1; echo $?)"
 
 # Watchdog pings reach systemd: the time of the last one moves (one comes every 15 s).
@@ -151,6 +151,9 @@ test(
     assert.equal(result.ProtectSystem, "strict", context);
     assert.equal(result.NoNewPrivileges, "yes", context);
     assert.match(result.StatusText ?? "", /devices up; buffer .*; Iggy/, context);
+    // iggy-edge status against the running service: ready, degraded (exit 1) as Iggy is not reachable.
+    assert.equal(result.status_exit, "1", context);
+    assert.match(file("status.txt"), /^WARNING: gateway .*, ready$/m, context);
     assert.equal(result.ping_seen, "yes", context);
     assert.equal(result.watchdog_tripped, "yes", context);
     assert.equal(result.restarted_after_watchdog, "yes", context);
