@@ -90,9 +90,9 @@ async function runAsService(t: TestContext, root: ThrowawayRoot): Promise<void> 
  * A later version of the same package: its version (control file, the app's package.json, VERSION)
  * raised and its shipped config changed, the way a real next release would change them.
  */
-async function nextDeb(root: ThrowawayRoot, deb: string, next: string): Promise<string> {
+async function nextDeb(sh: (script: string) => Promise<string>, deb: string, next: string): Promise<string> {
   const out = `${PKG}/iggy-edge_${next}.deb`;
-  await root.sh(
+  await sh(
     [
       `rm -rf /tmp/repack && dpkg-deb -R ${deb} /tmp/repack`,
       `sed -i 's/^Version: .*/Version: ${next}/' /tmp/repack/DEBIAN/control`,
@@ -114,7 +114,7 @@ function packageDir(t: TestContext, files: string[]): string {
 
 test(
   "the .deb in a throwaway Debian root: install, run as the service user, upgrade, remove, purge, reinstall",
-  { timeout: 900_000 },
+  { timeout: 1_800_000 },
   async (t) => {
     const deb = builtPackage("deb");
     if (!requirePeer(t, `the package ${deb}`, existsSync(deb), "bash scripts/package-deb.sh --arch amd64"))
@@ -150,7 +150,7 @@ test(
     // version upgraded from stays runnable for iggy-edge-rollback.
     await sh("echo '# edited on the device' >> /etc/iggy-edge/config.yaml");
     const next = `${version}+next1`;
-    const nextPkg = await nextDeb(root, theDeb, next);
+    const nextPkg = await nextDeb(sh, theDeb, next);
     await sh(`dpkg -i --force-confdef --force-confold ${nextPkg}`);
     await assertInstalled(root, next);
     assert.match(await sh("cat /etc/iggy-edge/config.yaml"), /# edited on the device/);
@@ -213,7 +213,7 @@ test(
 
 test(
   "the tarball's install.sh in a throwaway Debian root: install, again, upgrade, uninstall, purge",
-  { timeout: 900_000 },
+  { timeout: 1_800_000 },
   async (t) => {
     const tarball = builtPackage("tar.gz");
     if (

@@ -92,7 +92,7 @@ WantedBy=multi-user.target
 
 test(
   "under a real systemd (nspawn): READY, STATUS, watchdog pings and trip, rollback of an upgrade that cannot start",
-  { timeout: 900_000 },
+  { timeout: 1_800_000 },
   async (t) => {
     const deb = builtPackage("deb");
     if (!requirePeer(t, `the package ${deb}`, existsSync(deb), "bash scripts/package-deb.sh --arch amd64"))

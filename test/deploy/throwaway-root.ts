@@ -137,7 +137,7 @@ export class ThrowawayRoot {
   }
 
   /** Runs `script` with /bin/sh inside the root, as root; resolves with its status and output. */
-  run(script: string, binds: Bind[] = [], timeoutMs = 180_000): Promise<RunResult> {
+  run(script: string, binds: Bind[] = [], timeoutMs = 600_000): Promise<RunResult> {
     return new Promise((ok) => {
       execFile(
         "unshare",
