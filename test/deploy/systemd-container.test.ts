@@ -126,7 +126,7 @@ test(
         { host: out.path, inside: "/out" },
         { host: pkg.path, inside: "/pkg" },
       ],
-      600_000,
+      1_200_000,
     );
     const file = (name: string): string =>
       existsSync(join(out.path, name)) ? readFileSync(join(out.path, name), "utf8") : "(none)";
