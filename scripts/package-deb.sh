@@ -68,24 +68,28 @@ for f in protocols/*/example.yaml; do mkdir -p "$APP/$(dirname "$f")"; cp -a "$f
 echo "== production node_modules (install scripts off: the native modules are built for $ARCH below)"
 # --cpu/--os/--libc: optional dependencies with prebuilt binaries (@node-rs/xxhash) for the target, not this host.
 NPM_TARGET=(--omit=dev --ignore-scripts --cpu="$GYP_ARCH" --os=linux --libc=glibc --no-audit --no-fund --loglevel=error)
-if ! (cd "$APP" && npm ci "${NPM_TARGET[@]}" 2>"$WORK/npm-ci.log"); then
-  # npm ci refuses a lockfile that lacks an optional dependency the registry does not have (here:
-  # cbor-extract's prebuilt @cbor-extract/* 2.2.3); install the lockfile's versions without it.
-  grep -E 'EUSAGE|Missing|ERR|error [^ ]+$' "$WORK/npm-ci.log" | head -n 12 >&2 || true
-  echo "package-deb: warning: npm ci refused package-lock.json (above); npm install --no-save with it instead" >&2
-  (cd "$APP" && npm install --no-save "${NPM_TARGET[@]}")
-fi
+(cd "$APP" && npm ci "${NPM_TARGET[@]}")
 
 echo "== cross-compile native modules for $ARCH"
+# A module built once for this arch, Node, module version and compiler is kept in the cache and reused.
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/iggy-edge/native
+CC_VERSION=$("$GNU-gcc" -dumpfullversion)
 for mod in better-sqlite3 unix-dgram; do
   (
     cd "$APP/node_modules/$mod"
-    CC=$GNU-gcc CXX=$GNU-g++ AR=$GNU-ar LINK=$GNU-g++ \
-      node "$NODE_GYP" rebuild --release --arch="$GYP_ARCH" --nodedir="$NODEDIR" --jobs=2 --loglevel=error
-    # Keep only the loadable module.
-    find build -mindepth 1 -maxdepth 1 ! -name Release -exec rm -rf {} +
-    find build/Release -mindepth 1 ! -name '*.node' -exec rm -rf {} +
-    rm -f build/Release/test_extension.node
+    key="$ARCH-node$NODE_VERSION-$mod@$(node -p 'require("./package.json").version')-gcc$CC_VERSION"
+    if [ -d "$CACHE/$key/Release" ]; then
+      echo "   $mod: from $CACHE/$key"
+      rm -rf build && mkdir -p build && cp -a "$CACHE/$key/Release" build/
+    else
+      CC=$GNU-gcc CXX=$GNU-g++ AR=$GNU-ar LINK=$GNU-g++ \
+        node "$NODE_GYP" rebuild --release --arch="$GYP_ARCH" --nodedir="$NODEDIR" --jobs=2 --loglevel=error
+      # Keep only the loadable module.
+      find build -mindepth 1 -maxdepth 1 ! -name Release -exec rm -rf {} +
+      find build/Release -mindepth 1 ! -name '*.node' -exec rm -rf {} +
+      rm -f build/Release/test_extension.node
+      mkdir -p "$CACHE/$key.tmp" && cp -a build/Release "$CACHE/$key.tmp/" && mv "$CACHE/$key.tmp" "$CACHE/$key"
+    fi
     # better-sqlite3's SQLite sources and both modules' C++ are not needed to run.
     rm -rf deps src
   )
