@@ -1,5 +1,4 @@
-// The OPC-UA protocol's entry in the registry. Its device maps are validated; its adapter and
-// simulator are not built yet.
+// The OPC-UA protocol's entry in the registry.
 import { defineProtocol } from "../plugin.js";
 import { opcuaDevice } from "./schema.js";
 
@@ -7,4 +6,5 @@ export const opcua = defineProtocol({
   name: "opcua",
   title: "OPC-UA",
   device: opcuaDevice,
+  load: () => import("./index.js"),
 });
