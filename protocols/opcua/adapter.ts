@@ -16,6 +16,7 @@ import {
   TimestampsToReturn,
   UserTokenType,
   Variant,
+  VariantArrayType,
   makeBrowsePath,
   readOperationLimits,
   resolveNodeId,
@@ -585,7 +586,13 @@ export class OpcuaAdapter implements ProtocolAdapter {
       status = await session.write({
         nodeId: p.nodeId,
         attributeId: AttributeIds.Value,
-        value: { value: new Variant({ dataType: DataType[type], value: wireValue(type, v) }) },
+        value: {
+          value: new Variant({
+            dataType: DataType[type],
+            arrayType: VariantArrayType.Scalar,
+            value: wireValue(v),
+          }),
+        },
       });
     } catch (e) {
       dev.stats.writeFailures++;
@@ -671,7 +678,7 @@ function pemToDer(pem: string): Buffer {
 }
 
 /** Int64/UInt64 travel in node-opcua as [high, low] 32-bit halves. */
-function wireValue(type: OpcuaType, v: NodeValue): unknown {
+function wireValue(v: NodeValue): unknown {
   if (typeof v !== "bigint") return v;
   const u = BigInt.asUintN(64, v);
   return [Number(u >> 32n), Number(u & 0xffffffffn)];

@@ -66,6 +66,8 @@ class OneUser:
 def plain(v):
     if isinstance(v, (bytes, bytearray)):
         return v.hex()
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) > 2**53:
+        return str(v)  # exact in JSON readers that hold numbers as doubles
     if isinstance(v, (int, float, bool, str)) or v is None:
         return v
     return str(v)

@@ -35,3 +35,63 @@ test("a subscription delivers changing values with the source timestamp and good
   assert.equal(level.unit, "mm");
   assert.equal(adapter.health().devices[0]!.up, true);
 });
+
+test(
+  "poll mode reads every sampling_ms; a Bad status is a bad reading named by its status, counted",
+  T,
+  async (t) => {
+    const peer = await startPeer(t);
+    if (!peer) return;
+    const rec = recorder();
+    const dev = opcuaDevice({
+      id: "poller",
+      mode: "poll",
+      connection: { endpoint: peer.endpoint },
+      points: [
+        { name: "counter", node: "ns=2;s=Counter", sampling_ms: 50 },
+        { name: "sensor", node: "ns=2;s=Sensor", sampling_ms: 50 },
+      ],
+    });
+    const adapter = adapterFor(t, [dev], rec);
+    await adapter.start(rec.emit);
+    await waitFor("3 polls", () => (adapter.stats().poller?.polls ?? 0) >= 3);
+    await waitFor("counter values", () => rec.readings.filter((r) => r.point === "counter").length >= 3);
+    const sensor = rec.readings.filter((r) => r.point === "sensor");
+    assert.equal(sensor.length, 1, "an unchanged bad value is reported once, not every poll");
+    assert.equal(sensor[0]!.quality, "bad");
+    assert.equal(sensor[0]!.value, null);
+    assert.equal(sensor[0]!.tags?.status, "BadSensorFailure");
+    assert.ok(rec.rejects.some((r) => r.reason === "opcua_bad_status" && r.device === "poller"));
+    assert.ok(rec.messages("opcua point quality not good", "poller").length >= 1);
+
+    peer.set("Sensor", 12.5);
+    await waitFor("the sensor good again", () =>
+      rec.readings.some((r) => r.point === "sensor" && r.quality === "good" && r.value === 12.5),
+    );
+  },
+);
+
+test(
+  "a subscribed value whose status turns Bad arrives as a bad reading with the status name",
+  T,
+  async (t) => {
+    const peer = await startPeer(t, { animateMs: 0 });
+    if (!peer) return;
+    const rec = recorder();
+    const dev = opcuaDevice({
+      id: "press",
+      connection: { endpoint: peer.endpoint },
+      points: [{ name: "level", node: "ns=2;s=Level", sampling_ms: 50 }],
+    });
+    const adapter = adapterFor(t, [dev], rec);
+    await adapter.start(rec.emit);
+    peer.set("Level", 5);
+    await waitFor("level 5", () => rec.readings.some((r) => r.point === "level" && r.value === 5));
+    peer.status("Level", "BadCommunicationError");
+    await waitFor("a bad level", () => rec.readings.some((r) => r.point === "level" && r.quality === "bad"));
+    const bad = rec.readings.find((r) => r.point === "level" && r.quality === "bad")!;
+    assert.equal(bad.tags?.status, "BadCommunicationError");
+    assert.equal(bad.value, null);
+    assert.equal(adapter.health().devices[0]!.up, true, "a device that answers with a Bad status is up");
+  },
+);
