@@ -116,6 +116,9 @@ interface Device {
   /** Operation limits the server states (0: none stated). */
   maxMonitoredItemsPerCall: number;
   maxNodesPerRead: number;
+  /** Ends the wait of run() so that the device is connected again from scratch. */
+  rebuild: (() => void) | null;
+  rebuildTimer: NodeJS.Timeout | null;
 }
 
 export interface OpcuaAdapterOptions {
@@ -183,6 +186,8 @@ export class OpcuaAdapter implements ProtocolAdapter {
         stats: newStats(),
         maxMonitoredItemsPerCall: 0,
         maxNodesPerRead: 0,
+        rebuild: null,
+        rebuildTimer: null,
       });
     }
     this.states = new DeviceStates("opcua", this.devices.keys(), this.log, "not connected yet");
@@ -238,9 +243,14 @@ export class OpcuaAdapter implements ProtocolAdapter {
         if (signal.aborted) break;
         dev.backoff.reset();
         this.states.up(dev.id, { endpoint: dev.cfg.connection.endpoint, mode: dev.cfg.mode });
-        if (dev.cfg.mode === "poll") await this.pollLoop(dev, signal);
-        else await waitForAbort(signal);
-        return;
+        const connection = new AbortController();
+        dev.rebuild = () => connection.abort();
+        const both = AbortSignal.any([signal, connection.signal]);
+        await (dev.cfg.mode === "poll" ? this.pollLoop(dev, both) : waitForAbort(both));
+        dev.rebuild = null;
+        if (signal.aborted) return;
+        dev.stats.reconnects++;
+        await this.teardown(dev);
       } catch (e) {
         if (signal.aborted) break;
         dev.stats.connectFailures++;
@@ -281,8 +291,9 @@ export class OpcuaAdapter implements ProtocolAdapter {
       clientCertificateManager: certs,
       certificateFile: files.certificateFile,
       privateKeyFile: files.privateKeyFile,
-      // The first connect fails at once (run() retries); reconnections after a loss retry forever.
-      connectionStrategy: { maxRetry: 0, initialDelay: this.retryInitialMs, maxDelay: this.retryMaxMs },
+      // The first connect gives up after one retry (run() goes on trying with its backoff); a
+      // connection lost later is repaired by node-opcua, which retries forever when maxRetry > 0.
+      connectionStrategy: { maxRetry: 1, initialDelay: this.retryInitialMs, maxDelay: this.retryMaxMs },
     });
     dev.client = client;
     client.on("connection_lost", () => {
@@ -292,9 +303,34 @@ export class OpcuaAdapter implements ProtocolAdapter {
     });
     client.on("reconnection_attempt_has_failed", (err: Error) => {
       dev.stats.connectFailures++;
+      this.log.debug({ device: dev.id, err: err.message }, "opcua reconnection attempt failed");
       if (!signal.aborted) this.states.down(dev.id, `reconnecting: ${err.message}`);
     });
+    client.on("start_reconnection", () => this.log.debug({ device: dev.id }, "opcua reconnecting"));
+    client.on("backoff", (count: number, delay: number) =>
+      this.log.debug({ device: dev.id, count, delay }, "opcua connection attempt failed; retrying"),
+    );
+    client.on("after_reconnection", () => {
+      this.log.debug({ device: dev.id }, "opcua secure channel back");
+      // A server that restarted knows neither the session nor its subscription; node-opcua should
+      // make new ones, and when that does not finish in time the device is connected from scratch.
+      if (dev.rebuildTimer) clearTimeout(dev.rebuildTimer);
+      dev.rebuildTimer = setTimeout(
+        () => {
+          dev.rebuildTimer = null;
+          if (signal.aborted || dev.client !== client) return;
+          this.log.info(
+            { device: dev.id },
+            "opcua session not restored after the reconnection; connecting anew",
+          );
+          dev.rebuild?.();
+        },
+        Math.max(2000, 2 * c.timeout_ms),
+      );
+    });
     client.on("connection_reestablished", () => {
+      if (dev.rebuildTimer) clearTimeout(dev.rebuildTimer);
+      dev.rebuildTimer = null;
       if (signal.aborted) return;
       dev.stats.reconnects++;
       this.states.up(dev.id, { endpoint: c.endpoint, reconnected: true });
@@ -628,6 +664,8 @@ export class OpcuaAdapter implements ProtocolAdapter {
 
   private async teardown(dev: Device): Promise<void> {
     const { client, session, subscription } = dev;
+    if (dev.rebuildTimer) clearTimeout(dev.rebuildTimer);
+    dev.rebuildTimer = null;
     dev.client = null;
     dev.session = null;
     dev.subscription = null;
