@@ -7,4 +7,5 @@ export const opcua = defineProtocol({
   title: "OPC-UA",
   device: opcuaDevice,
   load: () => import("./index.js"),
+  contract: async () => (await import("./contract.js")).contract,
 });
