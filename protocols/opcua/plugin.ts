@@ -1,5 +1,4 @@
-// The OPC-UA protocol's entry in the registry. Its device maps are validated and simulated; its
-// adapter is not built yet.
+// The OPC-UA protocol's entry in the registry.
 import { defineProtocol } from "../plugin.js";
 import { opcuaDevice } from "./schema.js";
 
@@ -7,5 +6,7 @@ export const opcua = defineProtocol({
   name: "opcua",
   title: "OPC-UA",
   device: opcuaDevice,
+  load: () => import("./index.js"),
   loadSimulator: () => import("./simulate.js"),
+  contract: async () => (await import("./contract.js")).contract,
 });

@@ -184,7 +184,8 @@ export class OpcuaSimulator implements Simulator {
         id: cfg.id,
         points: cfg.points.map((p, index) => ({
           name: p.name,
-          node: p.node,
+          // A point known only by its browse path is served under a string NodeId of its name.
+          node: p.node ?? `ns=1;s=${cfg.id}.${p.name}`,
           type: p.type ?? "Double",
           unit: p.unit,
           writable: p.write !== undefined,

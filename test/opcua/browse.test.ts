@@ -12,7 +12,7 @@ import { browseVariables, connectOpcua, deviceYaml, pointName } from "../../prot
 import { killAtEnd } from "../helpers/cleanup.js";
 import { cliPath } from "../helpers/cli.js";
 import { hasPythonModule, repoRoot, requirePeer } from "../helpers/peers.js";
-import { EVERY_TYPE, freePort, opcuaDeviceConfig, spawnPeer, startSimulator, tempDir } from "./helpers.js";
+import { EVERY_TYPE, freePort, opcuaDeviceConfig, spawnPeer, startSimulator, tempDir } from "./sim-helpers.js";
 
 /**
  * The built CLI, as a user runs it, without blocking this process (the simulator of a test runs in
@@ -205,7 +205,7 @@ test("browse an asyncua server (not ours): types, units and writability as it se
     return;
   const dir = tempDir(t, "opcua-browse-");
   const port = await freePort();
-  const server = spawnPeer(t, "asyncua_server.py", [String(port)]);
+  const server = spawnPeer(t, "asyncua_browse_server.py", [String(port)]);
   const manifest = await server.next<{
     endpoint: string;
     variables: {

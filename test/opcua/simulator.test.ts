@@ -23,7 +23,7 @@ import {
   startSimulator,
   tempDir,
   type AsyncuaInfo,
-} from "./helpers.js";
+} from "./sim-helpers.js";
 
 const readValue = async (session: ClientSession, nodeId: string) =>
   session.read({ nodeId, attributeId: AttributeIds.Value });

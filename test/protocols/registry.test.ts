@@ -5,11 +5,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { test } from "node:test";
-import { parseConfig } from "../../gateway/config.js";
-import { createLogger } from "../../gateway/log.js";
-import { GatewayRuntime } from "../../gateway/runtime.js";
 import {
   configSchema,
   loadProtocol,
@@ -54,62 +50,6 @@ test("the file's schema is made from the plug-ins: their sections and their devi
   for (const p of PROTOCOLS) if (p.section) assert.ok(keys.includes(p.name), p.name);
   assert.deepEqual(keys.slice(0, 4), ["gateway", "iggy", "buffer", "http"]);
   assert.equal(keys.at(-1), "devices");
-});
-
-function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
-  let text = "";
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      text += chunk.toString();
-      done();
-    },
-  });
-  return {
-    stream,
-    lines: () =>
-      text
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
-
-test("a device of a protocol not built yet is reported down with a warning, once, and the rest runs", async () => {
-  const dir = tempDir("iggy-edge-registry-");
-  const unbuilt = PROTOCOLS.find((p) => p.load === undefined);
-  assert.ok(unbuilt, "this test needs a protocol that is not built yet");
-  const http = await freePort();
-  const text = [
-    `gateway: { id: gw, data_dir: ${JSON.stringify(dir.path)} }`,
-    "iggy: { address: 127.0.0.1:9, username: u, password: p, connect_timeout_ms: 200 }",
-    `http: { listen: 127.0.0.1:${http} }`,
-    "devices:",
-    "  - id: press-4",
-    "    protocol: opcua",
-    "    connection: { endpoint: 'opc.tcp://127.0.0.1:4840' }",
-    "    points: [ { name: speed, node: 'ns=2;s=Speed' } ]",
-  ].join("\n");
-  const out = capture();
-  const runtime = new GatewayRuntime(
-    parseConfig(text, join(dir.path, "gw.yaml"), {}),
-    createLogger({ format: "json", destination: out.stream, level: "info" }),
-  );
-  try {
-    await runtime.start();
-    const status = (await (await fetch(`http://127.0.0.1:${http}/api/status`)).json()) as {
-      devices: { id: string; up: boolean; error?: string }[];
-    };
-    for (const id of ["press-4"]) {
-      const d = status.devices.find((x) => x.id === id);
-      assert.ok(d && !d.up && /is not built into this version/.test(d.error ?? ""), JSON.stringify(d));
-    }
-  } finally {
-    await runtime.stop();
-    dir.remove();
-  }
-  const about = out.lines().filter((l) => /not started/.test(String(l.msg)));
-  assert.deepEqual(about.map((l) => [l.level, l.protocol]).sort(), [["warn", "opcua"]]);
-  assert.match(String(about[0]!.msg), /devices not started: .* is not built into this version of iggy-edge/);
 });
 
 test("simulate names the protocol once per log line", { timeout: 60_000 }, async (t) => {
