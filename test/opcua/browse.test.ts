@@ -12,7 +12,14 @@ import { browseVariables, connectOpcua, deviceYaml, pointName } from "../../prot
 import { killAtEnd } from "../helpers/cleanup.js";
 import { cliPath } from "../helpers/cli.js";
 import { hasPythonModule, repoRoot, requirePeer } from "../helpers/peers.js";
-import { EVERY_TYPE, freePort, opcuaDeviceConfig, spawnPeer, startSimulator, tempDir } from "./sim-helpers.js";
+import {
+  EVERY_TYPE,
+  freePort,
+  opcuaDeviceConfig,
+  spawnPeer,
+  startSimulator,
+  tempDir,
+} from "./sim-helpers.js";
 
 /**
  * The built CLI, as a user runs it, without blocking this process (the simulator of a test runs in
