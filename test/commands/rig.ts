@@ -57,6 +57,42 @@ export function iggyClient(t: TestContext, iggy: IggyPeer): IggyClient {
   return client;
 }
 
+/**
+ * A Modbus TCP device that answers register reads (with zeros) and never answers a write, counting
+ * the write requests it gets.
+ */
+export async function hangingDevice(t: TestContext): Promise<{ port: number; writes(): number }> {
+  let writes = 0;
+  const server = closeAtEnd(
+    t,
+    createServer((socket) => {
+      let pending = Buffer.alloc(0);
+      socket.on("data", (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk]);
+        // MBAP: transaction(2) protocol(2) length(2) unit(1), then the function code.
+        while (pending.length >= 8 && pending.length >= 6 + pending.readUInt16BE(4)) {
+          const fc = pending[7]!;
+          if ([5, 6, 15, 16].includes(fc)) writes++;
+          else if (fc === 3 || fc === 4) {
+            const n = pending.readUInt16BE(10);
+            const reply = Buffer.alloc(9 + 2 * n);
+            pending.copy(reply, 0, 0, 4);
+            reply.writeUInt16BE(3 + 2 * n, 4);
+            reply[6] = pending[6]!;
+            reply[7] = fc;
+            reply[8] = 2 * n;
+            socket.write(reply);
+          }
+          pending = pending.subarray(6 + pending.readUInt16BE(4));
+        }
+      });
+      socket.on("error", () => undefined);
+    }),
+  );
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { port: (server.address() as { port: number }).port, writes: () => writes };
+}
+
 /** A TCP server that accepts connections and never answers: a Modbus device that hangs. */
 export async function deadDevice(t: TestContext): Promise<number> {
   const server = closeAtEnd(
@@ -114,7 +150,7 @@ export async function makeRig(t: TestContext, o: RigOptions): Promise<Rig> {
   );
   const { config } = parseConfig((await import("node:fs")).readFileSync(configFile, "utf8"), configFile);
   const modbusDevices = config.devices.filter(
-    (d): d is ModbusDeviceConfig => d.protocol === "modbus" && d.enabled && !d.id.startsWith("dead"),
+    (d): d is ModbusDeviceConfig => d.protocol === "modbus" && d.enabled && !/^(dead|stuck)/.test(d.id),
   );
   const modbus = new ModbusSimulator(modbusDevices, { animateMs: 0 });
   await modbus.start();
