@@ -9,19 +9,17 @@ export class DeviceLanes {
   run<T>(device: string, task: () => Promise<T>): Promise<T> {
     const before = this.tails.get(device) ?? Promise.resolve();
     this.depth.set(device, (this.depth.get(device) ?? 0) + 1);
-    const result = before.then(task);
-    const tail = result.then(
+    const result = before.then(task).finally(() => {
+      const left = (this.depth.get(device) ?? 1) - 1;
+      if (left > 0) return void this.depth.set(device, left);
+      this.depth.delete(device);
+      if (this.tails.get(device) === tail) this.tails.delete(device);
+    });
+    const tail: Promise<void> = result.then(
       () => undefined,
       () => undefined,
     );
     this.tails.set(device, tail);
-    void tail.then(() => {
-      const left = (this.depth.get(device) ?? 1) - 1;
-      if (left === 0) {
-        this.depth.delete(device);
-        if (this.tails.get(device) === tail) this.tails.delete(device);
-      } else this.depth.set(device, left);
-    });
     return result;
   }
 
