@@ -28,28 +28,35 @@ export interface IggyPeer {
   address: string;
   username: string;
   password: string;
+  /** The wire generation the gateway and the test's client speak. */
+  protocol: "0.8" | "0.10";
 }
 
-export type IggyKind = "dev-iggy" | "iggy 0.8";
-export const IGGY_KINDS: IggyKind[] = ["dev-iggy", "iggy 0.8"];
+export type IggyKind = "dev-iggy" | "dev-iggy 0.10" | "iggy 0.8";
+export const IGGY_KINDS: IggyKind[] = ["dev-iggy", "dev-iggy 0.10", "iggy 0.8"];
 
 /** An Iggy server of `kind`, stopped when the test ends; null when the real one is missing (outside CI). */
 export async function startIggy(t: TestContext, kind: IggyKind): Promise<IggyPeer | null> {
-  if (kind === "dev-iggy") {
+  if (kind !== "iggy 0.8") {
     const { child, port } = await spawnDev([]);
     t.after(() => kill(child));
-    return { address: `127.0.0.1:${port}`, username: "iggy", password: PASSWORD };
+    return {
+      address: `127.0.0.1:${port}`,
+      username: "iggy",
+      password: PASSWORD,
+      protocol: kind === "dev-iggy" ? "0.8" : "0.10",
+    };
   }
   const server = await startIggyServer(t);
   if (server === null) return null;
-  return { address: server.address, ...server.credentials };
+  return { address: server.address, ...server.credentials, protocol: "0.8" };
 }
 
 export function iggyClient(t: TestContext, iggy: IggyPeer): IggyClient {
   const client = new IggyClient({
     address: iggy.address,
     credentials: { username: iggy.username, password: iggy.password },
-    protocol: "0.8",
+    protocol: iggy.protocol,
     requestTimeoutMs: 10_000,
     reconnect: { initialDelayMs: 10, maxDelayMs: 200 },
   });
@@ -139,7 +146,7 @@ export async function makeRig(t: TestContext, o: RigOptions): Promise<Rig> {
     configFile,
     [
       `gateway: { id: ${GATEWAY}, data_dir: ${JSON.stringify(join(dir, "data"))} }`,
-      `iggy: { address: "${o.iggy.address}", username: ${o.iggy.username}, password: "${o.iggy.password}", protocol: "0.8", create_missing: ${o.createMissing ?? true} }`,
+      `iggy: { address: "${o.iggy.address}", username: ${o.iggy.username}, password: "${o.iggy.password}", protocol: "${o.iggy.protocol}", create_missing: ${o.createMissing ?? true} }`,
       `http: { listen: "127.0.0.1:${httpPort}" }`,
       `commands: { poll_ms: 20, timeout_ms: 20000 }`,
       o.extra ?? "",
