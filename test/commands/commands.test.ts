@@ -13,6 +13,7 @@ import { freePort, hasMosquittoClients, hasMosquitto, startMosquitto, sub } from
 import {
   deadDevice,
   GATEWAY,
+  hangingDevice,
   IGGY_KINDS,
   iggyClient,
   makeRig,
@@ -324,6 +325,62 @@ for (const kind of IGGY_KINDS) {
         `the live device's results came before the dead one's: ${JSON.stringify(results.map((r) => r.id))}`,
       );
       assert.equal(rig.modbus.writeCounts().boiler, 10);
+    },
+  );
+
+  test(
+    `${kind}: 10,000 commands queued for a stuck device do not hold a command for another device`,
+    { timeout: TIMEOUT },
+    async (t) => {
+      const iggy = await startIggy(t, kind);
+      if (iggy === null) return;
+      const stuck = await hangingDevice(t);
+      const rig = await makeRig(t, {
+        iggy,
+        devices: [
+          `  - id: stuck`,
+          `    protocol: modbus`,
+          `    connection: { host: 127.0.0.1, port: ${stuck.port}, unit_id: 1, timeout_ms: 600000, retries: 0 }`,
+          `    poll_ms: 600000`,
+          `    points: [ { name: count, address: "holding:20", type: uint16, write: true } ]`,
+          `  - id: boiler`,
+          `    protocol: modbus`,
+          `    connection: { host: 127.0.0.1, port: ${await freePort()}, unit_id: 1 }`,
+          `    poll_ms: 60000`,
+          `    points: [ { name: count, address: "holding:20", type: uint16, write: true } ]`,
+        ].join("\n"),
+      });
+      await rig.startGateway();
+      const client = iggyClient(t, iggy);
+      const topic = await client.getTopic(STREAM, "commands");
+      const partition = gatewayPartition(GATEWAY, topic!.partitionsCount);
+      for (let from = 0; from < 10_000; from += 1000) {
+        const sent = await client.send(
+          STREAM,
+          "commands",
+          Array.from({ length: 1000 }, (_, i) =>
+            commandMessage({
+              id: `stuck-${from + i}`,
+              device: "stuck",
+              point: "count",
+              value: (from + i) % 65536,
+            }),
+          ),
+          { partitioning: { kind: "partition", id: partition } },
+        );
+        assert.equal(sent.status, "confirmed");
+      }
+      await waitFor("the first write to reach the stuck device", () => stuck.writes() === 1);
+      const other = await rig.command(["--device", "boiler", "--point", "count", "--value", "1", "--wait"]);
+      assert.equal(other.code, 0, other.stderr);
+      assert.equal(rig.modbus.writeCounts().boiler, 1);
+      const results = await readResults(client);
+      assert.equal(
+        results.filter((r) => r.id.startsWith("stuck-")).length,
+        0,
+        "the stuck device's commands all wait",
+      );
+      assert.equal(stuck.writes(), 1, "one write at a time per device");
     },
   );
 }
