@@ -114,7 +114,9 @@ export class CommandRouter {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     await this.loop;
     const underWay = Promise.allSettled([...this.handling]);
-    await Promise.race([underWay, sleep(this.o.timeoutMs)]);
+    const limit = new AbortController();
+    await Promise.race([underWay, sleep(this.o.timeoutMs, limit.signal)]);
+    limit.abort();
     this.abort.abort();
     await underWay;
     await this.storing;

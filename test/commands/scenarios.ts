@@ -1,4 +1,5 @@
-// Commands end to end, against dev-iggy and against Apache Iggy's own 0.8 server: `iggy-edge command
+// The end-to-end scenarios of commands, run by one test file per Iggy server (dev-iggy speaking 0.8,
+// dev-iggy speaking 0.10, Apache Iggy's own 0.8 server), so that each file stays within its time limit: `iggy-edge command
 // --wait` reaches a Modbus device (the simulator, which counts writes) and an MQTT device (a real
 // Mosquitto, with mosquitto_sub on the command topic); every refusal comes back with its reason;
 // malformed commands are answered and do not stop the consumer; a repeated id is answered without a
@@ -14,7 +15,7 @@ import {
   deadDevice,
   GATEWAY,
   hangingDevice,
-  IGGY_KINDS,
+  type IggyKind,
   iggyClient,
   makeRig,
   readResults,
@@ -53,7 +54,7 @@ async function devices(modbusPort: number, deadPort: number, mqttPort: number): 
   ].join("\n");
 }
 
-for (const kind of IGGY_KINDS) {
+export function commandScenarios(kind: IggyKind): void {
   test(
     `${kind}: commands reach Modbus and MQTT devices, refusals say why, a repeated id is not written twice`,
     { timeout: TIMEOUT },
