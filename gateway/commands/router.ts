@@ -112,15 +112,16 @@ export class CommandRouter {
     this.stopping = true;
     this.waker.wake();
     if (this.pruneTimer) clearInterval(this.pruneTimer);
-    await this.loop;
+    // The reading loop may wait inside the client for a connection: only closing the client ends
+    // that wait, so the commands under way finish first (their publishing needs the client).
     const underWay = Promise.allSettled([...this.handling]);
     const limit = new AbortController();
     await Promise.race([underWay, sleep(this.o.timeoutMs, limit.signal)]);
     limit.abort();
     this.abort.abort();
-    await underWay;
-    await this.storing;
     await this.o.client.close();
+    // Commands still waiting in a stuck device's lane are not waited for: unanswered, they are read again.
+    await Promise.all([this.loop, this.storing]);
   }
 
   /** The last commands answered, newest last. */
