@@ -127,6 +127,25 @@ const http = z.strictObject({
   listen: hostPort.default("127.0.0.1:9100"),
 });
 
+/** Commands from Iggy's commands topic to the devices (gateway/commands/). */
+const commands = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** Pause between polls of the commands topic while it has nothing new. */
+  poll_ms: z.number().int().min(1).max(60_000).default(50),
+  /** Commands read per poll. */
+  poll_count: z.number().int().min(1).max(10_000).default(100),
+  /** Time limit of one write to a device; the result is `failed` when it runs out. */
+  timeout_ms: positiveMs.default(10_000),
+  /** How long a command id is remembered, so a redelivered command is answered and not executed again. */
+  idempotency_hours: z
+    .number()
+    .positive()
+    .max(24 * 365)
+    .default(168),
+  /** Commands read and not yet answered, at most (polling pauses at this many). */
+  max_pending: z.number().int().min(1).max(1_000_000).default(20_000),
+});
+
 // ---- building blocks of device maps ------------------------------------------------------------
 
 /** `write: true` (any value of the point's type) or `write: { min, max, readback }`; absent: read-only. */
@@ -226,6 +245,7 @@ const coreShape = {
   iggy: iggy.default(() => iggy.parse({})),
   buffer: buffer.default(() => buffer.parse({})),
   http: http.default(() => http.parse({})),
+  commands: commands.default(() => commands.parse({})),
 };
 
 /** The schema of the whole file, for the given plug-ins. */

@@ -13,6 +13,8 @@ import {
 } from "../protocols/registry.js";
 import { codecByName } from "./codecs/index.js";
 import { DEFAULT_IGGY_CREDENTIALS, iggyCredentials, type Config, type LoadedConfig } from "./config.js";
+import { CommandLedger, ledgerPath } from "./commands/ledger.js";
+import { CommandRouter } from "./commands/router.js";
 import { Forwarder } from "./forwarder.js";
 import { HttpEndpoint } from "./http.js";
 import { IggyClient } from "./iggy/index.js";
@@ -33,6 +35,28 @@ export function bufferOptions(config: Config): BufferOptions {
   };
 }
 
+/** A client of the config's Iggy server (the forwarder and the command router each have their own). */
+export function iggyClient(config: Config, log: Logger): IggyClient {
+  const iggy = config.iggy;
+  const { isDefault: _isDefault, ...credentials } = iggyCredentials(config);
+  return new IggyClient({
+    address: iggy.address,
+    credentials,
+    protocol: iggy.protocol,
+    connectTimeoutMs: iggy.connect_timeout_ms,
+    requestTimeoutMs: iggy.request_timeout_ms,
+    ...(iggy.tls
+      ? {
+          tls: {
+            ...(iggy.tls.ca ? { ca: iggy.tls.ca } : {}),
+            ...(iggy.tls.server_name ? { serverName: iggy.tls.server_name } : {}),
+          },
+        }
+      : {}),
+    logger: log,
+  });
+}
+
 export interface RuntimeOptions {
   /**
    * Called once when the gateway cannot go on (the buffer's worker died, the forwarder gave up):
@@ -49,6 +73,9 @@ export class GatewayRuntime {
   private forwarder: Forwarder | null = null;
   private http: HttpEndpoint | null = null;
   private adapters: ProtocolAdapter[] = [];
+  private readonly adapterByProtocol = new Map<string, ProtocolAdapter>();
+  private commands: CommandRouter | null = null;
+  private commandLedger: CommandLedger | null = null;
   private config: Config;
   private fatalReason: string | null = null;
 
@@ -92,29 +119,13 @@ export class GatewayRuntime {
     await this.refreshBufferStats();
 
     const iggy = config.iggy;
-    const { isDefault, ...credentials } = iggyCredentials(config);
-    if (isDefault) {
+    if (iggyCredentials(config).isDefault) {
       log.warn(
         { username: DEFAULT_IGGY_CREDENTIALS.username },
         "iggy: no credentials configured: logging in as Iggy's default root user iggy/iggy (set iggy.username and iggy.password, or iggy.token)",
       );
     }
-    const client = new IggyClient({
-      address: iggy.address,
-      credentials,
-      protocol: iggy.protocol,
-      connectTimeoutMs: iggy.connect_timeout_ms,
-      requestTimeoutMs: iggy.request_timeout_ms,
-      ...(iggy.tls
-        ? {
-            tls: {
-              ...(iggy.tls.ca ? { ca: iggy.tls.ca } : {}),
-              ...(iggy.tls.server_name ? { serverName: iggy.tls.server_name } : {}),
-            },
-          }
-        : {}),
-      logger: log.child({ component: "iggy" }),
-    });
+    const client = iggyClient(config, log.child({ component: "iggy" }));
     client.on("connected", () => this.metrics.iggyConnected.set(1));
     client.on("disconnected", () => this.metrics.iggyConnected.set(0));
     this.client = client;
@@ -141,6 +152,7 @@ export class GatewayRuntime {
     this.forwarder.start();
 
     await this.startAdapters(config);
+    if (config.commands.enabled) this.startCommands(config);
     this.metrics.watchDevices(() => this.board.deviceUp());
     this.metrics.watchConnections(() => this.board.connections());
     this.board.ready = true;
@@ -201,6 +213,7 @@ export class GatewayRuntime {
         });
         await adapter.start(this.emitFor(protocol));
         this.adapters.push(adapter);
+        this.adapterByProtocol.set(protocol, adapter);
         this.board.addHealthSource(() => adapter.health());
       } catch (e) {
         const ids = devices.map((d) => d.id);
@@ -223,9 +236,40 @@ export class GatewayRuntime {
     }
   }
 
+  /** The command router: its own Iggy connection, so commands never wait behind a telemetry batch. */
+  private startCommands(config: Config): void {
+    const c = config.commands;
+    const log = this.log.child({ component: "commands" });
+    const ledger = new CommandLedger(ledgerPath(resolve(config.gateway.data_dir)));
+    this.commands = new CommandRouter({
+      gatewayId: config.gateway.id,
+      client: iggyClient(config, log),
+      ledger,
+      stream: config.iggy.stream,
+      commandsTopic: config.iggy.topics.commands,
+      resultsTopic: config.iggy.topics.results,
+      createMissing: config.iggy.create_missing,
+      partitions: config.iggy.partitions,
+      pollMs: c.poll_ms,
+      pollCount: c.poll_count,
+      timeoutMs: c.timeout_ms,
+      idempotencyMs: c.idempotency_hours * 3_600_000,
+      maxPending: c.max_pending,
+      devices: () => this.config.devices,
+      adapterFor: (protocol) => this.adapterByProtocol.get(protocol),
+      count: (result) => this.metrics.commands.inc({ result }),
+      log,
+    });
+    this.commandLedger = ledger;
+    const router = this.commands;
+    this.board.commandsStatus = () => ({ ...router.status(), recent: router.recent() });
+    router.start();
+  }
+
   private async stopAdapters(): Promise<void> {
     const adapters = this.adapters;
     this.adapters = [];
+    this.adapterByProtocol.clear();
     this.board.clearHealthSources();
     await Promise.allSettled(adapters.map((a) => a.stop()));
   }
@@ -251,6 +295,10 @@ export class GatewayRuntime {
   async stop(): Promise<void> {
     this.log.info("stopping");
     this.board.ready = false;
+    // Commands under way finish (bounded by their time limit) while the adapters still run.
+    await this.commands?.stop();
+    this.commandLedger?.close();
+    this.commandLedger = null;
     await this.stopAdapters();
     // The client's close ends a wait for a connection at once (a send in flight still gets its
     // answer first), so an unreachable Iggy does not hold up the stop for a request's time limit.

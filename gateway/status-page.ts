@@ -158,6 +158,32 @@ function connectionsTable(list: ConnectionStatus[]): string {
 `;
 }
 
+/** The last commands from Iggy and what became of them. */
+function commandsTable(c: Record<string, unknown> | null | undefined): string {
+  if (!c) return "";
+  const recent = (Array.isArray(c.recent) ? c.recent : []) as {
+    id: string;
+    device?: string;
+    point?: string;
+    value?: string;
+    status: string;
+    error?: string;
+    at: number;
+    repeat: boolean;
+  }[];
+  const body = [...recent]
+    .reverse()
+    .map(
+      (r) =>
+        `<tr class="${r.status === "ok" ? "up" : "down"}"><td>${esc(r.id)}</td><td>${esc(r.device ?? "")}/${esc(r.point ?? "")}</td><td>${esc(r.value ?? "")}</td><td>${esc(r.status)}${r.repeat ? " (seen before)" : ""}${r.error ? `: ${esc(r.error)}` : ""}</td><td>${ago(r.at)}</td></tr>`,
+    )
+    .join("");
+  return `<h2>Commands</h2>
+<p>partition ${esc(c.partition ?? "?")}, stored offset ${esc(c.stored_offset ?? "none")}, ${esc(c.pending)} pending${c.error ? `; <b>${esc(c.error)}</b>` : ""}</p>
+${recent.length === 0 ? "<p>no command yet</p>" : `<table><tr><th>id</th><th>device/point</th><th>value</th><th>result</th><th>when</th></tr>${body}</table>`}
+`;
+}
+
 export function statusPage(s: Status): string {
   const devices = s.devices
     .map((d) => {
@@ -182,6 +208,6 @@ export function statusPage(s: Status): string {
 <table><tr><th>device</th><th>protocol</th><th>state</th><th>last values</th></tr>${devices}</table>
 ${connectionsTable(s.connections)}<h2>Buffer</h2>${bufferTable(s.buffer)}
 <h2>Iggy</h2>${iggyTable(s.iggy)}
-</body></html>
+${commandsTable(s.commands)}</body></html>
 `;
 }

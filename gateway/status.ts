@@ -32,6 +32,8 @@ export interface Status {
   connections: ConnectionStatus[];
   buffer: Record<string, unknown> | null;
   iggy: Record<string, unknown> | null;
+  /** The command router: its partition and offsets, and the last commands answered (absent when off). */
+  commands?: Record<string, unknown> | null;
 }
 
 export interface ConnectionStatus extends ConnectionHealth {
@@ -52,6 +54,7 @@ export class StatusBoard {
   private healthSources: (() => AdapterHealth)[] = [];
   bufferStats: (() => Record<string, unknown>) | null = null;
   iggyStatus: (() => Record<string, unknown>) | null = null;
+  commandsStatus: (() => Record<string, unknown>) | null = null;
   /** Set once everything started, cleared when stopping; the readiness checks must agree too. */
   ready = false;
   private readonly readinessChecks: (() => string | null)[] = [];
@@ -146,6 +149,7 @@ export class StatusBoard {
       connections: this.connections(),
       buffer: this.bufferStats?.() ?? null,
       iggy: this.iggyStatus?.() ?? null,
+      ...(this.commandsStatus ? { commands: this.commandsStatus() } : {}),
     };
   }
 }

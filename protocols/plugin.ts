@@ -6,6 +6,15 @@ import type { DeviceSchema, ProtocolConfigSpec } from "../config/schema.js";
 import type { ProtocolModule, SimulatorModule } from "./adapter.js";
 import type { ContractEntry } from "./contract-entry.js";
 
+/**
+ * What a writable point takes, as the command router checks it before anything reaches a device:
+ * a float, an integer (a JSON number without fraction, or a 64-bit integer), true/false, text, or
+ * any of these (the protocol's adapter checks further).
+ */
+export type WriteKind = "number" | "integer" | "boolean" | "string" | "any";
+
+type PointOf<D> = D extends { points: (infer P)[] } ? P : never;
+
 export interface ProtocolPlugin<
   N extends string = string,
   D extends DeviceSchema = DeviceSchema,
@@ -13,6 +22,8 @@ export interface ProtocolPlugin<
 > extends ProtocolConfigSpec<N, D, S> {
   /** A person's name for the protocol, for log lines and the status page. */
   title: string;
+  /** What value a writable point takes (for commands); absent: "any", and the adapter checks. */
+  writeKind?: (point: PointOf<z.output<D>>) => WriteKind;
   /** The adapter; absent while the protocol is not built into this version. */
   load?: () => Promise<ProtocolModule<z.output<D>, S extends z.ZodType ? z.output<S> : undefined>>;
   /** The simulator, loaded apart from the adapter so that the gateway never loads it. */

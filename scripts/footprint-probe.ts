@@ -21,9 +21,8 @@ async function probe(step: StepId, file: string): Promise<void> {
   // What gateway/cli/main.ts imports before it parses the command line.
   await import("commander");
   await import("../gateway/version.js");
-  for (const m of ["run", "check", "simulate", "tail", "dev-iggy", "buffer"])
+  for (const m of ["run", "check", "simulate", "tail", "dev-iggy", "buffer", "command"])
     await import(`../gateway/cli/${m}-command.js`);
-  await import("../gateway/cli/planned-commands.js");
   if (!reached("config")) return;
   const { loadConfig } = await import("../gateway/config.js");
   const loaded = loadConfig(file);

@@ -11,7 +11,7 @@ import { runCommand } from "./run-command.js";
 import { tailCommand } from "./tail-command.js";
 import { simulateCommand } from "./simulate-command.js";
 import { VERSION } from "../version.js";
-import { commandCommand } from "./planned-commands.js";
+import { commandCommand } from "./command-command.js";
 import { statusCommand } from "./status-command.js";
 
 export function buildProgram(): Command {

@@ -6,6 +6,9 @@ export const mqtt = defineProtocol({
   name: "mqtt",
   title: "MQTT",
   device: mqttDevice,
+  // The command payload is the inverse of the point's decode; JSON, MessagePack and raw take any value.
+  writeKind: (p) =>
+    p.decode === "number" || p.decode === "boolean" || p.decode === "string" ? p.decode : "any",
   section: mqttSection,
   check: checkMqtt,
   listeners: mqttListeners,

@@ -106,7 +106,7 @@ test("several mistakes in one file are all reported, in file order", () => {
     );
     assert.match(
       e.issues[3]!.message,
-      /^unknown key 'colour' \(expected one of: gateway, iggy, buffer, http, mqtt, coap, devices\)$/,
+      /^unknown key 'colour' \(expected one of: gateway, iggy, buffer, http, commands, mqtt, coap, devices\)$/,
     );
   }
 });

@@ -22,10 +22,20 @@ for (const c of contract) {
   });
 }
 
-test("a command whose part is not built says so and exits 2", () => {
-  const r = runCli(["command", "--device", "boiler-1", "--point", "temperature", "--value", "20"]);
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, /^iggy-edge command: not built yet: /);
+test("iggy-edge command without a config or --gateway says which file it could not read, exit 1", () => {
+  const r = runCli([
+    "command",
+    "-c",
+    "/nonexistent/iggy-edge.yaml",
+    "--device",
+    "b",
+    "--point",
+    "t",
+    "--value",
+    "20",
+  ]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /\/nonexistent\/iggy-edge\.yaml/);
 });
 
 test("an unknown command or option is an error with a hint", () => {
