@@ -321,6 +321,7 @@ const bench: Benchmark = {
     const { DevIggyServer } = await import("../../gateway/iggy/dev-server/server.js");
     const { parseConfig } = await import("../../gateway/config.js");
     const { ModbusSimulator } = await import("../../protocols/modbus/simulator.js");
+    const { OpcuaSimulator } = await import("../../protocols/opcua/simulator.js");
     const iggy = await DevIggyServer.start({ host: "127.0.0.1", port: 0 });
     const ports: Record<string, number> = {};
     for (const k of [
@@ -342,6 +343,12 @@ const bench: Benchmark = {
     ).config.devices;
     const sim = new ModbusSimulator(modbusDevices.filter((d) => d.protocol === "modbus"));
     await sim.start();
+    const opcuaDevices = parseConfig(
+      scenarios.find((s) => s.name === "all")!.yaml.replaceAll("DATA_DIR", ctx.tmpDir),
+      "all.yaml",
+    ).config.devices.flatMap((d) => (d.protocol === "opcua" ? [d] : []));
+    const opcuaSim = new OpcuaSimulator(opcuaDevices);
+    await opcuaSim.start();
     const figures: Figure[] = [];
     try {
       const results = new Map<string, RunResult[]>();
@@ -403,6 +410,7 @@ const bench: Benchmark = {
       figures.push({ name: "made of: total of a probe running MQTT", value: previous, unit: "MiB" });
     } finally {
       await sim.stop();
+      await opcuaSim.stop();
       await iggy.close();
     }
     return figures;
