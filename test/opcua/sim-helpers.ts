@@ -2,7 +2,6 @@
 // and the asyncua peers (a client and a server that are not ours) driven over stdin/stdout lines.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -11,6 +10,7 @@ import type { OpcuaDeviceConfig } from "../../protocols/opcua/schema.js";
 import { opcuaDevice } from "../../protocols/opcua/schema.js";
 import { OpcuaSimulator, type OpcuaSimulatorOptions } from "../../protocols/opcua/simulator.js";
 import { killAtEnd } from "../helpers/cleanup.js";
+export { freePort } from "../iggy/helpers.js";
 import { peerPython, repoRoot } from "../helpers/peers.js";
 
 /** A device of the given points on a port the simulator picks (0), validated by the real schema. */
@@ -60,14 +60,6 @@ export function tempDir(t: { after(fn: () => void): void }, prefix: string): str
   const dir = mkdtempSync(join(tmpdir(), prefix));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /** A child that answers one JSON line per line it is sent. */
