@@ -3,6 +3,7 @@
 // times); each point of the resource then takes its value from the parsed document.
 import { decode as cborDecode } from "cborg";
 import type { ReadingValue } from "../adapter.js";
+import { FALSE_WORDS, notAScalar, preview, scalarValue, TRUE_WORDS } from "../payload-values.js";
 import type { CoapPointConfig } from "./schema.js";
 
 /** Why a payload did not become readings; `reason` labels the reject counter. */
@@ -243,19 +244,12 @@ function walk(doc: unknown, path: Segment[]): unknown {
   return cur;
 }
 
-const TRUE = new Set(["true", "1", "on", "yes"]);
-const FALSE = new Set(["false", "0", "off", "no"]);
-
-function preview(text: string): string {
-  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text);
-}
-
 function fromText(kind: "number" | "boolean" | "string", text: string): ReadingValue {
   if (kind === "string") return text;
   const t = text.trim();
   if (kind === "boolean") {
-    if (TRUE.has(t.toLowerCase())) return true;
-    if (FALSE.has(t.toLowerCase())) return false;
+    if (TRUE_WORDS.has(t.toLowerCase())) return true;
+    if (FALSE_WORDS.has(t.toLowerCase())) return false;
     throw new PayloadError("not_a_boolean", `not a boolean: ${preview(t)}`);
   }
   const n = t === "" ? NaN : Number(t);
@@ -276,19 +270,9 @@ function fromDoc(kind: "number" | "boolean" | "string", v: unknown, what: string
 }
 
 function scalar(v: unknown, what: string): ReadingValue {
-  switch (typeof v) {
-    case "number":
-    case "boolean":
-    case "string":
-    case "bigint":
-      return v;
-  }
-  if (v === null) return null;
-  if (v instanceof Uint8Array) return new Uint8Array(v);
-  throw new PayloadError(
-    "not_a_scalar",
-    `${what} is ${Array.isArray(v) ? "an array" : "an object"}, not a value`,
-  );
+  const value = scalarValue(v);
+  if (value === undefined) throw new PayloadError("not_a_scalar", notAScalar(v, what));
+  return value;
 }
 
 /** A point's value from a non-SenML payload. */

@@ -3,6 +3,7 @@
 import { decode as msgpackDecode } from "@msgpack/msgpack";
 import type { MqttDeviceConfig } from "./schema.js";
 import type { ReadingValue } from "../adapter.js";
+import { FALSE_WORDS, notAScalar, preview, scalarValue, TRUE_WORDS } from "../payload-values.js";
 
 export type DecodeSpec = MqttDeviceConfig["points"][number]["decode"];
 
@@ -66,9 +67,6 @@ function utf8(bytes: Uint8Array): string {
   }
 }
 
-const TRUE = new Set(["true", "1", "on", "yes"]);
-const FALSE = new Set(["false", "0", "off", "no"]);
-
 export function compileDecoder(spec: DecodeSpec): PointDecoder {
   if (typeof spec === "string") {
     switch (spec) {
@@ -111,25 +109,15 @@ function parseNumber(text: string): number {
 
 function parseBoolean(text: string): boolean {
   const t = text.trim().toLowerCase();
-  if (TRUE.has(t)) return true;
-  if (FALSE.has(t)) return false;
+  if (TRUE_WORDS.has(t)) return true;
+  if (FALSE_WORDS.has(t)) return false;
   throw new DecodeError("not_a_boolean", `not a boolean: ${preview(t)}`);
 }
 
 function scalar(v: unknown, what: string): ReadingValue {
-  switch (typeof v) {
-    case "number":
-    case "boolean":
-    case "string":
-    case "bigint":
-      return v;
-  }
-  if (v === null) return null;
-  if (v instanceof Uint8Array) return new Uint8Array(v);
-  throw new DecodeError(
-    "not_a_scalar",
-    `${what} is ${Array.isArray(v) ? "an array" : "an object"}, not a value`,
-  );
+  const value = scalarValue(v);
+  if (value === undefined) throw new DecodeError("not_a_scalar", notAScalar(v, what));
+  return value;
 }
 
 /** The range of a JavaScript Date, in ms: what every codec carries. */
@@ -179,8 +167,4 @@ function walk(doc: unknown, path: Segment[]): unknown {
     }
   }
   return cur;
-}
-
-function preview(text: string): string {
-  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text);
 }
