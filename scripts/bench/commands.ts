@@ -4,8 +4,10 @@
 // whatever the earlier ones are doing, and timed from its send to its result's arrival on the results
 // topic. Beside it in the same run and at the same pace, the write alone: a bare modbus-serial client
 // writing the same register of the same simulator. Every command must get exactly one result.
+// The gateway runs with its defaults (commands.poll_ms 50, a log line per command); the results are
+// read by a reader that polls again at once after a result and 2 ms after an empty poll.
 import { fork, spawn, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import modbusSerial from "modbus-serial";
 import { commandMessage, decodeResult, type CommandResult } from "../../gateway/commands/message.js";
@@ -74,6 +76,13 @@ function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Pro
   });
 }
 
+/** CPU time (user + system, ms, all threads) a process has used so far. */
+function cpuMs(pid: number): number {
+  // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 a second on Linux).
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
 function client(port: number): IggyClient {
   return new IggyClient({
     address: `127.0.0.1:${port}`,
@@ -140,9 +149,17 @@ class ResultReader {
     }
   }
 
-  async waitFor(ids: string[], ms: number): Promise<void> {
-    const deadline = performance.now() + ms;
-    while (ids.some((id) => !this.arrivals.has(id)) && performance.now() < deadline) await sleep(20);
+  /** Until every id has a result, or none came for `idleMs` (a gateway behind works through its backlog). */
+  async waitFor(ids: string[], idleMs: number): Promise<void> {
+    let seen = this.results.length;
+    let quietSince = performance.now();
+    while (ids.some((id) => !this.arrivals.has(id))) {
+      if (this.results.length !== seen) {
+        seen = this.results.length;
+        quietSince = performance.now();
+      } else if (performance.now() - quietSince > idleMs) return;
+      await sleep(20);
+    }
   }
 }
 
@@ -299,6 +316,7 @@ const bench: Benchmark = {
       const bareMs: number[] = [];
       let bareFailed = 0;
       const bareDone: Promise<void>[] = [];
+      const cpu0 = { gateway: cpuMs(gw.child.pid!), iggy: cpuMs(dev.pid!) };
       await Promise.all([
         paced(count, 0, (i) => send(ids[i]!, (i + 1000) % 65536)),
         // Half a period later, so that the two do not start on the same tick.
@@ -314,6 +332,7 @@ const bench: Benchmark = {
       ]);
       await Promise.all(bareDone);
       await reader.waitFor(ids, 30_000);
+      const cpu = { gateway: cpuMs(gw.child.pid!) - cpu0.gateway, iggy: cpuMs(dev.pid!) - cpu0.iggy };
       // A last look, so that a late duplicate of the final commands is counted too.
       await sleep(200);
       const seen = reader;
@@ -372,6 +391,13 @@ const bench: Benchmark = {
         {
           name: "  of which send -> answered in the gateway p99",
           value: percentile(answered, 99),
+          unit: "ms",
+        },
+        // CPU per command: far steadier than the latencies on a shared machine.
+        { name: "gateway CPU per command (all threads)", value: cpu.gateway / count, unit: "ms" },
+        {
+          name: "dev-iggy CPU per command (incl. this benchmark's result reader)",
+          value: cpu.iggy / count,
           unit: "ms",
         },
         { name: "bare writes failed", value: bareFailed, unit: "writes", target: "0" },
