@@ -18,7 +18,7 @@ import {
   type PolledMessage,
 } from "../iggy/index.js";
 import { DeviceLanes, withTimeout } from "./lanes.js";
-import { valueText, type CommandLedger } from "./ledger.js";
+import { valueText, type CommandLedger, type Known } from "./ledger.js";
 import {
   decodeCommand,
   resultMessage,
@@ -230,11 +230,18 @@ export class CommandRouter {
     const entry = { offset: m.offset, done: false };
     this.window.push(entry);
     const task = this.handle(m)
+      .catch((e: unknown) => this.answerDefect(m, e))
       .then((answered) => {
         entry.done = answered;
       })
       .catch((e: unknown) => {
-        this.o.log.error({ err: e, offset: String(m.offset) }, "defect while handling a command");
+        // Not even a `failed` result could be published: the command is passed over rather than
+        // holding every later command's offset.
+        this.o.log.error(
+          { err: e, offset: String(m.offset) },
+          "cannot answer a command after an internal error; passed over without a result",
+        );
+        entry.done = true;
       })
       .finally(() => {
         this.handling.delete(task);
@@ -275,6 +282,41 @@ export class CommandRouter {
     } finally {
       this.inflight.delete(command.id);
     }
+  }
+
+  /**
+   * An internal error while handling a command (the router's, not the device's): the command is
+   * answered `failed` with the error, audited, and its offset can be stored. True once published.
+   */
+  private async answerDefect(m: PolledMessage, e: unknown): Promise<boolean> {
+    const message = e instanceof Error ? e.message : String(e);
+    this.o.log.error({ err: e, offset: String(m.offset) }, "internal error while handling a command");
+    const decoded = decodeCommand(m);
+    const command: Partial<Command> & { id: string } = decoded.ok ? decoded.command : { id: decoded.id };
+    let known: Known = null;
+    try {
+      known = command.id === "" ? null : this.o.ledger.known(command.id);
+    } catch (ledgerError) {
+      this.o.log.error({ err: ledgerError, command: command.id }, "cannot read the command ledger");
+    }
+    // Answered before the error (while publishing, say): that result stands.
+    if (known !== null && "result" in known)
+      return this.publish(this.repeat(command, known.result), decoded.codec);
+    const begun = known !== null ? "; its write had begun, so whether the device took it is unknown" : "";
+    const result: CommandResult = {
+      id: command.id,
+      status: "failed",
+      error: `internal error in the gateway: ${message}${begun}`,
+      at: Date.now(),
+    };
+    try {
+      this.answered(command, result);
+    } catch (ledgerError) {
+      // The ledger may be what failed: the result is logged, counted and published all the same.
+      this.o.log.error({ err: ledgerError, command: command.id }, "cannot record a command's result");
+      this.note(command, result, false);
+    }
+    return this.publish(result, decoded.codec);
   }
 
   /** The command's result: from the ledger, from a refusal, or from the device. */
