@@ -102,7 +102,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(killer);
 }
 
-interface Scenario {
+export interface Scenario {
   name: string;
   title: string;
   /** The config file's text; HTTP_PORT is where /readyz is. */
@@ -110,9 +110,13 @@ interface Scenario {
   httpPort: number;
   /** Node flags added to the bin's own (then node runs the bin, as a unit with its own ExecStart would). */
   extraNodeFlags?: string[];
+  /** The command that runs `iggy-edge ARGS` (for example under an emulator) instead of the bin. */
+  launch?: (args: string[]) => [string, string[]];
+  /** How long READY may take (60 s unless said). */
+  readyWithinMs?: number;
 }
 
-interface RunResult {
+export interface RunResult {
   readyMs: number;
   cpuMs: number;
   settled: Settled;
@@ -121,7 +125,7 @@ interface RunResult {
 }
 
 /** `iggy-edge run -c FILE` from spawn to READY, then idle. */
-async function runGateway(
+export async function runGateway(
   ctx: BenchContext,
   s: Scenario,
   dir: string,
@@ -131,9 +135,11 @@ async function runGateway(
   const file = join(dir, "config.yaml");
   writeFileSync(file, s.yaml.replaceAll("DATA_DIR", join(dir, "data")));
   const t0 = performance.now();
-  const [command, args] = s.extraNodeFlags
-    ? [process.execPath, [...binNodeFlags(), ...s.extraNodeFlags, BIN, "run", "-c", file]]
-    : [BIN, ["run", "-c", file]];
+  const [command, args] = s.launch
+    ? s.launch(["run", "-c", file])
+    : s.extraNodeFlags
+      ? [process.execPath, [...binNodeFlags(), ...s.extraNodeFlags, BIN, "run", "-c", file]]
+      : [BIN, ["run", "-c", file]];
   const child = spawn(command, args, {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, IGGY_EDGE_LOG_FORMAT: "json", NODE_OPTIONS: "" },
@@ -141,7 +147,8 @@ async function runGateway(
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
   try {
-    const deadline = t0 + 60_000;
+    const readyWithinMs = s.readyWithinMs ?? 60_000;
+    const deadline = t0 + readyWithinMs;
     let readyMs = NaN;
     let cpu = NaN;
     while (performance.now() < deadline) {
@@ -155,7 +162,8 @@ async function runGateway(
       }
       await sleep(5);
     }
-    if (Number.isNaN(readyMs)) throw new Error(`${s.name}: not ready within 60 s: ${stderr}`);
+    if (Number.isNaN(readyMs))
+      throw new Error(`${s.name}: not ready within ${readyWithinMs / 1000} s: ${stderr}`);
     const settled = await settledMem(child.pid!, maxSamples);
     const metrics = (await get(s.httpPort, "/metrics")).body;
     const metric = (name: string) => Number(new RegExp(`^iggy_edge_${name} (\\S+)$`, "m").exec(metrics)?.[1]);
@@ -234,7 +242,7 @@ async function runProbe(step: StepId, file: string, maxSamples: number): Promise
 
 // ---- the benchmark ----
 
-function configs(iggyPort: number, ports: Record<string, number>): Scenario[] {
+export function configs(iggyPort: number, ports: Record<string, number>): Scenario[] {
   const head = (http: number) =>
     `gateway: { id: footprint, data_dir: DATA_DIR }\n` +
     `iggy: { address: "127.0.0.1:${iggyPort}", username: iggy, password: iggy }\n` +
@@ -417,7 +425,7 @@ const bench: Benchmark = {
   },
 };
 
-function medianOf(xs: number[]): number {
+export function medianOf(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 }
