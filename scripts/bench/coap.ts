@@ -23,11 +23,14 @@ interface ChildStats {
   rss: number;
   /** CPU time the process used so far (user + system), µs. */
   cpu: number;
+  /** The gateway's buffer commits so far (0 for a bare server). */
+  commits: number;
 }
 
 async function child(kind: Kind, dir: string): Promise<void> {
   let served = 0;
   let port: number;
+  let commits = async (): Promise<number> => 0;
   if (kind === "gateway" || kind === "gateway-gap0") {
     const pino = (await import("pino")).default;
     const { openBuffer } = await import("../../buffer/index.js");
@@ -56,6 +59,7 @@ async function child(kind: Kind, dir: string): Promise<void> {
       served += rs.length;
     });
     port = adapter.serverAddress()!.port;
+    commits = async () => (await buffer.stats()).commits;
   } else {
     const { createServer } = await import("coap");
     const server = createServer(kind === "bare-bounded" ? { cacheSize: BOUNDED_CACHE_BYTES } : {});
@@ -69,14 +73,17 @@ async function child(kind: Kind, dir: string): Promise<void> {
   }
   process.send!({ port });
   process.on("message", (m: { cmd: string }) => {
-    if (m.cmd === "stats") {
+    if (m.cmd !== "stats") return;
+    void commits().then((n) => {
       const cpu = process.cpuUsage();
-      process.send!({
+      const stats: ChildStats = {
         served,
         rss: process.memoryUsage().rss,
         cpu: cpu.user + cpu.system,
-      } satisfies ChildStats);
-    }
+        commits: n,
+      };
+      process.send!(stats);
+    });
   });
   process.on("disconnect", () => process.exit(0));
 }
@@ -120,6 +127,8 @@ interface LoadRun extends LoadResult {
   /** CPU time per answered request (µs): the server's process, and this one's (the generator). */
   serverCpu: number;
   loadCpu: number;
+  /** Requests answered per buffer commit (0 for a bare server). */
+  perCommit: number;
 }
 
 /** `clients` loops of confirmable POSTs for `seconds` (and at most MAX_REQUESTS in all). */
@@ -149,6 +158,7 @@ async function load(proc: ChildProcess, port: number, clients: number, seconds: 
     ...result,
     rss,
     serverCpu: (after.cpu - before.cpu) / n,
+    perCommit: after.commits === before.commits ? 0 : result.answered / (after.commits - before.commits),
     loadCpu: (loadCpu.user + loadCpu.system) / n,
   };
 }
@@ -163,6 +173,7 @@ function describe(r: LoadRun): string {
     `${r.rate.toFixed(0)} req/s (${codes}; ${r.failed} failed, ${r.retransmits} retransmitted), ` +
     `latency p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms, ` +
     `CPU per request ${r.serverCpu.toFixed(0)} µs server ${r.loadCpu.toFixed(0)} µs generator, ` +
+    (r.perCommit > 0 ? `${r.perCommit.toFixed(1)} requests per commit, ` : "") +
     `RSS ${r.rss.map((x) => (x / MB).toFixed(0)).join(",")} MB`
   );
 }
