@@ -45,7 +45,6 @@ const MID_AT = 2;
 const TOKEN_AT = 4;
 
 const TYPE_CON = 0;
-const TYPE_NON = 1;
 const TYPE_ACK = 2;
 
 function codeString(byte: number): string {
@@ -113,11 +112,15 @@ class Client {
   }
 
   onMessage(msg: Buffer): void {
-    if (msg.length < 4 || !this.waiting) return;
+    if (msg.length < 4) return;
     const type = (msg[0]! >> 4) & 0x03;
     const tkl = msg[0]! & 0x0f;
     const code = msg[1]!;
     const mid = msg.readUInt16BE(MID_AT);
+    // A separate response (or a copy of one) is acknowledged whatever it answers.
+    if (type === TYPE_CON)
+      this.socket.send(Buffer.from([0x60, 0, msg[2]!, msg[3]!]), this.load.port, this.load.host);
+    if (!this.waiting) return;
     if (type === TYPE_ACK && code === 0) {
       // An empty ACK: the answer comes later as a separate response.
       if (mid === this.mid && !this.acked) {
@@ -126,10 +129,7 @@ class Client {
       }
       return;
     }
-    if (tkl !== TOKEN_LENGTH || msg.length < TOKEN_AT + TOKEN_LENGTH) return;
-    if (type === TYPE_CON)
-      this.socket.send(Buffer.from([0x60, 0, msg[2]!, msg[3]!]), this.load.port, this.load.host);
-    if (type !== TYPE_ACK && type !== TYPE_CON && type !== TYPE_NON) return;
+    if (tkl !== TOKEN_LENGTH || msg.length < TOKEN_AT + TOKEN_LENGTH || code === 0) return;
     if (msg.readUInt32BE(TOKEN_AT) !== this.token) return; // an answer to an earlier send
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
@@ -238,6 +238,8 @@ export async function coapLoad(spec: LoadSpec): Promise<LoadResult> {
     };
   } finally {
     for (const c of clients) c.close();
+    // Sends to an address go out on the next tick: let the last acknowledgements leave first.
+    await new Promise((resolve) => setImmediate(resolve));
     for (const s of sockets) s.close();
   }
 }
