@@ -1,10 +1,12 @@
-// CoAP: confirmable POSTs from 10 concurrent clients (each one request at a time) to the gateway's
-// CoAP server, answered after the durable commit (the real buffer, sync full), in a child process;
-// beside it, in the same run, a bare `coap` package server answering at once, with the package's
-// default response cache and with the gateway's bounded one. Reports requests/s and each server's RSS
-// sampled every second: the bare default server's RSS grows with every request (the cache keeps each
-// response with its retransmission state for EXCHANGE_LIFETIME, up to 32 MiB of response bytes), the
-// bounded ones stay flat. Bounded in count and time.
+// CoAP: confirmable POSTs from 10 concurrent clients (each one request at a time; the load generator
+// is scripts/coap-load.ts, raw datagrams over UDP sockets) to the gateway's CoAP server, answered after
+// the durable commit (the real buffer, sync full), in a child process, with the default commit policy
+// and with ack_commit_gap_ms 0; beside it, in the same run, a bare `coap` package server answering at
+// once, with the package's default response cache and with the gateway's bounded one. Reports
+// requests/s, CPU time per request (server process and generator), requests per buffer commit, and
+// each server's RSS sampled every second: the bare default server's RSS grows with every request (the
+// cache keeps each response with its retransmission state for EXCHANGE_LIFETIME, up to 32 MiB of
+// response bytes), the bounded ones stay flat. Bounded in count and time.
 import { fork, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import type { Benchmark, Figure } from "../bench-kit.js";
@@ -187,7 +189,7 @@ function lateGrowth(rss: number[]): number {
 
 const bench: Benchmark = {
   description:
-    "CoAP: confirmable POSTs from 10 clients answered after the durable commit vs a bare coap server, RSS sampled over the run",
+    "CoAP: confirmable POSTs from 10 clients (one in flight each) answered after the durable commit, default commit policy and ack_commit_gap_ms 0, vs a bare coap server; CPU per request, RSS sampled over the run",
   async run(ctx) {
     const gatewayS = ctx.quick ? 6 : 60;
     const bareS = ctx.quick ? 6 : 20;
