@@ -59,6 +59,8 @@ export class CoapAdapter implements ProtocolAdapter {
   private emit: Emit | null = null;
   private fetchRefused = 0;
   private ackDelayMs: number | null = null;
+  /** `coap server host:port`, once listening: the connection's name in health and metrics. */
+  private serverName: string | null = null;
   private readonly committed: Record<string, number> = {};
   private readonly writes = { ok: 0, failed: 0 };
 
@@ -99,8 +101,8 @@ export class CoapAdapter implements ProtocolAdapter {
         keep: (id, p, r) => this.keep(id, p, r),
         ackDelay: (seconds) => {
           this.ackDelayMs = this.ackDelayMs === null ? seconds * 1000 : this.ackDelayMs * 0.9 + seconds * 100;
-          const at = this.ingest?.address();
-          if (at) this.deps.ackDelay?.(`coap server ${at.host}:${at.port}`, seconds);
+          // The name is kept from the start: asking the socket for its address costs a system call.
+          if (this.serverName !== null) this.deps.ackDelay?.(this.serverName, seconds);
         },
       });
       const guarded: Emit = async (readings, options) => {
@@ -108,6 +110,8 @@ export class CoapAdapter implements ProtocolAdapter {
         this.count(readings);
       };
       await this.ingest.start(guarded);
+      const at = this.ingest.address();
+      this.serverName = at === null ? null : `coap server ${at.host}:${at.port}`;
       const silences = servers.flatMap((d) =>
         d.connection.silence_ms === undefined ? [] : [d.connection.silence_ms],
       );
@@ -137,6 +141,7 @@ export class CoapAdapter implements ProtocolAdapter {
     this.fetchers.clear();
     await this.ingest?.stop();
     this.ingest = null;
+    this.serverName = null;
     this.closeAgent();
   }
 
@@ -200,10 +205,9 @@ export class CoapAdapter implements ProtocolAdapter {
   health(): AdapterHealth {
     const h: AdapterHealth = { protocol: "coap", devices: this.states.all() };
     const s = this.ingest?.stats();
-    const at = this.ingest?.address();
-    if (s !== undefined && at) {
+    if (s !== undefined && this.serverName !== null) {
       const conn: ConnectionHealth = {
-        name: `coap server ${at.host}:${at.port}`,
+        name: this.serverName,
         up: true,
         inflight: s.inflight,
         inflight_limit: this.section.source_burst,

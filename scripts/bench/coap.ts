@@ -1,37 +1,49 @@
-// CoAP: confirmable POSTs from 10 concurrent clients (each one request at a time) to the gateway's
-// CoAP server, answered after the durable commit (the real buffer, sync full), in a child process;
-// beside it, in the same run, a bare `coap` package server answering at once, with the package's
-// default response cache and with the gateway's bounded one. Reports requests/s and each server's RSS
-// sampled every second: the bare default server's RSS grows with every request (the cache keeps each
-// response with its retransmission state for EXCHANGE_LIFETIME, up to 32 MiB of response bytes), the
-// bounded ones stay flat. Bounded in count and time.
+// CoAP: confirmable POSTs from 10 concurrent clients (each one request at a time; the load generator
+// is scripts/coap-load.ts, raw datagrams over UDP sockets) to the gateway's CoAP server, answered after
+// the durable commit (the real buffer, sync full), in a child process, with the default commit policy
+// and with ack_commit_gap_ms 0; beside it, in the same run, a bare `coap` package server answering at
+// once, with the package's default response cache and with the gateway's bounded one. Reports
+// requests/s, CPU time per request (server process and generator), requests per buffer commit, and
+// each server's RSS sampled every second: the bare default server's RSS grows with every request (the
+// cache keeps each response with its retransmission state for EXCHANGE_LIFETIME, up to 32 MiB of
+// response bytes), the bounded ones stay flat. Bounded in count and time.
 import { fork, type ChildProcess } from "node:child_process";
-import { Agent } from "coap";
-import { exchange } from "../../protocols/coap/exchange.js";
+import { join } from "node:path";
 import type { Benchmark, Figure } from "../bench-kit.js";
 import { withPeer } from "../bench-kit.js";
+import { coapLoad, type LoadResult } from "../coap-load.js";
 
 const CHILD_FLAG = "--coap-bench-child";
 const CLIENTS = 10;
 const MAX_REQUESTS = 5_000_000;
 const BOUNDED_CACHE_BYTES = 65_536;
 
-type Kind = "gateway" | "bare-default" | "bare-bounded";
+type Kind = "gateway" | "gateway-gap0" | "bare-default" | "bare-bounded";
 
 interface ChildStats {
   served: number;
   rss: number;
+  /** CPU time the process used so far (user + system), µs. */
+  cpu: number;
+  /** The gateway's buffer commits so far (0 for a bare server). */
+  commits: number;
 }
 
 async function child(kind: Kind, dir: string): Promise<void> {
   let served = 0;
   let port: number;
-  if (kind === "gateway") {
+  let commits = async (): Promise<number> => 0;
+  if (kind === "gateway" || kind === "gateway-gap0") {
     const pino = (await import("pino")).default;
     const { openBuffer } = await import("../../buffer/index.js");
     const { configSchema, protocolContext } = await import("../../protocols/registry.js");
     const { CoapAdapter } = await import("../../protocols/coap/adapter.js");
-    const buffer = await openBuffer({ dir, sync: "full", maxBytes: 4 * 1024 ** 3 });
+    const buffer = await openBuffer({
+      dir: join(dir, kind),
+      sync: "full",
+      maxBytes: 4 * 1024 ** 3,
+      ...(kind === "gateway-gap0" ? { ackCommitGapMs: 0 } : {}),
+    });
     const config = configSchema.parse({
       gateway: { id: "bench", data_dir: dir },
       coap: { source_rate: 1_000_000, source_burst: 1_000_000 },
@@ -49,6 +61,7 @@ async function child(kind: Kind, dir: string): Promise<void> {
       served += rs.length;
     });
     port = adapter.serverAddress()!.port;
+    commits = async () => (await buffer.stats()).commits;
   } else {
     const { createServer } = await import("coap");
     const server = createServer(kind === "bare-bounded" ? { cacheSize: BOUNDED_CACHE_BYTES } : {});
@@ -62,7 +75,17 @@ async function child(kind: Kind, dir: string): Promise<void> {
   }
   process.send!({ port });
   process.on("message", (m: { cmd: string }) => {
-    if (m.cmd === "stats") process.send!({ served, rss: process.memoryUsage().rss } satisfies ChildStats);
+    if (m.cmd !== "stats") return;
+    void commits().then((n) => {
+      const cpu = process.cpuUsage();
+      const stats: ChildStats = {
+        served,
+        rss: process.memoryUsage().rss,
+        cpu: cpu.user + cpu.system,
+        commits: n,
+      };
+      process.send!(stats);
+    });
   });
   process.on("disconnect", () => process.exit(0));
 }
@@ -100,59 +123,62 @@ function statsOf(proc: ChildProcess): Promise<ChildStats> {
   });
 }
 
-interface LoadRun {
-  rate: number;
-  answered: number;
-  failed: number;
+interface LoadRun extends LoadResult {
   /** RSS samples (bytes), one a second. */
   rss: number[];
+  /** CPU time per answered request (µs): the server's process, and this one's (the generator). */
+  serverCpu: number;
+  loadCpu: number;
+  /** Requests answered per buffer commit (0 for a bare server). */
+  perCommit: number;
 }
 
 /** `clients` loops of confirmable POSTs for `seconds` (and at most MAX_REQUESTS in all). */
 async function load(proc: ChildProcess, port: number, clients: number, seconds: number): Promise<LoadRun> {
-  const agents = Array.from({ length: clients }, () => new Agent({ type: "udp4" }));
-  const end = performance.now() + seconds * 1000;
-  let answered = 0;
-  let failed = 0;
-  let sent = 0;
   const rss: number[] = [];
+  const before = await statsOf(proc);
+  const loadBefore = process.cpuUsage();
   const sampler = setInterval(() => void statsOf(proc).then((s) => rss.push(s.rss)), 1000);
-  const t0 = performance.now();
+  let result: LoadResult;
   try {
-    await Promise.all(
-      agents.map(async (agent) => {
-        while (performance.now() < end && sent < MAX_REQUESTS) {
-          sent++;
-          const x = exchange(
-            agent,
-            { host: "127.0.0.1", port },
-            {
-              method: "POST",
-              path: "/d/dev/v",
-              payload: Buffer.from("21.5"),
-              timeoutMs: 10_000,
-            },
-          );
-          try {
-            const res = await x.answer;
-            if (res.code.startsWith("2.")) answered++;
-            else failed++;
-          } catch {
-            failed++;
-          }
-        }
-      }),
-    );
+    result = await coapLoad({
+      port,
+      path: ["d", "dev", "v"],
+      payload: Buffer.from("21.5"),
+      clients,
+      seconds,
+      maxRequests: MAX_REQUESTS,
+    });
   } finally {
     clearInterval(sampler);
-    for (const a of agents) a.close();
   }
-  const rate = answered / ((performance.now() - t0) / 1000);
-  rss.push((await statsOf(proc)).rss);
-  return { rate, answered, failed, rss };
+  const loadCpu = process.cpuUsage(loadBefore);
+  const after = await statsOf(proc);
+  rss.push(after.rss);
+  const n = Math.max(1, result.answered);
+  return {
+    ...result,
+    rss,
+    serverCpu: (after.cpu - before.cpu) / n,
+    perCommit: after.commits === before.commits ? 0 : result.answered / (after.commits - before.commits),
+    loadCpu: (loadCpu.user + loadCpu.system) / n,
+  };
 }
 
 const MB = 1024 * 1024;
+
+function describe(r: LoadRun): string {
+  const codes = Object.entries(r.codes)
+    .map(([c, n]) => `${c}: ${n}`)
+    .join(", ");
+  return (
+    `${r.rate.toFixed(0)} req/s (${codes}; ${r.failed} failed, ${r.retransmits} retransmitted), ` +
+    `latency p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms, ` +
+    `CPU per request ${r.serverCpu.toFixed(0)} µs server ${r.loadCpu.toFixed(0)} µs generator, ` +
+    (r.perCommit > 0 ? `${r.perCommit.toFixed(1)} requests per commit, ` : "") +
+    `RSS ${r.rss.map((x) => (x / MB).toFixed(0)).join(",")} MB`
+  );
+}
 
 /** RSS growth over the run's second half (MB): flat is close to 0, whatever the warm-up took. */
 function lateGrowth(rss: number[]): number {
@@ -163,7 +189,7 @@ function lateGrowth(rss: number[]): number {
 
 const bench: Benchmark = {
   description:
-    "CoAP: confirmable POSTs from 10 clients answered after the durable commit vs a bare coap server, RSS sampled over the run",
+    "CoAP: confirmable POSTs from 10 clients (one in flight each) answered after the durable commit, default commit policy and ack_commit_gap_ms 0, vs a bare coap server; CPU per request, RSS sampled over the run",
   async run(ctx) {
     const gatewayS = ctx.quick ? 6 : 60;
     const bareS = ctx.quick ? 6 : 20;
@@ -174,25 +200,26 @@ const bench: Benchmark = {
       procs.push(bareDefault.proc);
       const bareRun = await load(bareDefault.proc, bareDefault.port, CLIENTS, bareS);
       bareDefault.proc.kill("SIGKILL");
-      ctx.log(
-        `bare coap server (default cache): ${bareRun.rate.toFixed(0)} req/s, RSS ${bareRun.rss.map((r) => (r / MB).toFixed(0)).join(",")} MB`,
-      );
+      ctx.log(`bare coap server (default cache): ${describe(bareRun)}`);
 
       const bareBounded = await startChild("bare-bounded", ctx.tmpDir);
       procs.push(bareBounded.proc);
       const boundedRun = await load(bareBounded.proc, bareBounded.port, CLIENTS, bareS);
       bareBounded.proc.kill("SIGKILL");
-      ctx.log(
-        `bare coap server (cacheSize ${BOUNDED_CACHE_BYTES}): ${boundedRun.rate.toFixed(0)} req/s, RSS ${boundedRun.rss.map((r) => (r / MB).toFixed(0)).join(",")} MB`,
-      );
+      ctx.log(`bare coap server (cacheSize ${BOUNDED_CACHE_BYTES}): ${describe(boundedRun)}`);
 
       const gw = await startChild("gateway", ctx.tmpDir);
       procs.push(gw.proc);
       const gwRun = await load(gw.proc, gw.port, CLIENTS, gatewayS);
       const gwStats = await statsOf(gw.proc);
-      ctx.log(
-        `gateway: ${gwRun.rate.toFixed(0)} req/s (${gwStats.served} committed, ${gwRun.failed} failed), RSS ${gwRun.rss.map((r) => (r / MB).toFixed(0)).join(",")} MB`,
-      );
+      ctx.log(`gateway: ${describe(gwRun)}; ${gwStats.served} readings committed`);
+      gw.proc.kill("SIGKILL");
+
+      const free = await startChild("gateway-gap0", ctx.tmpDir);
+      procs.push(free.proc);
+      const freeRun = await load(free.proc, free.port, CLIENTS, bareS);
+      free.proc.kill("SIGKILL");
+      ctx.log(`gateway, ack_commit_gap_ms 0: ${describe(freeRun)}`);
 
       figures.push(
         withPeer(
@@ -203,6 +230,20 @@ const bench: Benchmark = {
           bareRun.rate,
           ">= 5000",
         ),
+        withPeer(
+          "the same, buffer.ack_commit_gap_ms 0 (a commit as soon as the store is free)",
+          freeRun.rate,
+          "req/s",
+          "bare coap server, same load",
+          bareRun.rate,
+        ),
+        withPeer(
+          "gateway CPU per request (main thread and buffer worker)",
+          gwRun.serverCpu,
+          "µs",
+          `bare coap server (cacheSize ${BOUNDED_CACHE_BYTES})`,
+          boundedRun.serverCpu,
+        ),
         { name: "gateway RSS at the end", value: gwRun.rss.at(-1)! / MB, unit: "MB" },
         {
           name: "gateway RSS growth over the second half of the run",
@@ -210,7 +251,12 @@ const bench: Benchmark = {
           unit: "MB",
           target: "~0",
         },
-        { name: "requests failed or unanswered", value: gwRun.failed, unit: "requests", target: "0" },
+        {
+          name: "requests failed or unanswered",
+          value: gwRun.failed + freeRun.failed,
+          unit: "requests",
+          target: "0",
+        },
         {
           name: "bare coap server (default cache) RSS at the end",
           value: bareRun.rss.at(-1)! / MB,

@@ -236,3 +236,28 @@ test("a source over its rate is answered 4.29 with Max-Age, and counted", opts, 
   assert.ok(rec.rejects.some((r) => r.reason === "rate_limited"));
   assert.equal(rec.readings.length, 3);
 });
+
+test(
+  "each acknowledgement's delay goes to the metrics under the server's name, as in health",
+  opts,
+  async (t) => {
+    const { port, rec, adapter } = await startAdapter(t, [meter()]);
+    const delays: { connection: string; seconds: number }[] = [];
+    rec.deps.ackDelay = (connection, seconds) => delays.push({ connection, seconds });
+    const agent = clientAgent(t);
+    for (let i = 0; i < 3; i++)
+      assert.equal((await coapRequest(agent, port, "POST", "/d/meter-2/power", String(i))).code, "2.01");
+    const name = `coap server 127.0.0.1:${port}`;
+    assert.deepEqual(
+      delays.map((d) => d.connection),
+      [name, name, name],
+    );
+    assert.ok(delays.every((d) => d.seconds >= 0 && Number.isFinite(d.seconds)));
+    const conn = adapter.health().connections![0]!;
+    assert.equal(conn.name, name);
+    assert.equal(conn.acknowledged, 3);
+    assert.ok(conn.ack_delay_ms !== null && conn.ack_delay_ms >= 0);
+    await adapter.stop();
+    assert.equal(adapter.health().connections, undefined);
+  },
+);
