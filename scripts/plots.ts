@@ -6,13 +6,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join, relative, resolve } from "node:path";
 import type { TopLevelSpec } from "vega-lite";
 import type { DrillRun } from "./drill.js";
-import { checkSoakSeries, latencySpec, soakSpec, throughputSpec } from "./plots/charts.js";
+import { checkSoakSeries, latencySpec, soakSpec, throughputSpec, type SoakMarks } from "./plots/charts.js";
 import {
   COMMAND_LATENCY,
   KeptResults,
   LATENCY,
   THROUGHPUT,
-  THROUGHPUT_PENDING,
   pickLatency,
   pickThroughput,
 } from "./plots/figures.js";
@@ -51,6 +50,17 @@ function soakSeriesOf(run: DrillRun): unknown {
   return soak.series ?? soak.details?.series;
 }
 
+/** Where the load stopped and the buffer was drained, as indexes into the series, when recorded. */
+function soakMarksOf(run: DrillRun): SoakMarks {
+  const soak = run.drills.soak as unknown as { details?: { marks?: Record<string, unknown> } };
+  const m = soak.details?.marks ?? {};
+  const index = (v: unknown) => (typeof v === "number" && Number.isInteger(v) ? v : undefined);
+  const out: SoakMarks = {};
+  if (index(m.load_end) !== undefined) out.load_end = index(m.load_end)!;
+  if (index(m.drained) !== undefined) out.drained = index(m.drained)!;
+  return out;
+}
+
 function hasSeries(run: DrillRun): boolean {
   return run.drills?.soak !== undefined && soakSeriesOf(run) !== undefined;
 }
@@ -62,11 +72,6 @@ async function main(): Promise<void> {
   const tp = pickThroughput(kept, THROUGHPUT);
   if (tp.rows.length) await draw("throughput.svg", throughputSpec(tp.rows, tp.sources));
   else console.log("throughput.svg: no kept throughput figure yet, not drawn");
-  for (const b of THROUGHPUT_PENDING)
-    if (kept.result(b) && !THROUGHPUT.some((t) => t.bench === b))
-      console.log(
-        `note: ${b}.json is kept but THROUGHPUT in scripts/plots/figures.ts names none of its figures`,
-      );
 
   const lat = pickLatency(kept, LATENCY);
   if (lat.points.length)
@@ -98,11 +103,15 @@ async function main(): Promise<void> {
   else
     await draw(
       "soak.svg",
-      soakSpec(checkSoakSeries(soakSeriesOf(soakRun)), {
-        command: soakRun.command,
-        date: soakRun.date,
-        machine: soakRun.machine,
-      }),
+      soakSpec(
+        checkSoakSeries(soakSeriesOf(soakRun)),
+        {
+          command: soakRun.command,
+          date: soakRun.date,
+          machine: soakRun.machine,
+        },
+        soakMarksOf(soakRun),
+      ),
     );
 
   for (const m of kept.missing) console.error(`ERROR: ${m}`);

@@ -164,8 +164,16 @@ export function checkSoakSeries(s: unknown): SoakSeries {
 
 const MIB = 1024 * 1024;
 
+/** Indexes into the series where the soak's phases changed (drills.soak.details.marks). */
+export interface SoakMarks {
+  load_end?: number;
+  drained?: number;
+}
+
+const MARK_TEXT: Record<keyof SoakMarks, string> = { load_end: "load stopped", drained: "buffer drained" };
+
 /** Four panels over the same time axis: RSS, open fds, the buffer's files, the buffer's depth. */
-export function soakSpec(series: SoakSeries, source: Source): TopLevelSpec {
+export function soakSpec(series: SoakSeries, source: Source, marks: SoakMarks = {}): TopLevelSpec {
   const s = checkSoakSeries(series);
   const rows = s.t_s.flatMap((t, i) => [
     { t, panel: "rss", line: "RSS", value: s.rss_mib[i]! },
@@ -174,22 +182,52 @@ export function soakSpec(series: SoakSeries, source: Source): TopLevelSpec {
     { t, panel: "files", line: "WAL file", value: s.wal_bytes[i]! / MIB },
     { t, panel: "depth", line: "readings waiting", value: s.depth[i]! },
   ]);
+  const rules = (Object.keys(MARK_TEXT) as (keyof SoakMarks)[])
+    .filter((k) => Number.isInteger(marks[k]) && s.t_s[marks[k]!] !== undefined)
+    .map((k) => ({ t: s.t_s[marks[k]!]!, what: MARK_TEXT[k] }));
+  const x = { field: "t", type: "quantitative" as const, title: "time since the soak started (s)" };
+  const ruleLayers = rules.length
+    ? [
+        {
+          data: { values: rules },
+          mark: { type: "rule" as const, color: "#666666", strokeDash: [4, 3] },
+          encoding: { x },
+        },
+        {
+          data: { values: rules },
+          mark: {
+            type: "text" as const,
+            align: "left" as const,
+            baseline: "top" as const,
+            dx: 3,
+            y: 2,
+            fontSize: 9,
+          },
+          encoding: { x, text: { field: "what", type: "nominal" as const } },
+        },
+      ]
+    : [];
   const panel = (key: string, heading: string, yTitle: string, color: string[]) => ({
     title: { text: heading, anchor: "start" as const, fontSize: 12 },
     width: 520,
-    height: 110,
-    transform: [{ filter: { field: "panel", equal: key } }],
-    mark: { type: "line" as const, point: s.t_s.length <= 60 },
-    encoding: {
-      x: { field: "t", type: "quantitative" as const, title: "time since the soak started (s)" },
-      y: { field: "value", type: "quantitative" as const, title: yTitle },
-      color: {
-        field: "line",
-        type: "nominal" as const,
-        scale: { range: color },
-        legend: { title: null, orient: "right" as const },
+    height: 125,
+    layer: [
+      {
+        transform: [{ filter: { field: "panel", equal: key } }],
+        mark: { type: "line" as const, point: s.t_s.length <= 60 },
+        encoding: {
+          x,
+          y: { field: "value", type: "quantitative" as const, title: yTitle },
+          color: {
+            field: "line",
+            type: "nominal" as const,
+            scale: { range: color },
+            legend: { title: null, orient: "right" as const },
+          },
+        },
       },
-    },
+      ...ruleLayers,
+    ],
   });
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",

@@ -215,6 +215,29 @@ test("the soak chart draws each sampled series as a line through every sample, w
   }
 });
 
+test("the soak chart marks where the load stopped and where the buffer was drained, at those samples", async () => {
+  const n = 12;
+  const root = parseSvg(await toSvg(soakSpec(synthetic(n), source("x"), { load_end: 4, drained: 7 })));
+  const shown = texts(root);
+  assert.equal(shown.filter((t) => t === "load stopped").length, 4, "one per panel");
+  assert.equal(shown.filter((t) => t === "buffer drained").length, 4, "one per panel");
+  const rules = all(root, (e) => e.tag === "line" && e.attrs["aria-roledescription"] === "rule mark");
+  assert.equal(rules.length, 2 * 4);
+  const lines = all(root, (e) => e.tag === "path" && e.attrs["aria-roledescription"] === "line mark");
+  const xs = [...(lines[0]!.attrs.d ?? "").matchAll(/[ML]([-\d.e]+),/g)].map((m) => Number(m[1]));
+  assert.equal(xs.length, n);
+  const ruleXs = rules.map((r) => Number(/translate\(([-\d.e]+),/.exec(r.attrs.transform ?? "")?.[1]));
+  for (const i of [4, 7])
+    assert.equal(
+      ruleXs.filter((x) => Math.abs(x - xs[i]!) < 0.01).length,
+      4,
+      `a rule at sample ${i} (x ${xs[i]}) in each panel: ${ruleXs.join(", ")}`,
+    );
+  // Marks outside the series are left out rather than drawn at a wrong place.
+  const none = parseSvg(await toSvg(soakSpec(synthetic(n), source("x"), { load_end: n, drained: -1 })));
+  assert.equal(all(none, (e) => e.attrs["aria-roledescription"] === "rule mark").length, 0);
+});
+
 test("a soak series that is not one the chart can draw is refused, naming what is wrong", () => {
   const s = synthetic(10);
   assert.throws(() => checkSoakSeries({ ...s, fds: s.fds.slice(1) }), /fds has 9 samples, t_s has 10/);
@@ -301,7 +324,15 @@ test("npm run plots draws the kept results and a soak run, notes what does not e
     machine: { ...machine, platform: "linux-arm64" },
     command: "npm run drill -- soak --short",
     drills: {
-      soak: { ok: true, figures: {}, findings: [], description: "soak", seconds: 60, series: synthetic(8) },
+      soak: {
+        ok: true,
+        figures: {},
+        findings: [],
+        description: "soak",
+        seconds: 60,
+        series: synthetic(8),
+        details: { marks: { load_end: 3, drained: 5 } },
+      },
     },
     ok: true,
   };
@@ -327,8 +358,11 @@ test("npm run plots draws the kept results and a soak run, notes what does not e
       (x) => x.startsWith("npm run drill -- soak --short") && x.includes("2026-01-02 04:00 UTC"),
     ),
   );
+  for (const t of ["load stopped", "buffer drained"])
+    assert.ok(texts(soak).includes(t), `the soak's ${t} mark is not drawn`);
   const cmd = parseSvg(readFileSync(join(out, "commands-latency.svg"), "utf8"));
-  assert.equal(bars(cmd).length, Object.keys(COMMAND_LATENCY[0]!.figures).length);
+  const set = COMMAND_LATENCY[0]!;
+  assert.equal(bars(cmd).length, Object.keys(set.figures).length * (set.peerLabel ? 2 : 1));
   assert.equal(
     bars(parseSvg(readFileSync(join(out, "throughput.svg"), "utf8"))).length,
     2 * 3,
