@@ -377,6 +377,7 @@ export class CommandRouter {
       return { result, settled: done };
     }
     this.o.ledger.begin(command.id, Date.now());
+    await this.o.ledger.durable();
     const write = Promise.resolve().then(() =>
       adapter.write!({ device: command.device, point: command.point }, command.value),
     );
@@ -436,6 +437,15 @@ export class CommandRouter {
   /** Publishes a result, retrying until Iggy confirms it; false if the router stopped first. */
   private async publish(result: CommandResult, codec: CommandCodec): Promise<boolean> {
     const { client, stream, resultsTopic, gatewayId, log } = this.o;
+    try {
+      // The answer survives a power cut before anyone learns of it.
+      await this.o.ledger.durable();
+    } catch (e) {
+      log.error(
+        { err: e, command: result.id },
+        "cannot make the command ledger durable; publishing the result anyway",
+      );
+    }
     const message = resultMessage(result, gatewayId, codec);
     while (!this.abort.signal.aborted) {
       let problem: string;

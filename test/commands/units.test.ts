@@ -278,3 +278,32 @@ test("the ledger keeps answered ids and begun writes across a reopen, and forget
   t.after(() => reader.close());
   assert.deepEqual(reader.recent(10), []);
 });
+
+test("the ledger makes commits durable off the event loop, and commits made meanwhile share one sync", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "ledger-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const ledger = new CommandLedger(join(dir, "commands.sqlite"));
+  t.after(() => ledger.close());
+  await ledger.durable();
+  assert.equal(ledger.syncs, 0, "nothing committed, nothing synced");
+  ledger.begin("a", 1);
+  await ledger.durable();
+  assert.equal(ledger.syncs, 1);
+  await ledger.durable();
+  assert.equal(ledger.syncs, 1, "a second call with nothing new does not sync again");
+  const waits: Promise<void>[] = [];
+  for (let i = 0; i < 50; i++) {
+    ledger.begin(`b${i}`, 2);
+    waits.push(ledger.durable());
+  }
+  await Promise.all(waits);
+  assert.ok(
+    ledger.syncs <= 3,
+    `50 commits made while syncs ran took ${ledger.syncs - 1} syncs, not one each`,
+  );
+  assert.ok(ledger.syncs >= 2);
+  ledger.answer({ id: "a" }, { id: "a", status: "ok", at: 3 });
+  const before = ledger.syncs;
+  await ledger.durable();
+  assert.equal(ledger.syncs, before + 1, "an answer is synced too");
+});
