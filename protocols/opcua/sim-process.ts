@@ -1,7 +1,7 @@
 // Runs an OPC-UA simulator in a process of its own (benchmarks and tests keep its CPU apart).
 // Reads a JSON array of opcua device configs (already validated) from the file in argv[2], starts
 // the simulator, and prints one JSON line {"ready":true,"endpoints":{device:url},"certificate":FILE};
-// then answers IPC messages {cmd:"counts"} with {writes, restarts, changes, cpu},
+// then answers IPC messages {cmd:"counts"} with {writes, restarts, changes, sent, sessions, cpu},
 // {cmd:"restart",device,downMs} with {restarted:device}, {cmd:"pause"} and {cmd:"resume"} (the
 // animation) with {paused|resumed:true, changes}, and exits on {cmd:"stop"} or a closed channel.
 // SIM_ANIMATE_MS sets how often values change; SIM_START_PAUSED=1 keeps them still until "resume".
@@ -33,6 +33,10 @@ process.on("message", (m: { cmd?: string; device?: string; downMs?: number }) =>
       writes: sim.writeCounts(),
       restarts: sim.restartCounts(),
       changes: sim.changeCount(),
+      sent: sim.notificationsSent(),
+      sessions: Object.fromEntries(
+        devices.filter((d) => d.enabled).map((d) => [d.id, sim.sessionCount(d.id)]),
+      ),
       cpu: process.cpuUsage(),
     });
   }

@@ -306,6 +306,22 @@ export class OpcuaSimulator implements Simulator {
     return this.changes;
   }
 
+  /**
+   * Data change notifications the servers have put into notification messages for the subscriptions
+   * open now (initial values included): beside `changeCount()`, what sampling made of the changes.
+   */
+  notificationsSent(): number {
+    let n = 0;
+    for (const ep of this.endpoints.values()) {
+      for (const session of ep.server?.engine.getSessions() ?? []) {
+        for (const sub of session.publishEngine?.subscriptions ?? []) {
+          n += sub.subscriptionDiagnostics.dataChangeNotificationsCount;
+        }
+      }
+    }
+    return n;
+  }
+
   /** Sets a point's value (and its status back to Good). */
   set(deviceId: string, point: string, value: OpcuaSimValue): void {
     const p = this.point(deviceId, point);

@@ -255,7 +255,7 @@ test("Bad status for a point and for a whole device, then Good again; a subscrip
   assert.throws(() => sim.setStatus("press-4", "speed", "NoSuchStatus"), /no OPC-UA StatusCode/);
 });
 
-test("paused values stay as served; resumed, every change the simulator counts reaches a subscriber", async (t) => {
+test("paused values stay as served; resumed, every change the simulator counts reaches a subscriber, as many as the server says it sent", async (t) => {
   const pki = tempDir(t, "opcua-client-pki-");
   const points = Array.from({ length: 20 }, (_, i) => ({
     name: `v${i}`,
@@ -293,6 +293,8 @@ test("paused values stay as served; resumed, every change the simulator counts r
   // A read answered after the last notification: nothing more was on its way.
   await readValue(s, "ns=1;s=v0");
   assert.equal(received - points.length, made);
+  // The server's own count of the notifications it sent this subscription: every one arrived.
+  assert.equal(sim.notificationsSent(), received);
   for (let i = 0; i < points.length; i++) assert.equal(last.get(i), sim.get("plc", `v${i}`));
 
   sim.resumeAnimation();
