@@ -49,6 +49,8 @@ export type SecurityPolicyName = "None" | "Basic256Sha256" | "Aes128_Sha256_RsaO
 export interface OpcuaSimulatorOptions {
   /** How often values of read-only points change; 0 freezes them. Default 1000 ms. */
   animateMs?: number;
+  /** Values stay as they are until `resumeAnimation()` (a benchmark subscribes before they move). */
+  startPaused?: boolean;
   /** Faults from the start, by device id. */
   faults?: Record<string, SimFault>;
   /**
@@ -135,6 +137,9 @@ export class OpcuaSimulator implements Simulator {
   private readonly endpoints = new Map<string, Endpoint>();
   private timer: NodeJS.Timeout | undefined;
   private tick = 0;
+  /** Values the animation changed on a served variable (what subscribers can see), since start. */
+  private changes = 0;
+  private paused: boolean;
   private readonly animateMs: number;
   private readonly pkiDir: string;
   private readonly ownPki: boolean;
@@ -148,6 +153,7 @@ export class OpcuaSimulator implements Simulator {
     private readonly opts: OpcuaSimulatorOptions = {},
   ) {
     this.animateMs = opts.animateMs ?? 1000;
+    this.paused = opts.startPaused ?? false;
     this.ownPki = opts.pkiDir === undefined;
     this.pkiDir = opts.pkiDir ?? mkdtempSync(join(tmpdir(), "iggy-edge-opcua-sim-"));
     let anon = 0;
@@ -239,13 +245,7 @@ export class OpcuaSimulator implements Simulator {
       throw e;
     }
     for (const d of this.devices.values()) this.applyFault(d);
-    if (this.animateMs > 0) {
-      this.timer = setInterval(() => {
-        this.tick++;
-        for (const d of this.devices.values()) this.animate(d);
-      }, this.animateMs);
-      this.timer.unref();
-    }
+    if (!this.paused) this.startAnimation();
     this.opts.log?.info(
       { devices: this.devices.size, endpoints: [...this.endpoints.values()].map((e) => this.urlOf(e)) },
       "opcua simulator listening",
@@ -286,6 +286,40 @@ export class OpcuaSimulator implements Simulator {
   /** The servers' certificate file (PEM). */
   get certificateFile(): string {
     return join(this.pkiDir, "own", "certs", "certificate.pem");
+  }
+
+  /** Stops the values of read-only points changing (they keep their last value). */
+  pauseAnimation(): void {
+    this.paused = true;
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** The values change again, every `animateMs` from now. */
+  resumeAnimation(): void {
+    this.paused = false;
+    if (!this.stopped && this.timer === undefined) this.startAnimation();
+  }
+
+  /** Values the animation has changed on served variables since start (one a point a tick at most). */
+  changeCount(): number {
+    return this.changes;
+  }
+
+  /**
+   * Data change notifications the servers have put into notification messages for the subscriptions
+   * open now (initial values included): beside `changeCount()`, what sampling made of the changes.
+   */
+  notificationsSent(): number {
+    let n = 0;
+    for (const ep of this.endpoints.values()) {
+      for (const session of ep.server?.engine.getSessions() ?? []) {
+        for (const sub of session.publishEngine?.subscriptions ?? []) {
+          n += sub.subscriptionDiagnostics.dataChangeNotificationsCount;
+        }
+      }
+    }
+    return n;
   }
 
   /** Sets a point's value (and its status back to Good). */
@@ -388,11 +422,23 @@ export class OpcuaSimulator implements Simulator {
     }
   }
 
+  private startAnimation(): void {
+    if (this.animateMs <= 0) return;
+    this.timer = setInterval(() => {
+      this.tick++;
+      for (const d of this.devices.values()) this.animate(d);
+    }, this.animateMs);
+    this.timer.unref();
+  }
+
   private animate(dev: SimDevice): void {
     const t = this.tick;
     for (const p of dev.points) {
       if (p.writable) continue; // a writable point keeps what was written
-      p.value = animatedValue(p.type, p.index, t, dev.id);
+      const value = animatedValue(p.type, p.index, t, dev.id);
+      // Counted only where a subscriber can see it: a new value on a variable being served.
+      if (value !== p.value && p.variable !== undefined) this.changes++;
+      p.value = value;
       this.publish(dev, p);
     }
   }

@@ -255,6 +255,52 @@ test("Bad status for a point and for a whole device, then Good again; a subscrip
   assert.throws(() => sim.setStatus("press-4", "speed", "NoSuchStatus"), /no OPC-UA StatusCode/);
 });
 
+test("paused values stay as served; resumed, every change the simulator counts reaches a subscriber, as many as the server says it sent", async (t) => {
+  const pki = tempDir(t, "opcua-client-pki-");
+  const points = Array.from({ length: 20 }, (_, i) => ({
+    name: `v${i}`,
+    node: `ns=1;s=v${i}`,
+    type: "Double",
+  }));
+  const sim = await startSimulator(t, [opcuaDeviceConfig("plc", points)], {
+    animateMs: 200,
+    startPaused: true,
+  });
+  const s = await session(t, sim.endpoint("plc"), pki);
+  const sub = await s.createSubscription2({ requestedPublishingInterval: 50, publishingEnabled: true });
+  // Exception-based items (sampling 0): the server reports each change, ticks being 200 ms apart.
+  const group = await sub.monitorItems(
+    points.map((p) => ({ nodeId: p.node, attributeId: AttributeIds.Value })),
+    { samplingInterval: 0, queueSize: 10, discardOldest: true },
+    2, // TimestampsToReturn.Both
+  );
+  let received = 0;
+  const last = new Map<number, unknown>();
+  group.on("changed", (_item, dv, index) => {
+    received++;
+    last.set(index, dv.value.value);
+  });
+  await waitFor("the initial values", () => received >= points.length);
+  assert.equal(received, points.length);
+  assert.equal(sim.changeCount(), 0, "paused from the start: no change made");
+  for (let i = 0; i < points.length; i++) assert.equal(last.get(i), sim.get("plc", `v${i}`));
+
+  sim.resumeAnimation();
+  await waitFor("three ticks of changes", () => sim.changeCount() >= 3 * points.length);
+  sim.pauseAnimation();
+  const made = sim.changeCount();
+  await waitFor(`the ${made} changes made`, () => received - points.length >= made);
+  // A read answered after the last notification: nothing more was on its way.
+  await readValue(s, "ns=1;s=v0");
+  assert.equal(received - points.length, made);
+  // The server's own count of the notifications it sent this subscription: every one arrived.
+  assert.equal(sim.notificationsSent(), received);
+  for (let i = 0; i < points.length; i++) assert.equal(last.get(i), sim.get("plc", `v${i}`));
+
+  sim.resumeAnimation();
+  await waitFor("changes again after a second resume", () => sim.changeCount() > made);
+});
+
 test("slow responses: with a delay fault a read is answered no sooner than the delay", async (t) => {
   const pki = tempDir(t, "opcua-client-pki-");
   const sim = await startSimulator(t, [opcuaDeviceConfig("press-4", EVERY_TYPE.slice(9, 11))], {
