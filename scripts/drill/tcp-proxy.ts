@@ -7,7 +7,7 @@ import { createServer, connect, type Server, type Socket } from "node:net";
 export type ProxyMode =
   | { kind: "pass"; delayMs?: number }
   | { kind: "down" }
-  /** Each new connection passes `replies()` reply chunks, then is cut when the next one arrives. */
+  /** Each connection (open or new) passes `replies()` more reply chunks, then is cut when the next one arrives. */
   | { kind: "cut-replies"; replies: () => number };
 
 interface Pair {
@@ -64,6 +64,7 @@ export class TcpProxy {
 
   set(mode: ProxyMode): void {
     this.mode = mode;
+    if (mode.kind === "cut-replies") for (const p of this.pairs) p.repliesLeft = mode.replies();
     if (mode.kind === "down") {
       for (const p of [...this.pairs]) {
         this.refused++;
