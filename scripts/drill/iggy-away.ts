@@ -4,7 +4,15 @@
 // held back), replies lost (connections cut when a reply comes: the send's fate unknown to the
 // gateway), and Iggy killed mid-batch and started again on its data dir. After each the backlog
 // drains; at the end Iggy is read with its Python SDK: every acknowledged reading once, in order.
-import { rssOf, until, type Drill, type DrillContext, type DrillOptions, type DrillResult } from "./kit.js";
+import {
+  fdsOf,
+  rssOf,
+  until,
+  type Drill,
+  type DrillContext,
+  type DrillOptions,
+  type DrillResult,
+} from "./kit.js";
 import {
   depthOf,
   drainBuffer,
@@ -28,6 +36,7 @@ interface PhaseReport {
   drain_seconds: number;
   peak_depth: number;
   rss_mib_after_drain: number | null;
+  fds_after_drain: number | null;
 }
 
 async function counter(m: MixedLoad, sample: string): Promise<number> {
@@ -63,11 +72,14 @@ async function phase(
     drain_seconds: drain.seconds,
     peak_depth: Math.max(drain.peakDepth, figures.depth_reached ?? 0),
     rss_mib_after_drain: rss === null ? null : Math.round((rss / 1048576) * 10) / 10,
+    fds_after_drain: m.gw.pid === null ? null : fdsOf(m.gw.pid),
   };
   log(
     `${name}: ${Object.entries(figures)
       .map(([k, v]) => `${k} ${v}`)
-      .join(", ")}; drained in ${drain.seconds.toFixed(1)} s, RSS ${report.rss_mib_after_drain} MiB`,
+      .join(
+        ", ",
+      )}; drained in ${drain.seconds.toFixed(1)} s, RSS ${report.rss_mib_after_drain} MiB, ${report.fds_after_drain} fds`,
   );
   return report;
 }
@@ -271,6 +283,8 @@ export async function runIggyAway(options: DrillOptions, ctx: DrillContext): Pro
     rss_mib_first_drained: rss[0] ?? 0,
     rss_mib_last_drained: rss.at(-1) ?? 0,
     rss_mib_growth: Math.round(((rss.at(-1) ?? 0) - (rss[0] ?? 0)) * 10) / 10,
+    fds_first_drained: phases[0]?.fds_after_drain ?? 0,
+    fds_last_drained: phases.at(-1)?.fds_after_drain ?? 0,
     seconds: Math.round((Date.now() - started) / 1000),
   };
   for (const p of phases)
