@@ -53,10 +53,11 @@ export async function runSoak(options: SoakOptions, ctx: DrillContext): Promise<
   await sleep(loadSeconds * 1000);
   for (const l of m.loads) await l.endRound();
   const loadEnd = sampler.length;
+  const loadEndMs = Date.now();
   log("the load stopped; draining the backlog");
   await finishLoads(m);
   const drainedAt = sampler.length;
-  const drainSeconds = (Date.now() - started) / 1000 - loadSeconds;
+  const drainSeconds = (Date.now() - loadEndMs) / 1000;
   log(`drained; ${idleSeconds} s idle (Modbus still polled)`);
   await sleep(idleSeconds * 1000);
   await sampler.sample();
