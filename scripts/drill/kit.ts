@@ -25,6 +25,8 @@ export interface DrillResult {
   findings: string[];
   /** Anything else worth keeping in the summary. */
   details?: Record<string, unknown>;
+  /** Samples over time, one array per quantity, all of one length (the soak's; the plots draw them). */
+  series?: Record<string, number[]>;
 }
 
 export interface Drill {
