@@ -256,7 +256,9 @@ export class OpcuaAdapter implements ProtocolAdapter {
         dev.stats.connectFailures++;
         await this.teardown(dev);
         const message = errorText(e);
-        const hint = /untrusted|BadCertificate/i.test(message) ? await untrustedHint(this.certs) : undefined;
+        const hint = /untrusted|BadCertificate/i.test(message)
+          ? await untrustedHint(this.context.dataDir)
+          : undefined;
         if (
           this.states.down(dev.id, hint ? `${message}; ${hint}` : message, {
             endpoint: dev.cfg.connection.endpoint,
