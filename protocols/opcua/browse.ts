@@ -6,21 +6,18 @@ import { join } from "node:path";
 import {
   AttributeIds,
   BrowseDirection,
-  MessageSecurityMode,
   NodeClass,
   NodeClassMask,
   OPCUACertificateManager,
-  OPCUAClient,
-  SecurityPolicy,
   StatusCodes,
-  UserTokenType,
   browseAll,
   coerceNodeId,
   makeBrowsePath,
   type ClientSession,
+  type OPCUAClient,
   type ReferenceDescription,
-  type UserIdentityInfo,
 } from "node-opcua";
+import { createClient, openSession } from "./session.js";
 import type { OpcuaPointType, SecurityModeName, SecurityPolicyName } from "./simulator.js";
 
 export interface OpcuaConnectOptions {
@@ -29,6 +26,9 @@ export interface OpcuaConnectOptions {
   securityPolicy?: SecurityPolicyName;
   username?: string | undefined;
   password?: string | undefined;
+  /** X.509 user: the certificate file (PEM or DER) and its private key (PEM). */
+  userCertificate?: string | undefined;
+  userPrivateKey?: string | undefined;
   /** The client's PKI store: its own certificate (made on first use) and its trust list of servers. */
   pkiDir: string;
   /** Trust a server certificate that is not in the trust list yet (and keep it there). */
@@ -61,15 +61,14 @@ export async function connectOpcua(opts: OpcuaConnectOptions): Promise<OpcuaConn
     automaticallyAcceptUnknownCertificate: opts.trustUnknownServer ?? false,
   });
   await certificateManager.initialize();
-  const client = OPCUAClient.create({
+  const client = createClient({
     applicationName: "iggy-edge browse",
     applicationUri: "urn:iggy-edge:browse",
-    clientCertificateManager: certificateManager,
-    securityMode: MessageSecurityMode[mode],
-    securityPolicy: SecurityPolicy[policy],
-    endpointMustExist: false,
+    certificateManager,
+    securityMode: mode,
+    securityPolicy: policy,
     keepSessionAlive: false,
-    requestedSessionTimeout: 60_000,
+    sessionTimeoutMs: 60_000,
     connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 1000 },
   });
   // The client's own certificate, made on first use (seconds on a Pi), is not part of the connect time.
@@ -87,17 +86,11 @@ export async function connectOpcua(opts: OpcuaConnectOptions): Promise<OpcuaConn
     await certificateManager.dispose().catch(() => {});
   };
   try {
-    const identity: UserIdentityInfo =
-      opts.username !== undefined
-        ? { type: UserTokenType.UserName, userName: opts.username, password: opts.password ?? "" }
-        : { type: UserTokenType.Anonymous };
-    const session = await Promise.race([
-      (async () => {
-        await client.connect(opts.endpoint);
-        return client.createSession(identity);
-      })(),
+    // Without a signal, openSession gives a session or throws.
+    const session = (await Promise.race([
+      openSession(client, opts.endpoint, opts),
       timeout,
-    ]);
+    ])) as ClientSession;
     return {
       client,
       session,

@@ -1,9 +1,12 @@
 // X.509 user authentication against asyncua (not ours) on SignAndEncrypt/Basic256Sha256: the user
 // certificate asyncua was told to accept (PEM, and the same one in DER) logs in and reads; another
 // certificate is refused with the server's BadUserAccessDenied, and that device alone stays down.
+// `connectOpcua` (browse's connect, the same session helper) logs in with it too.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
+import { AttributeIds } from "node-opcua";
+import { connectOpcua } from "../../protocols/opcua/browse.js";
 import { tempDir } from "../iggy/helpers.js";
 import { adapterFor, opcuaDevice, recorder, startPeer, trustPeerCertificate, waitFor } from "./helpers.js";
 
@@ -59,5 +62,21 @@ test(
     assert.equal(state("user-pem").up, true);
     assert.equal(state("user-der").up, true);
     assert.ok(!rec.text().includes("PRIVATE KEY"), "no private key in the log");
+
+    const pki = tempDir("iggy-edge-opcua-browse-pki-");
+    t.after(() => pki.remove());
+    const conn = await connectOpcua({
+      endpoint: peer.endpoint,
+      securityMode: "SignAndEncrypt",
+      securityPolicy: "Basic256Sha256",
+      userCertificate: join(users.path, "user_cert.pem"),
+      userPrivateKey: join(users.path, "user_key.pem"),
+      pkiDir: pki.path,
+      trustUnknownServer: true,
+    });
+    t.after(() => conn.close());
+    const dv = await conn.session.read({ nodeId: "ns=2;s=Counter", attributeId: AttributeIds.Value });
+    assert.ok(dv.statusCode.isGood(), dv.statusCode.name);
+    assert.equal(typeof dv.value.value, "number");
   },
 );
