@@ -7,6 +7,7 @@ import { configOption } from "./config-option.js";
 export interface TrustCliOptions {
   config: string;
   dataDir?: string;
+  pkiDir?: string;
   json?: boolean;
 }
 
@@ -20,6 +21,10 @@ export function opcuaCommand(): Command {
     .argument("[cert]", "the rejected certificate to trust: a thumbprint prefix or its file name")
     .addOption(configOption())
     .option("--data-dir <dir>", "the gateway's data directory (instead of gateway.data_dir of the config)")
+    .option(
+      "--pki-dir <dir>",
+      "a PKI folder of its own (such as `browse --pki-dir`) instead of the gateway's",
+    )
     .option("--json", "list as JSON lines")
     .action(async (cert: string | undefined, o: TrustCliOptions) => {
       const { runTrust } = await import("./opcua-trust.js");

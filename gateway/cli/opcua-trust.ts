@@ -32,14 +32,13 @@ function line(c: StoredCertificate): string {
 }
 
 export async function runTrust(cert: string | undefined, o: TrustCliOptions): Promise<number> {
-  let dataDir: string;
+  let pkiDir: string;
   try {
-    dataDir = o.dataDir ?? dataDirFromConfig(o.config);
+    pkiDir = o.pkiDir ?? pkiDirOf(o.dataDir ?? dataDirFromConfig(o.config));
   } catch (e) {
     console.error(`iggy-edge opcua trust: ${(e as Error).message} (or pass --data-dir DIR)`);
     return 2;
   }
-  const pkiDir = pkiDirOf(dataDir);
   if (cert === undefined) {
     const rejected = await listCertificates(rejectedDirOf(pkiDir));
     if (o.json) {

@@ -18,6 +18,7 @@ import {
   type ReferenceDescription,
 } from "node-opcua";
 import { createClient, openSession } from "./session.js";
+import { newestRejected, trustCommand, type StoredCertificate } from "./trust-list.js";
 import type { OpcuaPointType, SecurityModeName, SecurityPolicyName } from "./simulator.js";
 
 export interface OpcuaConnectOptions {
@@ -101,18 +102,30 @@ export async function connectOpcua(opts: OpcuaConnectOptions): Promise<OpcuaConn
     };
   } catch (e) {
     await dispose();
-    throw new OpcuaConnectError(connectFailure(e as Error, opts, mode, policy));
+    const rejected = /certificate/i.test((e as Error).message)
+      ? await newestRejected(opts.pkiDir)
+      : undefined;
+    throw new OpcuaConnectError(connectFailure(e as Error, opts, mode, policy, rejected));
   } finally {
     clearTimeout(timer);
   }
 }
 
-function connectFailure(e: Error, opts: OpcuaConnectOptions, mode: string, policy: string): string {
+function connectFailure(
+  e: Error,
+  opts: OpcuaConnectOptions,
+  mode: string,
+  policy: string,
+  rejected: StoredCertificate | undefined,
+): string {
   const msg = e.message.split("\n")[0] ?? String(e);
   const where = `${opts.endpoint} (${mode}/${policy}${opts.username ? `, user ${opts.username}` : ""})`;
   if (/certificate/i.test(msg) && mode !== "None") {
+    const command = rejected
+      ? `run ${trustCommand(rejected, { pkiDir: opts.pkiDir })} (${rejected.subject}) or `
+      : "";
     return (
-      `cannot connect to ${where}: ${msg}. If the server's certificate was refused, trust it: move it from ` +
+      `cannot connect to ${where}: ${msg}. If the server's certificate was refused, trust it: ${command}move it from ` +
       `${join(opts.pkiDir, "rejected")} to ${join(opts.pkiDir, "trusted", "certs")}, or run again with --trust-server`
     );
   }

@@ -4,7 +4,7 @@
 // command that trusts it (`iggy-edge opcua trust THUMBPRINT`, see trust-list.ts).
 import { OPCUACertificateManager } from "node-opcua";
 import { join } from "node:path";
-import { listCertificates, pkiDirOf, rejectedDirOf, trustCommand, trustedDirOf } from "./trust-list.js";
+import { newestRejected, pkiDirOf, trustCommand, trustedDirOf } from "./trust-list.js";
 
 export interface CertificateFiles {
   pkiDir: string;
@@ -36,10 +36,10 @@ export async function certificateManager(pkiDir: string): Promise<OPCUACertifica
  */
 export async function untrustedHint(dataDir: string): Promise<string | undefined> {
   const pkiDir = pkiDirOf(dataDir);
-  const newest = (await listCertificates(rejectedDirOf(pkiDir)).catch(() => [])).at(-1);
+  const newest = await newestRejected(pkiDir);
   if (!newest) return undefined;
   return (
-    `to trust this server (${newest.subject}), run: ${trustCommand(newest, dataDir)} ` +
+    `to trust this server (${newest.subject}), run: ${trustCommand(newest, { dataDir })} ` +
     `(or move ${newest.file} to ${trustedDirOf(pkiDir)}/)`
   );
 }

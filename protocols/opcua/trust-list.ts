@@ -101,7 +101,17 @@ export async function trustRejected(pkiDir: string, ref: string): Promise<Stored
   return { ...cert, file };
 }
 
-/** The exact command that trusts `cert`, for a log line. */
-export function trustCommand(cert: StoredCertificate, dataDir: string): string {
-  return `iggy-edge opcua trust ${cert.thumbprint} --data-dir ${resolve(dataDir)}`;
+/** The exact command that trusts `cert`: in the gateway's data directory, or in a PKI folder of its own. */
+export function trustCommand(
+  cert: StoredCertificate,
+  where: { dataDir: string } | { pkiDir: string },
+): string {
+  const option =
+    "dataDir" in where ? `--data-dir ${resolve(where.dataDir)}` : `--pki-dir ${resolve(where.pkiDir)}`;
+  return `iggy-edge opcua trust ${cert.thumbprint} ${option}`;
+}
+
+/** The newest certificate in `pkiDir`'s rejected/ (the one a refused connection just stored), if any. */
+export async function newestRejected(pkiDir: string): Promise<StoredCertificate | undefined> {
+  return (await listCertificates(rejectedDirOf(pkiDir)).catch(() => [])).at(-1);
 }
