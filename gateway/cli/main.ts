@@ -12,6 +12,7 @@ import { tailCommand } from "./tail-command.js";
 import { simulateCommand } from "./simulate-command.js";
 import { VERSION } from "../version.js";
 import { commandCommand } from "./command-command.js";
+import { opcuaCommand } from "./opcua-command.js";
 import { statusCommand } from "./status-command.js";
 
 export function buildProgram(): Command {
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
     checkCommand(),
     simulateCommand(),
     browseCommand(),
+    opcuaCommand(),
     tailCommand(),
     commandCommand(),
     devIggyCommand(),

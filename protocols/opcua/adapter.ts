@@ -10,11 +10,8 @@ import {
   DataChangeTrigger,
   DataType,
   DeadbandType,
-  MessageSecurityMode,
-  OPCUAClient,
-  SecurityPolicy,
+  type OPCUAClient,
   TimestampsToReturn,
-  UserTokenType,
   Variant,
   VariantArrayType,
   makeBrowsePath,
@@ -27,9 +24,7 @@ import {
   type DataValue,
   type NodeId,
   type OPCUACertificateManager,
-  type UserIdentityInfo,
 } from "node-opcua";
-import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type {
   AdapterDeps,
@@ -47,6 +42,7 @@ import { DeviceStates } from "../device-state.js";
 import { sleep } from "../sleep.js";
 import { CoercionError, coerceForWrite, OPCUA_TYPES, type NodeValue, type OpcuaType } from "./coerce.js";
 import { applicationCertificateFiles, certificateManager, untrustedHint } from "./pki.js";
+import { createClient, openSession } from "./session.js";
 import type { OpcuaDeviceConfig, OpcuaPointConfig } from "./schema.js";
 import { convertVariant, qualityOf, scaled, timestampOf } from "./values.js";
 
@@ -256,7 +252,9 @@ export class OpcuaAdapter implements ProtocolAdapter {
         dev.stats.connectFailures++;
         await this.teardown(dev);
         const message = errorText(e);
-        const hint = /untrusted|BadCertificate/i.test(message) ? await untrustedHint(this.certs) : undefined;
+        const hint = /untrusted|BadCertificate/i.test(message)
+          ? await untrustedHint(this.context.dataDir)
+          : undefined;
         if (
           this.states.down(dev.id, hint ? `${message}; ${hint}` : message, {
             endpoint: dev.cfg.connection.endpoint,
@@ -278,17 +276,16 @@ export class OpcuaAdapter implements ProtocolAdapter {
     const files = applicationCertificateFiles(this.context.dataDir);
     const certs = this.certs!;
     certs.referenceCounter++; // the client's disconnect disposes it once; the adapter keeps it
-    const client = OPCUAClient.create({
+    const client = createClient({
       applicationName: "iggy-edge",
       applicationUri: `urn:iggy-edge:${this.context.gatewayId}`,
       clientName: `iggy-edge/${dev.id}`,
-      securityMode: MessageSecurityMode[c.security_mode],
-      securityPolicy: SecurityPolicy[c.security_policy],
-      endpointMustExist: false,
+      securityMode: c.security_mode,
+      securityPolicy: c.security_policy,
       keepSessionAlive: true,
-      requestedSessionTimeout: c.session_timeout_ms,
-      defaultTransactionTimeout: c.timeout_ms,
-      clientCertificateManager: certs,
+      sessionTimeoutMs: c.session_timeout_ms,
+      transactionTimeoutMs: c.timeout_ms,
+      certificateManager: certs,
       certificateFile: files.certificateFile,
       privateKeyFile: files.privateKeyFile,
       // The first connect gives up after one retry (run() goes on trying with its backoff); a
@@ -335,9 +332,18 @@ export class OpcuaAdapter implements ProtocolAdapter {
       dev.stats.reconnects++;
       this.states.up(dev.id, { endpoint: c.endpoint, reconnected: true });
     });
-    await client.connect(c.endpoint);
-    if (signal.aborted) return;
-    const session = await client.createSession(userIdentity(c));
+    const session = await openSession(
+      client,
+      c.endpoint,
+      {
+        username: c.username,
+        password: c.password,
+        userCertificate: c.user_certificate,
+        userPrivateKey: c.user_private_key,
+      },
+      signal,
+    );
+    if (!session) return;
     dev.session = session;
     session.on("session_closed", () => undefined);
     await this.readLimits(dev, session);
@@ -692,27 +698,6 @@ function parseNodeId(device: string, p: OpcuaPointConfig): NodeId {
   } catch (e) {
     throw new Error(`opcua device ${device} point ${p.name}: ${errorText(e)}`);
   }
-}
-
-function userIdentity(c: OpcuaDeviceConfig["connection"]): UserIdentityInfo {
-  if (c.username !== undefined && c.password !== undefined) {
-    return { type: UserTokenType.UserName, userName: c.username, password: c.password };
-  }
-  if (c.user_certificate !== undefined && c.user_private_key !== undefined) {
-    const cert = readFileSync(c.user_certificate);
-    const der = cert.toString("latin1").includes("-----BEGIN") ? pemToDer(cert.toString("utf8")) : cert;
-    return {
-      type: UserTokenType.Certificate,
-      certificateData: der,
-      privateKey: readFileSync(c.user_private_key, "utf8"),
-    } as UserIdentityInfo;
-  }
-  return { type: UserTokenType.Anonymous };
-}
-
-function pemToDer(pem: string): Buffer {
-  const body = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, "").replace(/\s+/g, "");
-  return Buffer.from(body, "base64");
 }
 
 /** Int64/UInt64 travel in node-opcua as [high, low] 32-bit halves. */

@@ -6,21 +6,19 @@ import { join } from "node:path";
 import {
   AttributeIds,
   BrowseDirection,
-  MessageSecurityMode,
   NodeClass,
   NodeClassMask,
   OPCUACertificateManager,
-  OPCUAClient,
-  SecurityPolicy,
   StatusCodes,
-  UserTokenType,
   browseAll,
   coerceNodeId,
   makeBrowsePath,
   type ClientSession,
+  type OPCUAClient,
   type ReferenceDescription,
-  type UserIdentityInfo,
 } from "node-opcua";
+import { createClient, openSession } from "./session.js";
+import { newestRejected, trustCommand, type StoredCertificate } from "./trust-list.js";
 import type { OpcuaPointType, SecurityModeName, SecurityPolicyName } from "./simulator.js";
 
 export interface OpcuaConnectOptions {
@@ -29,6 +27,9 @@ export interface OpcuaConnectOptions {
   securityPolicy?: SecurityPolicyName;
   username?: string | undefined;
   password?: string | undefined;
+  /** X.509 user: the certificate file (PEM or DER) and its private key (PEM). */
+  userCertificate?: string | undefined;
+  userPrivateKey?: string | undefined;
   /** The client's PKI store: its own certificate (made on first use) and its trust list of servers. */
   pkiDir: string;
   /** Trust a server certificate that is not in the trust list yet (and keep it there). */
@@ -61,15 +62,14 @@ export async function connectOpcua(opts: OpcuaConnectOptions): Promise<OpcuaConn
     automaticallyAcceptUnknownCertificate: opts.trustUnknownServer ?? false,
   });
   await certificateManager.initialize();
-  const client = OPCUAClient.create({
+  const client = createClient({
     applicationName: "iggy-edge browse",
     applicationUri: "urn:iggy-edge:browse",
-    clientCertificateManager: certificateManager,
-    securityMode: MessageSecurityMode[mode],
-    securityPolicy: SecurityPolicy[policy],
-    endpointMustExist: false,
+    certificateManager,
+    securityMode: mode,
+    securityPolicy: policy,
     keepSessionAlive: false,
-    requestedSessionTimeout: 60_000,
+    sessionTimeoutMs: 60_000,
     connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 1000 },
   });
   // The client's own certificate, made on first use (seconds on a Pi), is not part of the connect time.
@@ -87,17 +87,11 @@ export async function connectOpcua(opts: OpcuaConnectOptions): Promise<OpcuaConn
     await certificateManager.dispose().catch(() => {});
   };
   try {
-    const identity: UserIdentityInfo =
-      opts.username !== undefined
-        ? { type: UserTokenType.UserName, userName: opts.username, password: opts.password ?? "" }
-        : { type: UserTokenType.Anonymous };
-    const session = await Promise.race([
-      (async () => {
-        await client.connect(opts.endpoint);
-        return client.createSession(identity);
-      })(),
+    // Without a signal, openSession gives a session or throws.
+    const session = (await Promise.race([
+      openSession(client, opts.endpoint, opts),
       timeout,
-    ]);
+    ])) as ClientSession;
     return {
       client,
       session,
@@ -108,18 +102,30 @@ export async function connectOpcua(opts: OpcuaConnectOptions): Promise<OpcuaConn
     };
   } catch (e) {
     await dispose();
-    throw new OpcuaConnectError(connectFailure(e as Error, opts, mode, policy));
+    const rejected = /certificate/i.test((e as Error).message)
+      ? await newestRejected(opts.pkiDir)
+      : undefined;
+    throw new OpcuaConnectError(connectFailure(e as Error, opts, mode, policy, rejected));
   } finally {
     clearTimeout(timer);
   }
 }
 
-function connectFailure(e: Error, opts: OpcuaConnectOptions, mode: string, policy: string): string {
+function connectFailure(
+  e: Error,
+  opts: OpcuaConnectOptions,
+  mode: string,
+  policy: string,
+  rejected: StoredCertificate | undefined,
+): string {
   const msg = e.message.split("\n")[0] ?? String(e);
   const where = `${opts.endpoint} (${mode}/${policy}${opts.username ? `, user ${opts.username}` : ""})`;
   if (/certificate/i.test(msg) && mode !== "None") {
+    const command = rejected
+      ? `run ${trustCommand(rejected, { pkiDir: opts.pkiDir })} (${rejected.subject}) or `
+      : "";
     return (
-      `cannot connect to ${where}: ${msg}. If the server's certificate was refused, trust it: move it from ` +
+      `cannot connect to ${where}: ${msg}. If the server's certificate was refused, trust it: ${command}move it from ` +
       `${join(opts.pkiDir, "rejected")} to ${join(opts.pkiDir, "trusted", "certs")}, or run again with --trust-server`
     );
   }

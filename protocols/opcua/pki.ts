@@ -1,10 +1,10 @@
 // The gateway's OPC-UA application certificate and its trust list, under the data directory:
 // <data_dir>/opcua/pki/{own,trusted,rejected,issuers}. node-opcua makes the certificate on the first
-// connection; a server certificate nobody trusted yet lands in rejected/ and the gateway says which
-// file to move to trusted/certs/.
+// connection; a server certificate nobody trusted yet lands in rejected/ and the gateway names the
+// command that trusts it (`iggy-edge opcua trust THUMBPRINT`, see trust-list.ts).
 import { OPCUACertificateManager } from "node-opcua";
-import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { newestRejected, pkiDirOf, trustCommand, trustedDirOf } from "./trust-list.js";
 
 export interface CertificateFiles {
   pkiDir: string;
@@ -13,7 +13,7 @@ export interface CertificateFiles {
 }
 
 export function applicationCertificateFiles(dataDir: string): CertificateFiles {
-  const pkiDir = join(dataDir, "opcua", "pki");
+  const pkiDir = pkiDirOf(dataDir);
   return {
     pkiDir,
     certificateFile: join(pkiDir, "own", "certs", "client_certificate.pem"),
@@ -30,20 +30,16 @@ export async function certificateManager(pkiDir: string): Promise<OPCUACertifica
   return cm;
 }
 
-/** The newest certificate in rejected/ and where to move it; undefined when there is none. */
-export async function untrustedHint(cm: OPCUACertificateManager | null): Promise<string | undefined> {
-  if (!cm) return undefined;
-  const dir = cm.rejectedFolder;
-  let newest: { file: string; at: number } | undefined;
-  try {
-    for (const name of await readdir(dir)) {
-      const file = join(dir, name);
-      const at = (await stat(file)).mtimeMs;
-      if (!newest || at > newest.at) newest = { file, at };
-    }
-  } catch {
-    return undefined;
-  }
+/**
+ * How to trust the newest certificate in rejected/ (the one the failed connection just stored):
+ * the command, and the file to move as the alternative; undefined when there is none.
+ */
+export async function untrustedHint(dataDir: string): Promise<string | undefined> {
+  const pkiDir = pkiDirOf(dataDir);
+  const newest = await newestRejected(pkiDir);
   if (!newest) return undefined;
-  return `to trust this server, move ${newest.file} to ${cm.trustedFolder}/`;
+  return (
+    `to trust this server (${newest.subject}), run: ${trustCommand(newest, { dataDir })} ` +
+    `(or move ${newest.file} to ${trustedDirOf(pkiDir)}/)`
+  );
 }

@@ -17,8 +17,15 @@ export function asyncuaPython(): string {
 
 export interface PeerOptions {
   port: number;
-  /** A directory for the server's certificate: the only endpoint is Basic256Sha256 SignAndEncrypt. */
+  /** A directory for the server's certificate: the only endpoint is SignAndEncrypt with `policy`. */
   secureDir?: string;
+  /** The secure endpoint's policy (default Basic256Sha256). */
+  policy?: "Basic256Sha256" | "Aes128_Sha256_RsaOaep" | "Aes256_Sha256_RsaPss";
+  /**
+   * X.509 user authentication only: the server makes user_cert.pem/user_key.pem (accepted) and
+   * stranger_cert.pem/stranger_key.pem (refused) in this directory.
+   */
+  x509UserDir?: string;
   /** NAME:PASSWORD: the one user accepted (anonymous refused). */
   user?: string;
   /** Counter and Temperature change every this many ms (0: never). */
@@ -54,7 +61,9 @@ export class AsyncuaPeer {
     const o = this.options;
     const args = [SCRIPT, "--port", String(o.port), "--animate-ms", String(o.animateMs ?? 100)];
     if (o.secureDir) args.push("--secure", o.secureDir);
+    if (o.policy) args.push("--policy", o.policy);
     if (o.user) args.push("--user", o.user);
+    if (o.x509UserDir) args.push("--x509-user", o.x509UserDir);
     const child = spawn(asyncuaPython(), args, { stdio: ["pipe", "pipe", "pipe"] });
     this.child = child;
     child.stderr!.on("data", (b: Buffer) => {

@@ -1,6 +1,7 @@
 """An OPC-UA server made with asyncua (not ours), the independent peer of the OPC-UA adapter's tests.
 
-Usage: asyncua_server.py --port PORT [--secure DIR] [--user NAME:PASSWORD] [--animate-ms MS]
+Usage: asyncua_server.py --port PORT [--secure DIR [--policy POLICY]] [--user NAME:PASSWORD]
+                         [--x509-user DIR] [--animate-ms MS]
 
 Serves, in namespace 2 (string NodeIds, also reachable by the browse path Objects/2:Press/2:NAME):
   Counter (Int32, +1 every --animate-ms), Temperature (Double, changes with Counter),
@@ -8,9 +9,11 @@ Serves, in namespace 2 (string NodeIds, also reachable by the browse path Object
   Locked (Double, not writable on the server), and writable variables of every scalar type:
   Setpoint (Double) and W_Boolean, W_SByte, W_Byte, W_Int16, W_UInt16, W_Int32, W_UInt32, W_Int64,
   W_UInt64, W_Float, W_Double, W_String.
---secure DIR: the only endpoint is Basic256Sha256 SignAndEncrypt, with a certificate made in DIR
-(DIR/server_cert.der, DIR/server_key.pem); --user: that user name and password are accepted, and
-anonymous clients refused.
+--secure DIR: the only endpoint is SignAndEncrypt with --policy (Basic256Sha256, the default,
+Aes128_Sha256_RsaOaep or Aes256_Sha256_RsaPss), with a certificate made in DIR (DIR/server_cert.der,
+DIR/server_key.pem); --user: that user name and password are accepted, and anonymous clients refused.
+--x509-user DIR: X.509 user authentication only: makes DIR/user_cert.pem + DIR/user_key.pem (the one
+user certificate accepted) and DIR/stranger_cert.pem + DIR/stranger_key.pem (refused).
 
 Prints JSON lines on stdout: {"ready": PORT} once listening; {"write": NAME, "value": V, "type": T}
 for every write a client made (whether or not the server accepted it); {"pong": ID} for a ping.
@@ -63,6 +66,32 @@ class OneUser:
         return None
 
 
+async def certificate_users(d):
+    """Makes the accepted user's certificate and a stranger's (PEM, with their keys) in d."""
+    from asyncua.crypto.cert_gen import setup_self_signed_certificate
+    from asyncua.crypto.uacrypto import load_certificate
+    from asyncua.server.user_managers import CertificateUserManager
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    d.mkdir(parents=True, exist_ok=True)
+    for who in ("user", "stranger"):
+        der, key = d / f"{who}_cert.der", d / f"{who}_key.pem"
+        await setup_self_signed_certificate(
+            key,
+            der,
+            f"urn:iggy-edge:test:{who}",
+            "localhost",
+            [ExtendedKeyUsageOID.CLIENT_AUTH],
+            {"commonName": f"iggy-edge test {who}", "organizationName": "iggy-edge tests"},
+        )
+        cert = await load_certificate(der)
+        (d / f"{who}_cert.pem").write_bytes(cert.public_bytes(Encoding.PEM))
+    users = CertificateUserManager()
+    await users.add_user(d / "user_cert.der", name="gateway-user")
+    return users
+
+
 def plain(v):
     if isinstance(v, (bytes, bytearray)):
         return v.hex()
@@ -78,6 +107,12 @@ async def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--secure")
     ap.add_argument("--user")
+    ap.add_argument(
+        "--policy",
+        choices=["Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"],
+        default="Basic256Sha256",
+    )
+    ap.add_argument("--x509-user")
     ap.add_argument("--animate-ms", type=int, default=100)
     args = ap.parse_args()
 
@@ -85,6 +120,8 @@ async def main():
     if args.user:
         name, _, password = args.user.partition(":")
         user_manager = OneUser(name, password)
+    if args.x509_user:
+        user_manager = await certificate_users(Path(args.x509_user))
     server = Server(user_manager=user_manager) if user_manager else Server()
     await server.init()
     server.set_endpoint(f"opc.tcp://127.0.0.1:{args.port}/")
@@ -106,9 +143,16 @@ async def main():
         )
         await server.load_certificate(str(cert))
         await server.load_private_key(str(key))
-        server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+        policy = {
+            "Basic256Sha256": ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt,
+            "Aes128_Sha256_RsaOaep": ua.SecurityPolicyType.Aes128Sha256RsaOaep_SignAndEncrypt,
+            "Aes256_Sha256_RsaPss": ua.SecurityPolicyType.Aes256Sha256RsaPss_SignAndEncrypt,
+        }[args.policy]
+        server.set_security_policy([policy])
     if args.user:
         server.set_identity_tokens([ua.UserNameIdentityToken])
+    if args.x509_user:
+        server.set_identity_tokens([ua.X509IdentityToken])
 
     idx = await server.register_namespace("urn:iggy-edge:test")
     press = await server.nodes.objects.add_object(ua.NodeId("Press", idx), ua.QualifiedName("Press", idx))

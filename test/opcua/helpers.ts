@@ -1,4 +1,6 @@
 // Shared by the OPC-UA tests: device configs through the real schema, a recording log and buffer.
+import { copyFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { Writable } from "node:stream";
 import pino from "pino";
@@ -97,3 +99,13 @@ export function adapterFor(
 }
 
 export { waitFor } from "../helpers/wait.js";
+
+/**
+ * Puts the secure peer's certificate (made in `secureDir` when it started) into the gateway's
+ * trust list under `dataDir`, for tests about something other than trusting it.
+ */
+export function trustPeerCertificate(secureDir: string, dataDir: string): void {
+  const dir = join(dataDir, "opcua", "pki", "trusted", "certs");
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(join(secureDir, "server_cert.der"), join(dir, "asyncua-peer.der"));
+}

@@ -9,7 +9,7 @@ import { tempDir } from "../iggy/helpers.js";
 import { adapterFor, opcuaDevice, recorder, startPeer, waitFor } from "./helpers.js";
 
 test(
-  "an untrusted server certificate is refused with the file to move; once moved, the secure session reads",
+  "an untrusted server certificate is refused with the file to move (beside the trust command); once moved by hand, the secure session reads",
   { timeout: 180_000 },
   async (t) => {
     const certs = tempDir("iggy-edge-opcua-server-");
@@ -35,7 +35,7 @@ test(
     const hint = "opcua server certificate not trusted: ";
     await waitFor("the untrusted line", () => rec.logs.some((l) => String(l.msg).startsWith(hint)));
     const line = String(rec.logs.find((l) => String(l.msg).startsWith(hint))!.msg);
-    const m = /move (\S+) to (\S+)\/$/.exec(line);
+    const m = /\(or move (\S+) to (\S+)\/\)$/.exec(line);
     assert.ok(m, line);
     const [, file, trusted] = m;
     assert.ok(file!.startsWith(join(data.path, "opcua", "pki", "rejected")), file);

@@ -14,6 +14,7 @@ import {
 } from "node-opcua";
 import { connectOpcua, OpcuaConnectError } from "../../protocols/opcua/browse.js";
 import { parseFaults } from "../../protocols/opcua/simulator.js";
+import { runCli } from "../helpers/cli.js";
 import { hasPythonModule, requirePeer } from "../helpers/peers.js";
 import { onceWithin, waitFor } from "../helpers/wait.js";
 import {
@@ -154,19 +155,18 @@ test("secure endpoints: SignAndEncrypt with Basic256Sha256 and a user; anonymous
     securityMode: "SignAndEncrypt",
     securityPolicy: "Basic256Sha256",
   } as const;
-  // The simulator's certificate is not trusted yet: refused, with where to trust it.
+  // The simulator's certificate is not trusted yet: refused, with the command that trusts it.
+  let command: string | undefined;
   await assert.rejects(connectOpcua({ ...secure, username: "operator", password: "s3cret" }), (e: Error) => {
     assert.ok(e instanceof OpcuaConnectError);
     assert.match(e.message, /BadCertificateUntrusted/);
-    assert.match(e.message, /trusted/);
+    command = /run (iggy-edge opcua trust [0-9a-f]{40} --pki-dir \S+)/.exec(e.message)?.[1];
+    assert.ok(command, e.message);
     return true;
   });
-  const conn = await connectOpcua({
-    ...secure,
-    username: "operator",
-    password: "s3cret",
-    trustUnknownServer: true,
-  });
+  const trusted = runCli(command!.split(" ").slice(1));
+  assert.equal(trusted.code, 0, trusted.stderr);
+  const conn = await connectOpcua({ ...secure, username: "operator", password: "s3cret" });
   t.after(() => conn.close());
   sim.set("press-4", "speed", 42);
   assert.equal((await readValue(conn.session, "ns=2;s=Speed")).value.value, 42);

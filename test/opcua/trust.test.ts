@@ -1,0 +1,128 @@
+// `iggy-edge opcua trust` against an asyncua server (not ours) with its own certificate on a
+// SignAndEncrypt endpoint: the gateway refuses it and stores its certificate in rejected/, the log
+// line names the exact command, `opcua trust` lists the certificate and (run as the log says) trusts
+// it, and the running adapter then connects and reads.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { test } from "node:test";
+import { cliPath } from "../helpers/cli.js";
+import { repoRoot } from "../helpers/peers.js";
+import { tempDir } from "../iggy/helpers.js";
+import { adapterFor, opcuaDevice, recorder, startPeer, waitFor } from "./helpers.js";
+
+/** The built CLI, without blocking this process (the adapter under test runs in it). */
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [cliPath, ...args],
+      {
+        cwd: repoRoot,
+        env: { ...process.env, IGGY_EDGE_CONFIG: undefined },
+        encoding: "utf8",
+        timeout: 60_000,
+      },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === "number" ? err.code : null;
+        done({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+test(
+  "opcua trust: the refused server's certificate is listed, trusted by the command the log names, and read",
+  { timeout: 240_000 },
+  async (t) => {
+    const certs = tempDir("iggy-edge-opcua-server-");
+    t.after(() => certs.remove());
+    const peer = await startPeer(t, { secureDir: certs.path });
+    if (!peer) return;
+    const data = tempDir("iggy-edge-opcua-data-");
+    t.after(() => data.remove());
+    // Only gateway.data_dir matters to `opcua trust -c`; the rest makes it a config a gateway runs.
+    const config = join(data.path, "config.yaml");
+    writeFileSync(config, `gateway: { id: gw-test, data_dir: ${JSON.stringify(data.path)} }\n`);
+    const serverThumbprint = createHash("sha1")
+      .update(readFileSync(join(certs.path, "server_cert.der")))
+      .digest("hex");
+
+    const rec = recorder();
+    const dev = opcuaDevice({
+      id: "secure",
+      connection: {
+        endpoint: peer.endpoint,
+        security_mode: "SignAndEncrypt",
+        security_policy: "Basic256Sha256",
+      },
+      points: [{ name: "counter", node: "ns=2;s=Counter", sampling_ms: 50 }],
+    });
+    const adapter = adapterFor(t, [dev], rec, { retryInitialMs: 200, retryMaxMs: 500 }, data.path);
+    await adapter.start(rec.emit);
+    const prefix = "opcua server certificate not trusted: ";
+    await waitFor("the untrusted line", () => rec.logs.some((l) => String(l.msg).startsWith(prefix)));
+    const line = String(rec.logs.find((l) => String(l.msg).startsWith(prefix))!.msg);
+    const command = /run: (iggy-edge opcua trust \S+ --data-dir \S+)/.exec(line)?.[1];
+    assert.ok(command, line);
+    assert.equal(command, `iggy-edge opcua trust ${serverThumbprint} --data-dir ${resolve(data.path)}`);
+    assert.ok(line.includes("CN=asyncua-peer"), line);
+    assert.equal(adapter.health().devices[0]!.up, false);
+    assert.equal(rec.readings.length, 0);
+    const rejectedDir = join(data.path, "opcua", "pki", "rejected");
+    const rejected = readdirSync(rejectedDir);
+    assert.equal(rejected.length, 1, rejected.join(", "));
+
+    // Listed, through the config's data_dir.
+    const list = await cli(["opcua", "trust", "-c", config]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(
+      list.stdout,
+      new RegExp(
+        `^${serverThumbprint}  .*CN=asyncua-peer.*  valid \\d{4}-\\d\\d-\\d\\d to \\d{4}-\\d\\d-\\d\\d  ${join(rejectedDir, rejected[0]!).replace(/[[\]]/g, "\\$&")}$`,
+        "m",
+      ),
+    );
+    const json = await cli(["opcua", "trust", "--data-dir", data.path, "--json"]);
+    assert.equal(json.code, 0, json.stderr);
+    const listed = json.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, string>);
+    assert.equal(listed.length, 1);
+    assert.equal(listed[0]!.thumbprint, serverThumbprint);
+    assert.ok(Date.parse(listed[0]!.validTo!) > Date.now());
+
+    // A reference that names nothing, or too little, is refused and moves nothing.
+    const none = await cli([
+      "opcua",
+      "trust",
+      "--data-dir",
+      data.path,
+      serverThumbprint === "0000" ? "1111" : "0000",
+    ]);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no rejected certificate's thumbprint starts with/);
+    const short = await cli(["opcua", "trust", "--data-dir", data.path, "ab"]);
+    assert.equal(short.code, 1);
+    assert.match(short.stderr, /no thumbprint prefix/);
+    assert.equal(readdirSync(rejectedDir).length, 1);
+
+    // The command exactly as the log line says it.
+    const args = command.split(" ").slice(1);
+    const trusted = await cli(args);
+    assert.equal(trusted.code, 0, trusted.stderr);
+    const trustedFile = join(data.path, "opcua", "pki", "trusted", "certs", rejected[0]!);
+    assert.ok(trusted.stdout.includes(trustedFile), trusted.stdout);
+    assert.ok(existsSync(trustedFile));
+    assert.equal(readdirSync(rejectedDir).length, 0);
+
+    await waitFor(
+      "counter values over the secure session",
+      () => rec.readings.filter((r) => r.point === "counter").length >= 3,
+    );
+    assert.equal(adapter.health().devices[0]!.up, true);
+  },
+);
