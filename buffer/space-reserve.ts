@@ -27,7 +27,8 @@ export class SpaceReserve {
     return this.present;
   }
 
-  private freeBytes(): number {
+  /** Bytes free for this user on the reserve's file system (0 when unknown). */
+  freeBytes(): number {
     try {
       const s = statfsSync(this.dir);
       return s.bavail * s.bsize;

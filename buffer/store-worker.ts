@@ -97,6 +97,7 @@ function commit(): void {
   } catch (err) {
     const wire = errorToWire(err);
     const reason = wire.code === "BUFFER_DISK_FULL" ? "disk_full" : "storage_error";
+    store.noteStorageRefusal(wire.code ?? "BUFFER_IO", wire.message);
     for (const f of frames) {
       store.countRejected(reason, f.lengths.length);
       post({ type: "reply", id: f.id, ok: false, error: wire });

@@ -162,6 +162,7 @@ export class Store {
   private readonly dropLog: FullLog;
   private readonly rejectLog: FullLog;
   private reserve: SpaceReserve;
+  private storageRefusal: { code: string; message: string; freeAtRefusal: number } | null = null;
 
   private constructor(
     private readonly o: ResolvedOptions,
@@ -443,6 +444,12 @@ export class Store {
       throw err;
     }
     this.committedHigh();
+    // A commit that fits in space freed inside the file does not mean the disk has room again.
+    if (
+      this.storageRefusal !== null &&
+      (this.storageRefusal.code !== "BUFFER_DISK_FULL" || this.reserve.freeBytes() >= 2 * RESERVE_BYTES)
+    )
+      this.storageRefusal = null;
     this.pendingSeries.clear();
     this.count = count;
     this.commits++;
@@ -471,6 +478,34 @@ export class Store {
   /** Counts readings refused for a storage error (the worker calls this when appendFrames threw). */
   countRejected(reason: string, n: number): void {
     add(this.rejected, reason, n);
+  }
+
+  /**
+   * An append failed for the storage (disk full, I/O): kept until an append commits again (after a
+   * full disk: with room for the reserve twice on the file system, or once space was freed).
+   */
+  noteStorageRefusal(code: string, message: string): void {
+    if (this.storageRefusal?.code !== code)
+      this.storageRefusal = { code, message, freeAtRefusal: this.reserve.freeBytes() };
+  }
+
+  /**
+   * Why new readings are refused for the storage, or null. A full disk with nobody appending is
+   * looked at again here: once space was freed (the reserve's size more than at the refusal) and
+   * the reserve is back in place, it no longer counts.
+   */
+  private refusing(): string | null {
+    const r = this.storageRefusal;
+    if (r === null) return null;
+    if (
+      r.code === "BUFFER_DISK_FULL" &&
+      this.reserve.freeBytes() >= r.freeAtRefusal + RESERVE_BYTES &&
+      this.reserve.ensure()
+    ) {
+      this.storageRefusal = null;
+      return null;
+    }
+    return r.message;
   }
 
   // ---- lease / release -------------------------------------------------------------------------
@@ -900,6 +935,7 @@ export class Store {
       quarantinedOnDisk: countQuarantined(this.o.dir),
       commits: this.commits,
       committedReadings: this.committedReadings,
+      refusing: this.refusing(),
     };
   }
 

@@ -112,6 +112,8 @@ export interface StoreStats {
   quarantinedOnDisk: number;
   commits: number;
   committedReadings: number;
+  /** Why new readings are refused for the storage (disk full, I/O error) until an append commits; null when not. */
+  refusing: string | null;
 }
 
 export interface ReadyInfo {

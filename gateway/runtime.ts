@@ -2,7 +2,15 @@
 // per protocol in the config, and serves HTTP. Every part is started and stopped from here.
 import { resolve } from "node:path";
 import type { Logger } from "pino";
-import { bufferDir, openBuffer, type BufferOptions, type ReadingBuffer } from "../buffer/index.js";
+import { Backoff } from "../protocols/backoff.js";
+import { sleep } from "../protocols/sleep.js";
+import {
+  BufferError,
+  bufferDir,
+  openBuffer,
+  type BufferOptions,
+  type ReadingBuffer,
+} from "../buffer/index.js";
 import type { Emit, ProtocolAdapter, Reading } from "../protocols/adapter.js";
 import {
   devicesByProtocol,
@@ -78,6 +86,12 @@ export class GatewayRuntime {
   private commandLedger: CommandLedger | null = null;
   private config: Config;
   private fatalReason: string | null = null;
+  /** Why the buffer could not open at start, while the gateway waits for it; null once open. */
+  private bufferUnavailable: BufferError | null = null;
+  private openAttempts = 0;
+  /** The retries of a buffer that could not open at start (stop() waits for them). */
+  private opening: Promise<void> = Promise.resolve();
+  private readonly stopping = new AbortController();
 
   constructor(
     loaded: LoadedConfig,
@@ -107,11 +121,80 @@ export class GatewayRuntime {
     // The protocols' code is imported while the buffer's worker starts in its own thread; a module
     // that fails to load fails again, and is reported, in startAdapters.
     for (const protocol of devicesByProtocol(config.devices).keys()) loadProtocol(protocol).catch(() => {});
-    const buffer = await opening;
+    let buffer: ReadingBuffer;
+    try {
+      buffer = await opening;
+    } catch (e) {
+      if (!(e instanceof BufferError)) throw e;
+      // A data directory that is read-only, full or held by another process: exiting would only make
+      // the service manager restart into the same failure. The gateway stays up (/healthz answers,
+      // /readyz says why it is not ready) and tries again; devices are not served until then.
+      this.bufferUnavailable = e;
+      this.openAttempts = 1;
+      this.board.addReadinessCheck(() =>
+        this.bufferUnavailable
+          ? `buffer cannot open (attempt ${this.openAttempts}): ${this.bufferUnavailable.message}`
+          : null,
+      );
+      log.error(
+        { err: e, code: e.code, dir: bufferOptions(config).dir },
+        `the buffer cannot open (${e.message}); not serving devices, retrying until it can (check that ${resolve(config.gateway.data_dir)} exists, is writable by this user and has free space)`,
+      );
+      this.board.ready = true;
+      this.opening = this.retryOpen();
+      return;
+    }
+    await this.startWith(buffer);
+  }
+
+  /** The buffer could not open at start: tries again with backoff until it opens or the gateway stops. */
+  private async retryOpen(): Promise<void> {
+    const backoff = new Backoff({ initialMs: 500, maxMs: 30_000 });
+    const signal = this.stopping.signal;
+    while (!signal.aborted) {
+      await sleep(backoff.next(), signal);
+      if (signal.aborted) return;
+      this.openAttempts++;
+      let buffer: ReadingBuffer;
+      try {
+        buffer = await openBuffer({
+          ...bufferOptions(this.config),
+          log: this.log.child({ component: "buffer" }),
+        });
+      } catch (e) {
+        if (!(e instanceof BufferError)) {
+          this.fatal(`the buffer cannot open: ${(e as Error).message}`);
+          return;
+        }
+        if (e.message !== this.bufferUnavailable?.message)
+          this.log.error({ err: e, code: e.code }, `the buffer still cannot open: ${e.message}`);
+        this.bufferUnavailable = e;
+        continue;
+      }
+      if (signal.aborted) {
+        await buffer.close();
+        return;
+      }
+      this.log.info({ attempts: backoff.attempts }, "the buffer opened: starting");
+      this.bufferUnavailable = null;
+      this.board.ready = false;
+      await this.startWith(buffer).catch((e: unknown) =>
+        this.fatal(`cannot start once the buffer opened: ${(e as Error).message}`),
+      );
+      return;
+    }
+  }
+
+  private async startWith(buffer: ReadingBuffer): Promise<void> {
+    const { config, log } = this;
     this.buffer = buffer;
     this.metrics.attachBuffer(buffer);
     buffer.onFailure((e) => this.fatal(`the buffer's worker died: ${e.message}`));
     this.board.addReadinessCheck(() => (buffer.failure ? `buffer failed: ${buffer.failure.message}` : null));
+    this.board.addReadinessCheck(() => {
+      const refusing = this.lastBufferStats.refusing;
+      return typeof refusing === "string" ? `buffer refusing new readings: ${refusing}` : null;
+    });
     this.board.bufferStats = () => ({
       ...(buffer.failure ? { state: "failed", error: buffer.failure.message } : { state: "open" }),
       ...this.lastBufferStats,
@@ -295,6 +378,8 @@ export class GatewayRuntime {
   async stop(): Promise<void> {
     this.log.info("stopping");
     this.board.ready = false;
+    this.stopping.abort();
+    await this.opening;
     // Commands under way finish (bounded by their time limit) while the adapters still run.
     await this.commands?.stop();
     this.commandLedger?.close();

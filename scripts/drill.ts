@@ -14,7 +14,7 @@ const repo = resolve(import.meta.dirname, "../..");
 const resultsDir = process.env.IGGY_EDGE_DRILL_OUT ?? join(repo, "drill-results");
 
 /** In the order they run. */
-const DRILLS = ["kill9", "iggy-away", "soak"] as const;
+const DRILLS = ["kill9", "iggy-away", "soak", "disk"] as const;
 
 export interface DrillRun {
   date: string;

@@ -57,10 +57,13 @@ function describe(v: unknown): string {
     : `${typeof v} ${JSON.stringify(typeof v === "bigint" ? String(v) : v)}`;
 }
 
-/** The time a command gives in `expires_at`: ms since the epoch, or an ISO 8601 text. */
+/** The range of a JavaScript Date: a time beyond it cannot be shown (toISOString throws) or compared. */
+const MAX_TIME_MS = 8.64e15;
+
+/** The time a command gives in `expires_at`: ms since the epoch within a Date's range, or an ISO 8601 text. */
 export function parseTime(v: unknown): number | null {
-  if (typeof v === "number" && Number.isFinite(v)) return v;
-  if (typeof v === "bigint") return Number(v);
+  if (typeof v === "number") return Math.abs(v) <= MAX_TIME_MS ? v : null;
+  if (typeof v === "bigint") return v >= -MAX_TIME_MS && v <= MAX_TIME_MS ? Number(v) : null;
   if (typeof v === "string" && /^\d{4}-\d{2}-\d{2}T/.test(v)) {
     const t = Date.parse(v);
     return Number.isNaN(t) ? null : t;

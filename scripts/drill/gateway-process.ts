@@ -36,6 +36,19 @@ export class GatewayProcess {
 
   /** Starts the gateway and resolves once /readyz answers 200. */
   async start(limitMs = 120_000): Promise<void> {
+    await this.launch(limitMs);
+    await until(
+      "the gateway's /readyz to answer 200",
+      async () => {
+        if (!this.running) throw new Error(`the gateway exited while starting: ${this.tail(20)}`);
+        return (await this.get("/readyz").catch(() => ({ status: 0 }))).status === 200;
+      },
+      limitMs,
+    );
+  }
+
+  /** Starts the gateway and resolves once /healthz answers (ready or not). */
+  async launch(limitMs = 120_000): Promise<void> {
     if (this.running) throw new Error("the gateway is running already");
     this.out = "";
     const child = spawn(process.execPath, [cliPath, "run", "-c", this.configFile], {
@@ -61,10 +74,10 @@ export class GatewayProcess {
       if (!expected) this.crashes.push(`exited (${signal ?? `code ${code}`}): ${this.tail(8)}`);
     });
     await until(
-      "the gateway's /readyz to answer 200",
+      "the gateway's /healthz to answer 200",
       async () => {
         if (!this.running) throw new Error(`the gateway exited while starting: ${this.tail(20)}`);
-        return (await this.get("/readyz").catch(() => ({ status: 0 }))).status === 200;
+        return (await this.get("/healthz").catch(() => ({ status: 0 }))).status === 200;
       },
       limitMs,
     );

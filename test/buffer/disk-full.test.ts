@@ -33,28 +33,37 @@ async function fill(b: ReadingBuffer, size: number): Promise<{ accepted: Reading
   throw new Error("never filled up");
 }
 
-async function fullAndBack(b: ReadingBuffer, freeSpace: () => void): Promise<void> {
+async function fullAndBack(
+  b: ReadingBuffer,
+  freeSpace: () => void,
+  /** Whether freeing space shows without an append (the file system has room again), or only with one. */
+  freedShows: boolean,
+): Promise<void> {
   const { accepted, error } = await fill(b, 200);
   isDiskFull(error);
   assert.ok(accepted.length > 1000);
   const s = await b.stats();
   assert.equal(s.readings, accepted.length, "nothing of the failed call was stored");
   assert.equal(s.rejected.disk_full, 200);
+  assert.match(s.refusing ?? "", /disk full/, "the stats say why readings are refused");
   // The forwarder can still lease and release while the disk is full...
   const batch = (await b.lease({ maxReadings: 5000 }))!;
   assert.deepStrictEqual(batch.readings, accepted.slice(0, batch.readings.length));
   assert.equal(await b.release(batch.id), true);
   // ...and once there is room again, new readings are accepted.
   freeSpace();
+  if (freedShows) assert.equal((await b.stats()).refusing, null, "space freed: not refusing any more");
+  else assert.match((await b.stats()).refusing ?? "", /disk full/, "refusing until an append commits");
   const more = readings(2_000_000, 50);
   await b.append(more);
+  assert.equal((await b.stats()).refusing, null, "refusing no more once an append committed");
   assert.deepStrictEqual(await drain(b), [...accepted.slice(batch.readings.length), ...more]);
 }
 
 test("with the file capped by max_page_count, a full disk refuses appends cleanly and recovers after a release", async (t) => {
   const b = await open(t, scratch(t), { maxPageCount: 256, commitMaxRows: 200 });
   // Released pages are reused inside the capped file.
-  await fullAndBack(b, () => undefined);
+  await fullAndBack(b, () => undefined, false);
 });
 
 test("on a real 8 MiB file system, a full disk refuses appends cleanly and recovers after space frees", async (t) => {
@@ -67,7 +76,7 @@ test("on a real 8 MiB file system, a full disk refuses appends cleanly and recov
     writeFileSync(other, Buffer.alloc(3 * 1024 * 1024, 1));
     const b = await openBuffer({ dir: join(mnt, "buffer"), commitMaxRows: 200, log: quiet });
     try {
-      await fullAndBack(b, () => rmSync(other));
+      await fullAndBack(b, () => rmSync(other), true);
       await b.close();
       const again = await openBuffer({ dir: join(mnt, "buffer"), log: quiet });
       assert.equal(
