@@ -72,9 +72,9 @@ class FrameBuilder {
 const WORKER_URL = new URL("./store-worker.js", import.meta.url);
 
 /**
- * The worker's young generation: 3 MiB is two semi-spaces of 1 MiB, as `--max-semi-space-size=1` on
- * the bin's #! line gives the main thread. V8's default lets it grow to 48 MiB (16 MiB semi-spaces),
- * which a burst of appends fills and an idle gateway then keeps resident.
+ * The worker's young generation: 3 MiB is two semi-spaces of 1 MiB. V8's default lets it grow to
+ * 48 MiB (16 MiB semi-spaces), which a burst of appends fills and an idle gateway then keeps
+ * resident; the worker's own allocations are few (rows and frames), so it scavenges cheaply.
  */
 const WORKER_YOUNG_GENERATION_MB = 3;
 
