@@ -306,6 +306,50 @@ export function configs(iggyPort: number, ports: Record<string, number>): Scenar
   ];
 }
 
+/**
+ * What the scenarios run against: a dev-iggy, free ports, and simulators for the Modbus and OPC-UA
+ * devices of the "all" scenario (the Modbus one is also the "modbus" scenario's device).
+ */
+export async function startScenarioPeers(
+  tmpDir: string,
+): Promise<{ scenarios: Scenario[]; stop(): Promise<void> }> {
+  const { DevIggyServer } = await import("../../gateway/iggy/dev-server/server.js");
+  const { parseConfig } = await import("../../gateway/config.js");
+  const { ModbusSimulator } = await import("../../protocols/modbus/simulator.js");
+  const { OpcuaSimulator } = await import("../../protocols/opcua/simulator.js");
+  const iggy = await DevIggyServer.start({ host: "127.0.0.1", port: 0 });
+  const ports: Record<string, number> = {};
+  for (const k of [
+    "mqtt",
+    "mqttSmall",
+    "modbus",
+    "coap",
+    "opcua",
+    "httpMqtt",
+    "httpMqttSmall",
+    "httpModbus",
+    "httpAll",
+  ])
+    ports[k] = await freePort();
+  const scenarios = configs(iggy.address.port, ports);
+  const devices = parseConfig(
+    scenarios.find((s) => s.name === "all")!.yaml.replaceAll("DATA_DIR", tmpDir),
+    "all.yaml",
+  ).config.devices;
+  const modbus = new ModbusSimulator(devices.filter((d) => d.protocol === "modbus"));
+  await modbus.start();
+  const opcua = new OpcuaSimulator(devices.flatMap((d) => (d.protocol === "opcua" ? [d] : [])));
+  await opcua.start();
+  return {
+    scenarios,
+    async stop() {
+      await modbus.stop();
+      await opcua.stop();
+      await iggy.close();
+    },
+  };
+}
+
 const TARGETS: Record<string, { rss?: string; ready?: string }> = {
   mqtt: { rss: "< 70", ready: "< 1000" },
   all: { rss: "< 140" },
@@ -326,37 +370,8 @@ const bench: Benchmark = {
     const reps = ctx.quick ? 1 : 3;
     const maxSamples = ctx.quick ? 40 : 60;
 
-    const { DevIggyServer } = await import("../../gateway/iggy/dev-server/server.js");
-    const { parseConfig } = await import("../../gateway/config.js");
-    const { ModbusSimulator } = await import("../../protocols/modbus/simulator.js");
-    const { OpcuaSimulator } = await import("../../protocols/opcua/simulator.js");
-    const iggy = await DevIggyServer.start({ host: "127.0.0.1", port: 0 });
-    const ports: Record<string, number> = {};
-    for (const k of [
-      "mqtt",
-      "mqttSmall",
-      "modbus",
-      "coap",
-      "opcua",
-      "httpMqtt",
-      "httpMqttSmall",
-      "httpModbus",
-      "httpAll",
-    ])
-      ports[k] = await freePort();
-    const scenarios = configs(iggy.address.port, ports);
-    const modbusDevices = parseConfig(
-      scenarios.find((s) => s.name === "modbus")!.yaml.replaceAll("DATA_DIR", ctx.tmpDir),
-      "modbus.yaml",
-    ).config.devices;
-    const sim = new ModbusSimulator(modbusDevices.filter((d) => d.protocol === "modbus"));
-    await sim.start();
-    const opcuaDevices = parseConfig(
-      scenarios.find((s) => s.name === "all")!.yaml.replaceAll("DATA_DIR", ctx.tmpDir),
-      "all.yaml",
-    ).config.devices.flatMap((d) => (d.protocol === "opcua" ? [d] : []));
-    const opcuaSim = new OpcuaSimulator(opcuaDevices);
-    await opcuaSim.start();
+    const peers = await startScenarioPeers(ctx.tmpDir);
+    const scenarios = peers.scenarios;
     const figures: Figure[] = [];
     try {
       const results = new Map<string, RunResult[]>();
@@ -417,9 +432,7 @@ const bench: Benchmark = {
       }
       figures.push({ name: "made of: total of a probe running MQTT", value: previous, unit: "MiB" });
     } finally {
-      await sim.stop();
-      await opcuaSim.stop();
-      await iggy.close();
+      await peers.stop();
     }
     return figures;
   },

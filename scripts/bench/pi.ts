@@ -11,8 +11,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Benchmark, Figure } from "../bench-kit.js";
-import { freePort } from "../bench-kit.js";
-import { configs, medianOf, runGateway, type RunResult, type Scenario } from "./footprint.js";
+import { medianOf, runGateway, startScenarioPeers, type RunResult, type Scenario } from "./footprint.js";
 
 const repo = resolve(import.meta.dirname, "../../..");
 const VERSION = (JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { version: string }).version;
@@ -50,33 +49,8 @@ const bench: Benchmark = {
     const pkgDir = process.env.PI_BENCH_PKG_DIR ?? join(repo, "build/pkg");
     const reps = ctx.quick ? 1 : 2;
     const maxSamples = ctx.quick ? 40 : 80;
-    const { DevIggyServer } = await import("../../gateway/iggy/dev-server/server.js");
-    const { parseConfig } = await import("../../gateway/config.js");
-    const { ModbusSimulator } = await import("../../protocols/modbus/simulator.js");
-    const { OpcuaSimulator } = await import("../../protocols/opcua/simulator.js");
-    const iggy = await DevIggyServer.start({ host: "127.0.0.1", port: 0 });
-    const ports: Record<string, number> = {};
-    for (const k of [
-      "mqtt",
-      "mqttSmall",
-      "modbus",
-      "coap",
-      "opcua",
-      "httpMqtt",
-      "httpMqttSmall",
-      "httpModbus",
-      "httpAll",
-    ])
-      ports[k] = await freePort();
-    const base = configs(iggy.address.port, ports).filter((s) => SCENARIOS.includes(s.name));
-    const devices = parseConfig(
-      base.find((s) => s.name === "all")!.yaml.replaceAll("DATA_DIR", ctx.tmpDir),
-      "all.yaml",
-    ).config.devices;
-    const modbusSim = new ModbusSimulator(devices.filter((d) => d.protocol === "modbus"));
-    await modbusSim.start();
-    const opcuaSim = new OpcuaSimulator(devices.flatMap((d) => (d.protocol === "opcua" ? [d] : [])));
-    await opcuaSim.start();
+    const peers = await startScenarioPeers(ctx.tmpDir);
+    const base = peers.scenarios.filter((s) => SCENARIOS.includes(s.name));
 
     const runs: { label: string; scenarios: Scenario[] }[] = [{ label: "native x86-64", scenarios: base }];
     const skipped: string[] = [];
@@ -152,9 +126,7 @@ const bench: Benchmark = {
         }
       for (const arch of skipped) ctx.log(`${arch}: no figures (see above)`);
     } finally {
-      await modbusSim.stop();
-      await opcuaSim.stop();
-      await iggy.close();
+      await peers.stop();
     }
     return figures;
   },
