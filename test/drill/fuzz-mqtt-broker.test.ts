@@ -2,7 +2,9 @@
 // sends valid QoS1 PUBLISH packets with bytes changed, cut or inserted, and random bytes, and goes.
 // After each such client the broker still takes a well-behaved QoS1 publish: PUBACKed, and its
 // reading recorded. Every PUBACK the fuzzing client got is for a reading that was recorded.
-// Fixed seed, bounded runs (fast-check).
+// Before login: a mutated CONNECT (right or wrong password), random bytes or nothing, then a
+// publish: unless what was sent parses as a CONNECT with the right credentials, no CONNACK accepts
+// it, no PUBACK comes and no reading gets in. Fixed seeds, bounded runs (fast-check).
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { test } from "node:test";
@@ -39,16 +41,9 @@ const edits = fc.array(
   { minLength: 0, maxLength: 3 },
 );
 const packet = fc.oneof(
-  fc.tuple(fc.integer({ min: 1, max: 65535 }), fc.integer({ min: 0, max: 1e6 }), edits).map(([id, v, es]) => {
-    let b = Array.from(publish(id, String(v)));
-    for (const [kind, at, byte] of es) {
-      const i = at % b.length;
-      if (kind === "set") b[i] = byte;
-      else if (kind === "cut") b = b.slice(0, Math.max(1, i));
-      else b.splice(i, 0, byte);
-    }
-    return Buffer.from(b);
-  }),
+  fc
+    .tuple(fc.integer({ min: 1, max: 65535 }), fc.integer({ min: 0, max: 1e6 }), edits)
+    .map(([id, v, es]) => mutate(publish(id, String(v)), es)),
   fc.uint8Array({ minLength: 1, maxLength: 40 }).map((b) => Buffer.from(b)),
 );
 
@@ -113,6 +108,109 @@ test(
     assert.equal(good, 150);
   },
 );
+
+const connectAs = (username: string, password: string, clientId: string): Buffer =>
+  gen({
+    cmd: "connect",
+    protocolId: "MQTT",
+    protocolVersion: 4,
+    clean: true,
+    clientId,
+    keepalive: 0,
+    username,
+    password: Buffer.from(password),
+  });
+
+/** A CONNECT with bytes changed, cut or inserted, with the right or a wrong password; or random bytes; or none. */
+const opening = fc.oneof(
+  fc
+    .tuple(fc.boolean(), edits)
+    .map(([rightPassword, es]) =>
+      mutate(connectAs(USER.username, rightPassword ? USER.password : "wrong", "fuzz"), es),
+    ),
+  fc.uint8Array({ minLength: 1, maxLength: 40 }).map((b) => Buffer.from(b)),
+  fc.constant(Buffer.alloc(0)),
+);
+
+test(
+  "embedded broker: before a valid login, mutated CONNECTs, wrong passwords and random bytes get no session and no reading in",
+  { timeout: 600_000 },
+  async (t) => {
+    const rig = await embedded(t, [
+      { id: "fuzzed", points: [{ name: "v", topic: "f/+device/v", decode: "number" }] },
+    ]);
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(opening, async (first) => {
+        run++;
+        const value = 2e7 + run;
+        const sent = Buffer.concat([first, publish(1, String(value))]);
+        // The broker reads one byte stream: what the first packet of it is decides the login.
+        const parsed = tryParseAny(sent);
+        const validLogin =
+          parsed?.cmd === "connect" &&
+          parsed.username === USER.username &&
+          Buffer.from(parsed.password ?? "").toString() === USER.password;
+        const seen: mqttPacket.Packet[] = [];
+        const parser = mqttPacket.parser({ protocolVersion: 4 });
+        parser.on("packet", (p: mqttPacket.Packet) => seen.push(p));
+        parser.on("error", () => undefined);
+        const sock = connect(rig.port, "127.0.0.1");
+        sock.on("error", () => undefined);
+        sock.on("data", (b: Buffer) => parser.parse(b));
+        const closed = new Promise((r) => sock.once("close", r));
+        await onceWithin(sock, "connect", "the fuzzing client's connection");
+        sock.write(sent);
+        // A well-behaved client afterwards: the broker still serves.
+        const probe = String(3e7 + run);
+        const client = await connectAsync(`mqtt://127.0.0.1:${rig.port}`, { ...USER, reconnectPeriod: 0 });
+        try {
+          await client.publishAsync("f/probe/v", probe, { qos: 1 });
+        } finally {
+          await client.endAsync();
+        }
+        assert.ok(rig.rec.readings.some((r) => r.device === "probe" && r.value === Number(probe)));
+        sock.end();
+        await closed;
+        if (!validLogin) {
+          assert.ok(
+            !seen.some((p) => p.cmd === "connack" && (p.returnCode ?? 0) === 0),
+            `a session for ${first.toString("hex")}`,
+          );
+          assert.ok(!seen.some((p) => p.cmd === "puback"), "a PUBACK without a valid login");
+          assert.ok(
+            !rig.rec.readings.some((r) => r.device === "fuzz" && r.value === value),
+            "a reading in without a valid login",
+          );
+        }
+      }),
+      { seed: 18_302, numRuns: 150 },
+    );
+    assert.equal(run, 150);
+  },
+);
+
+function mutate(packet: Buffer, es: [string, number, number][]): Buffer {
+  let b = Array.from(packet);
+  for (const [kind, at, byte] of es) {
+    const i = at % b.length;
+    if (kind === "set") b[i] = byte;
+    else if (kind === "cut") b = b.slice(0, Math.max(1, i));
+    else b.splice(i, 0, byte);
+  }
+  return Buffer.from(b);
+}
+
+function tryParseAny(b: Buffer): mqttPacket.Packet | null {
+  let out: mqttPacket.Packet | null = null;
+  const p = mqttPacket.parser({ protocolVersion: 4 });
+  p.on("packet", (pk: mqttPacket.Packet) => {
+    out ??= pk;
+  });
+  p.on("error", () => undefined);
+  p.parse(b);
+  return out;
+}
 
 function tryParse(b: Buffer): mqttPacket.IPublishPacket | null {
   let out: mqttPacket.IPublishPacket | null = null;
