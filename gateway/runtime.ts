@@ -23,7 +23,7 @@ import { codecByName } from "./codecs/index.js";
 import { DEFAULT_IGGY_CREDENTIALS, iggyCredentials, type Config, type LoadedConfig } from "./config.js";
 import { CommandLedger, ledgerPath } from "./commands/ledger.js";
 import { CommandRouter } from "./commands/router.js";
-import { Forwarder } from "./forwarder.js";
+import { Forwarder, type ForwarderOptions } from "./forwarder.js";
 import { HttpEndpoint } from "./http.js";
 import { IggyClient } from "./iggy/index.js";
 import { GatewayMetrics } from "./metrics.js";
@@ -40,6 +40,26 @@ export function bufferOptions(config: Config): BufferOptions {
     sync: config.buffer.sync,
     commitIntervalMs: config.buffer.commit_interval_ms,
     ackCommitGapMs: config.buffer.ack_commit_gap_ms,
+  };
+}
+
+/** The forwarder's options that come from the config (the runtime adds its metrics and fatal handler). */
+export function forwarderOptions(config: Config, log: Logger): ForwarderOptions {
+  const iggy = config.iggy;
+  return {
+    gatewayId: config.gateway.id,
+    stream: iggy.stream,
+    topic: iggy.topics.telemetry,
+    createMissing: iggy.create_missing,
+    partitions: iggy.partitions,
+    codec: codecByName(iggy.codec),
+    batch: {
+      maxReadings: iggy.batch.max_readings,
+      maxBytes: iggy.batch.max_bytes,
+      lingerMs: iggy.batch.linger_ms,
+    },
+    pipeline: iggy.batch.pipeline,
+    log: log.child({ component: "forwarder" }),
   };
 }
 
@@ -213,19 +233,7 @@ export class GatewayRuntime {
     client.on("disconnected", () => this.metrics.iggyConnected.set(0));
     this.client = client;
     this.forwarder = new Forwarder(buffer, client, {
-      gatewayId: config.gateway.id,
-      stream: iggy.stream,
-      topic: iggy.topics.telemetry,
-      createMissing: iggy.create_missing,
-      partitions: iggy.partitions,
-      codec: codecByName(iggy.codec),
-      batch: {
-        maxReadings: iggy.batch.max_readings,
-        maxBytes: iggy.batch.max_bytes,
-        lingerMs: iggy.batch.linger_ms,
-      },
-      pipeline: iggy.batch.pipeline,
-      log: log.child({ component: "forwarder" }),
+      ...forwarderOptions(config, log),
       metrics: this.metrics,
       onFatal: (f) => this.fatal(`the forwarder gave up after a ${f.kind} failure: ${f.message}`),
     });

@@ -92,8 +92,7 @@ async function gatewaySide(spec: ChildSpec): Promise<ChildSide> {
   const pino = (await import("pino")).default;
   const { openBuffer } = await import("../../buffer/index.js");
   const { configSchema, loadProtocol, protocolContext } = await import("../../protocols/registry.js");
-  const { bufferOptions, iggyClient } = await import("../../gateway/runtime.js");
-  const { codecByName } = await import("../../gateway/codecs/index.js");
+  const { bufferOptions, forwarderOptions, iggyClient } = await import("../../gateway/runtime.js");
   const { Forwarder } = await import("../../gateway/forwarder.js");
   const log = pino({ level: "warn" }, pino.destination(2));
   const config = configSchema.parse({
@@ -103,21 +102,8 @@ async function gatewaySide(spec: ChildSpec): Promise<ChildSide> {
   });
   const buffer = await openBuffer({ ...bufferOptions(config), log: log.child({ component: "buffer" }) });
   let confirmed = 0;
-  const iggy = config.iggy;
   const forwarder = new Forwarder(buffer, iggyClient(config, log.child({ component: "iggy" })), {
-    gatewayId: config.gateway.id,
-    stream: iggy.stream,
-    topic: iggy.topics.telemetry,
-    createMissing: iggy.create_missing,
-    partitions: iggy.partitions,
-    codec: codecByName(iggy.codec),
-    batch: {
-      maxReadings: iggy.batch.max_readings,
-      maxBytes: iggy.batch.max_bytes,
-      lingerMs: iggy.batch.linger_ms,
-    },
-    pipeline: iggy.batch.pipeline,
-    log: log.child({ component: "forwarder" }),
+    ...forwarderOptions(config, log),
     onConfirmed: (b) => void (confirmed += b.readings.length),
   });
   forwarder.start();
