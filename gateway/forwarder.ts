@@ -380,15 +380,17 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
   }
 
   /**
-   * Keeps the buffer busy while batches are in flight: with a backlog, leases until `depth` batches
-   * are held, each lease carrying the releases of the batches confirmed since the one before;
-   * without one, releases confirmed batches at once. One exchange at a time, so a slow buffer gets
-   * fewer, larger ones.
+   * Keeps the buffer busy while batches are in flight: with a backlog, leases back up to `depth`
+   * batches once half the window is free, each lease carrying the releases of the batches confirmed
+   * since the one before; without one, releases confirmed batches at once. A lease costs the buffer
+   * a transaction and an fsync however many batches it holds, so it takes half a window at a time
+   * (the other half is being sent meanwhile). One exchange at a time.
    */
   private topUp(): void {
     if (this.broken || this.exchanging || this.ending || !this.running) return;
     const room = this.backlog ? this.depth - this.held.length : 0;
-    if (room > 0 || (!this.backlog && this.confirmedQueue.length > 0)) this.exchange(room);
+    if (room >= Math.ceil(this.depth / 2) || (!this.backlog && this.confirmedQueue.length > 0))
+      this.exchange(room);
   }
 
   /**
