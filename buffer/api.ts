@@ -20,7 +20,7 @@ export interface Batch {
   count: number;
   /** The readings as objects; built on first use from `columns`. */
   readings: Reading[];
-  /** The readings by column, as decoded from storage: the binary codecs encode from these. */
+  /** The readings by column, as decoded from storage: the binary codecs encode from these (not enumerable). */
   columns: ReadingColumns;
   /** 1 on the first lease; more when the batch is handed out again (after a crash or a requeue). */
   attempts: number;

@@ -569,16 +569,19 @@ class WorkerBuffer implements ReadingBuffer {
   }
 }
 
-/** A batch as the forwarder sees it; `readings` is built from the columns on first use, then kept. */
+/**
+ * A batch as the forwarder sees it. `readings` is built from the columns on first use, then kept;
+ * `columns` is not enumerable, so a batch compares and prints (JSON) by its readings as before.
+ */
 function leasedBatch(b: LeasedBatch, columns: ReadingColumns): Batch {
   const batch = {
     id: b.firstSeq,
     firstSeq: b.firstSeq,
     lastSeq: b.lastSeq,
     count: columns.ts.length,
-    columns,
     attempts: b.attempts,
-  } as Omit<Batch, "readings"> as Batch;
+  } as Omit<Batch, "readings" | "columns"> as Batch;
+  Object.defineProperty(batch, "columns", { value: columns, enumerable: false });
   Object.defineProperty(batch, "readings", {
     enumerable: true,
     configurable: true,
