@@ -1,5 +1,6 @@
 // What the rest of the gateway sees of the buffer: the ReadingBuffer interface and its data.
 import type { Reading } from "../protocols/adapter.js";
+import type { ReadingColumns } from "./reading-codec.js";
 import type { DeadLetterEntry, DeadLetterSelector, PurgeResult, ReplayResult, StoreStats } from "./wire.js";
 
 export interface AppendResult {
@@ -15,7 +16,12 @@ export interface Batch {
   /** Sequence number of the batch's first reading: with the gateway id, the Iggy message id. */
   firstSeq: number;
   lastSeq: number;
+  /** How many readings the batch holds (readings.length, without building them). */
+  count: number;
+  /** The readings as objects; built on first use from `columns`. */
   readings: Reading[];
+  /** The readings by column, as decoded from storage: the binary codecs encode from these (not enumerable). */
+  columns: ReadingColumns;
   /** 1 on the first lease; more when the batch is handed out again (after a crash or a requeue). */
   attempts: number;
 }

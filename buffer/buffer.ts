@@ -14,7 +14,16 @@ import {
 } from "./errors.js";
 import { type BufferOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { ByteReader, ByteWriter } from "./bytes.js";
-import { ReadingProblem, readReading, writeReading } from "./reading-codec.js";
+import {
+  emptyColumns,
+  ReadingProblem,
+  readingAt,
+  readReading,
+  readReadingInto,
+  trimColumns,
+  writeReading,
+  type ReadingColumns,
+} from "./reading-codec.js";
 import { SeriesDictionary } from "./series-dictionary.js";
 import type {
   AppendOptions,
@@ -418,7 +427,7 @@ class WorkerBuffer implements ReadingBuffer {
       const b = r.batches[0];
       if (b === undefined) return null;
       const batch = await this.decodeLeased(b);
-      if (batch.readings.length > 0) return batch;
+      if (batch.count > 0) return batch;
     }
   }
 
@@ -449,20 +458,24 @@ class WorkerBuffer implements ReadingBuffer {
    * with the rest; a batch left with none is released and comes back empty.
    */
   private async decodeLeased(b: LeasedBatch): Promise<Batch> {
-    const readings: Reading[] = [];
+    const n = b.lengths.length;
+    let columns = emptyColumns(n);
     const broken: { seq: number; error: string }[] = [];
-    this.decode(
-      b,
-      (_, r) => readings.push(r),
-      (seq, error) => broken.push({ seq, error }),
-    );
-    const batch = {
-      id: b.firstSeq,
-      firstSeq: b.firstSeq,
-      lastSeq: b.lastSeq,
-      readings,
-      attempts: b.attempts,
-    };
+    const reader = new ByteReader(new Uint8Array(b.bytes));
+    let off = 0;
+    for (let i = 0; i < n; i++) {
+      const end = off + b.lengths[i]!;
+      reader.pos = off;
+      reader.end = end;
+      try {
+        readReadingInto(reader, end, this.dict.lookup, columns, i - broken.length);
+      } catch (err) {
+        broken.push({ seq: b.seqs[i]!, error: err instanceof Error ? err.message : String(err) });
+      }
+      off = end;
+    }
+    if (broken.length > 0) columns = trimColumns(columns, n - broken.length);
+    const batch = leasedBatch(b, columns);
     if (broken.length === 0) return batch;
     const reason = `stored reading does not decode: ${broken[0]!.error}`;
     const seqs = broken.map((d) => d.seq);
@@ -471,7 +484,7 @@ class WorkerBuffer implements ReadingBuffer {
       { batch: b.firstSeq, readings: broken.length, reason },
       "buffer: undecodable readings dead-lettered",
     );
-    if (readings.length === 0) await this.release(b.firstSeq);
+    if (batch.count === 0) await this.release(b.firstSeq);
     return batch;
   }
 
@@ -554,4 +567,30 @@ class WorkerBuffer implements ReadingBuffer {
     })();
     return this.closing;
   }
+}
+
+/**
+ * A batch as the forwarder sees it. `readings` is built from the columns on first use, then kept;
+ * `columns` is not enumerable, so a batch compares and prints (JSON) by its readings as before.
+ */
+function leasedBatch(b: LeasedBatch, columns: ReadingColumns): Batch {
+  const batch = {
+    id: b.firstSeq,
+    firstSeq: b.firstSeq,
+    lastSeq: b.lastSeq,
+    count: columns.ts.length,
+    attempts: b.attempts,
+  } as Omit<Batch, "readings" | "columns"> as Batch;
+  Object.defineProperty(batch, "columns", { value: columns, enumerable: false });
+  Object.defineProperty(batch, "readings", {
+    enumerable: true,
+    configurable: true,
+    get(): Reading[] {
+      const readings: Reading[] = new Array<Reading>(columns.ts.length);
+      for (let i = 0; i < readings.length; i++) readings[i] = readingAt(columns, i);
+      Object.defineProperty(batch, "readings", { value: readings, enumerable: true, writable: true });
+      return readings;
+    },
+  });
+  return batch;
 }

@@ -11,6 +11,7 @@ export type {
   StoredReading,
 } from "./api.js";
 export { openBuffer } from "./buffer.js";
+export { readingAt, type ReadingColumns, type SeriesDef } from "./reading-codec.js";
 export {
   BufferClosedError,
   BufferError,

@@ -30,7 +30,7 @@ const KIND_MASK = 0x0f;
 const QUALITY_SHIFT = 4;
 export const INLINE_SERIES = 0x40;
 const TS_F64 = 0x80;
-const QUALITIES: readonly Quality[] = ["good", "uncertain", "bad"];
+export const QUALITIES: readonly Quality[] = ["good", "uncertain", "bad"];
 const TWO_POW_48 = 2 ** 48;
 const I64_MIN = -(2n ** 63n);
 const U64_MAX = 2n ** 64n - 1n;
@@ -216,8 +216,44 @@ export function writeReading(w: ByteWriter, r: Reading, series: number | SeriesD
 
 export type SeriesLookup = (id: number) => SeriesDef | undefined;
 
-/** Decodes one stored reading spanning [r.pos, end). */
-export function readReading(r: ByteReader, end: number, lookup: SeriesLookup): Reading {
+/**
+ * Readings by column: what the binary codecs encode from, without a Reading object per reading.
+ * Reading i is series[i] (readings of one stored series share one frozen definition), ts[i],
+ * values[i] and QUALITIES[quality[i]].
+ */
+export interface ReadingColumns {
+  series: SeriesDef[];
+  ts: Float64Array;
+  values: ReadingValue[];
+  quality: Uint8Array;
+}
+
+export function emptyColumns(capacity: number): ReadingColumns {
+  return {
+    series: [],
+    ts: new Float64Array(capacity),
+    values: [],
+    quality: new Uint8Array(capacity),
+  };
+}
+
+/** The first `count` entries of columns filled for more. */
+export function trimColumns(c: ReadingColumns, count: number): ReadingColumns {
+  if (c.ts.length === count) return c;
+  return { series: c.series, ts: c.ts.slice(0, count), values: c.values, quality: c.quality.slice(0, count) };
+}
+
+/**
+ * Decodes one stored reading spanning [r.pos, end) into entry `at` of the columns (`at` is the
+ * number of entries filled so far: series and values are pushed).
+ */
+export function readReadingInto(
+  r: ByteReader,
+  end: number,
+  lookup: SeriesLookup,
+  out: ReadingColumns,
+  at: number,
+): void {
   const flags = r.u8();
   let def: SeriesDef | undefined;
   if (flags & INLINE_SERIES) def = readSeries(r);
@@ -227,8 +263,8 @@ export function readReading(r: ByteReader, end: number, lookup: SeriesLookup): R
     if (def === undefined) throw new DecodeError(`stored reading refers to unknown series ${id}`);
   }
   const ts = flags & TS_F64 ? r.f64() : r.uint48();
-  const q = QUALITIES[(flags >> QUALITY_SHIFT) & 3];
-  if (q === undefined) throw new DecodeError("stored reading has an unknown quality");
+  const q = (flags >> QUALITY_SHIFT) & 3;
+  if (q > 2) throw new DecodeError("stored reading has an unknown quality");
   let value: ReadingValue;
   switch (flags & KIND_MASK) {
     case Kind.Null:
@@ -267,10 +303,32 @@ export function readReading(r: ByteReader, end: number, lookup: SeriesLookup): R
       throw new DecodeError(`stored reading has unknown value kind ${flags & KIND_MASK}`);
   }
   if (r.pos !== end) throw new DecodeError("stored reading has trailing bytes");
-  const reading: Reading = { device: def.device, point: def.point, ts, value, quality: q };
+  out.series.push(def);
+  out.ts[at] = ts;
+  out.values.push(value);
+  out.quality[at] = q;
+}
+
+/** Reading i of the columns as an object. */
+export function readingAt(c: ReadingColumns, i: number): Reading {
+  const def = c.series[i]!;
+  const reading: Reading = {
+    device: def.device,
+    point: def.point,
+    ts: c.ts[i]!,
+    value: c.values[i]!,
+    quality: QUALITIES[c.quality[i]!]!,
+  };
   if (def.unit !== undefined) reading.unit = def.unit;
   if (def.tags !== undefined) reading.tags = def.tags as Record<string, string>;
   return reading;
+}
+
+/** Decodes one stored reading spanning [r.pos, end). */
+export function readReading(r: ByteReader, end: number, lookup: SeriesLookup): Reading {
+  const one = emptyColumns(1);
+  readReadingInto(r, end, lookup, one, 0);
+  return readingAt(one, 0);
 }
 
 /** The dictionary id a stored reading refers to, or -1 when its series is inline. */

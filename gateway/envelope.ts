@@ -43,13 +43,21 @@ export function batchMessageId(gatewayId: string, firstSeq: bigint): bigint {
  * resend of the same batch yields the same ids and bytes.
  */
 export function batchMessages(gatewayId: string, codec: Codec, batch: Batch): OutgoingMessage[] {
-  const payloads = codec.encode({ gateway: gatewayId, firstSeq: batch.firstSeq, readings: batch.readings });
+  const payloads = codec.encode({
+    gateway: gatewayId,
+    firstSeq: batch.firstSeq,
+    columns: batch.columns,
+    // Built only for a codec that needs the objects.
+    get readings() {
+      return batch.readings;
+    },
+  });
   const headers = new Map([
     ["codec", header.string(codec.name)],
     ["schema", header.uint32(codec.schema)],
     ["gateway", header.string(gatewayId)],
     ["first_seq", header.uint64(BigInt(batch.firstSeq))],
-    ["count", header.uint32(batch.readings.length)],
+    ["count", header.uint32(batch.count)],
   ]);
   return payloads.map((payload, i) => ({
     id: batchMessageId(gatewayId, BigInt(batch.firstSeq + i)),

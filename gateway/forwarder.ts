@@ -380,15 +380,17 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
   }
 
   /**
-   * Keeps the buffer busy while batches are in flight: with a backlog, leases until `depth` batches
-   * are held, each lease carrying the releases of the batches confirmed since the one before;
-   * without one, releases confirmed batches at once. One exchange at a time, so a slow buffer gets
-   * fewer, larger ones.
+   * Keeps the buffer busy while batches are in flight: with a backlog, leases back up to `depth`
+   * batches once half the window is free, each lease carrying the releases of the batches confirmed
+   * since the one before; without one, releases confirmed batches at once. A lease costs the buffer
+   * a transaction and an fsync however many batches it holds, so it takes half a window at a time
+   * (the other half is being sent meanwhile). One exchange at a time.
    */
   private topUp(): void {
     if (this.broken || this.exchanging || this.ending || !this.running) return;
     const room = this.backlog ? this.depth - this.held.length : 0;
-    if (room > 0 || (!this.backlog && this.confirmedQueue.length > 0)) this.exchange(room);
+    if (room >= Math.ceil(this.depth / 2) || (!this.backlog && this.confirmedQueue.length > 0))
+      this.exchange(room);
   }
 
   /**
@@ -414,8 +416,7 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
       (result) => {
         this.exchanging = null;
         const arrived: Held[] = [];
-        for (const batch of result.batches)
-          if (batch.readings.length > 0) arrived.push({ batch, messages: null });
+        for (const batch of result.batches) if (batch.count > 0) arrived.push({ batch, messages: null });
         this.held.push(...arrived);
         // A backlog: more waits behind a full batch (or one recorded before); readings that
         // trickled in meanwhile wait for the linger instead, to make a fuller batch.
@@ -424,7 +425,7 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
           this.backlog =
             result.more &&
             last !== undefined &&
-            (last.readings.length === 0 || last.readings.length >= maxReadings || last.attempts > 1);
+            (last.count === 0 || last.count >= maxReadings || last.attempts > 1);
         // The next exchange goes out first, so the buffer works while these are encoded.
         this.topUp();
         for (const h of arrived) this.encode(h);
@@ -448,7 +449,7 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
     try {
       const messages = batchMessages(gatewayId, codec, h.batch);
       if (messages.length === 0)
-        throw new Error(`codec ${codec.name} made no message of ${h.batch.readings.length} readings`);
+        throw new Error(`codec ${codec.name} made no message of ${h.batch.count} readings`);
       h.messages = messages;
     } catch (e) {
       // Not the batch's fault (the buffer hands out only readings the codecs can carry): a defect.
@@ -505,7 +506,7 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
         fateUnknown = false;
         if (stored) {
           this.log.info(
-            { first_seq: batch.firstSeq, count: batch.readings.length },
+            { first_seq: batch.firstSeq, count: batch.count },
             "batch already in Iggy, not resending",
           );
           this.options.metrics?.forwardBatches.inc({ result: "duplicate" });
@@ -539,7 +540,7 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
           const { reason, code, message } = outcome.error;
           if (reason === "invalid") {
             this.log.error(
-              { code, first_seq: batch.firstSeq, count: batch.readings.length },
+              { code, first_seq: batch.firstSeq, count: batch.count },
               `Iggy refused the batch: ${message}; moved to dead letters`,
             );
             await this.deadLetter(batch, message);
@@ -624,9 +625,9 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
     this.lastError = null;
     this.lastConfirmedAt = Date.now();
     this.batchesSent++;
-    this.readingsSent += batch.readings.length;
+    this.readingsSent += batch.count;
     this.options.metrics?.forwardBatches.inc({ result: "ok" });
-    this.options.metrics?.readingsForwarded.inc(batch.readings.length);
+    this.options.metrics?.readingsForwarded.inc(batch.count);
     this.options.onConfirmed?.(batch);
   }
 

@@ -1,5 +1,6 @@
 // The logical batch both binary codecs share: readings grouped into series (one point, one value
 // kind), names interned once per batch. See reading-batch.fbs for the meaning of every field.
+import type { ReadingColumns, SeriesDef } from "../../buffer/index.js";
 import {
   valueKind,
   type Quality,
@@ -14,7 +15,10 @@ export interface BatchInput {
   gateway: string;
   /** Buffer sequence of readings[0]; readings[i] has firstSeq + i. */
   firstSeq: number;
+  /** Read only when `columns` is absent, or by a codec that needs objects (JSON). */
   readings: readonly Reading[];
+  /** The same readings by column (as the buffer decodes them): encoded without objects. */
+  columns?: ReadingColumns;
 }
 
 export interface Series {
@@ -68,7 +72,7 @@ export class StringTable {
 /** Frozen tag sets already keyed: the readings of one stored series share one. */
 const tagsKeys = new WeakMap<object, string>();
 
-function tagsKey(tags: Record<string, string> | undefined): string {
+function tagsKey(tags: Readonly<Record<string, string>> | undefined): string {
   if (!tags) return "";
   let key = tagsKeys.get(tags);
   if (key === undefined) {
@@ -87,60 +91,121 @@ interface OpenSeries {
   tags: string;
 }
 
-export function toSeries(input: BatchInput): SeriesBatch {
-  const names = new StringTable();
+/** Groups readings, added in sequence order, into series. */
+class SeriesGrouping {
+  readonly names = new StringTable();
+  readonly series: Series[] = [];
   // By device, then point (a batch's strings repeat, so each lookup hashes a string once), then a
   // short list told apart by kind, unit and tags.
-  const open = new Map<string, Map<string, OpenSeries[]>>();
-  const series: Series[] = [];
-  const readings = input.readings;
-  for (let i = 0; i < readings.length; i++) {
-    const r = readings[i]!;
-    const kind = valueKind(r.value);
-    const tk = tagsKey(r.tags);
-    let points = open.get(r.device);
-    if (points === undefined) open.set(r.device, (points = new Map()));
-    let candidates = points.get(r.point);
-    if (candidates === undefined) points.set(r.point, (candidates = []));
+  private readonly open = new Map<string, Map<string, OpenSeries[]>>();
+  private count = 0;
+
+  /** The open series of a device and point (to pass to add). */
+  candidates(device: string, point: string): OpenSeries[] {
+    let points = this.open.get(device);
+    if (points === undefined) this.open.set(device, (points = new Map()));
+    let candidates = points.get(point);
+    if (candidates === undefined) points.set(point, (candidates = []));
+    return candidates;
+  }
+
+  add(
+    candidates: OpenSeries[],
+    device: string,
+    point: string,
+    unit: string | undefined,
+    tk: string,
+    ts: number,
+    value: ReadingValue,
+    quality: Quality,
+  ): void {
+    const kind = valueKind(value);
     let entry: OpenSeries | undefined;
     for (const c of candidates)
-      if (c.kind === kind && c.unit === r.unit && c.tags === tk) {
+      if (c.kind === kind && c.unit === unit && c.tags === tk) {
         entry = c;
         break;
       }
     let s = entry?.s;
     // uint32 timestamp offsets: a reading earlier than its series' base, or more than 49 days after
     // it, starts a new series of the same point.
-    if (s === undefined || r.ts < s.baseTs || r.ts - s.baseTs > MAX_OFFSET) {
+    if (s === undefined || ts < s.baseTs || ts - s.baseTs > MAX_OFFSET) {
+      const names = this.names;
       s = {
-        device: names.intern(r.device),
-        point: names.intern(r.point),
-        unit: r.unit === undefined ? null : names.intern(r.unit),
+        device: names.intern(device),
+        point: names.intern(point),
+        unit: unit === undefined ? null : names.intern(unit),
         tags: tk ? (JSON.parse(tk) as [string, string][]) : null,
         kind,
-        baseTs: r.ts,
+        baseTs: ts,
         tsOffsets: [],
         seqOffsets: [],
         qualities: null,
         values: [],
       };
       if (entry) entry.s = s;
-      else candidates.push({ s, kind, unit: r.unit, tags: tk });
-      series.push(s);
+      else candidates.push({ s, kind, unit, tags: tk });
+      this.series.push(s);
     }
-    if (r.quality !== "good" && s.qualities === null) s.qualities = s.tsOffsets.map(() => "good");
-    s.tsOffsets.push(r.ts - s.baseTs);
-    s.seqOffsets.push(i);
-    s.qualities?.push(r.quality);
-    if (kind !== "null") s.values.push(r.value);
+    if (quality !== "good" && s.qualities === null) s.qualities = s.tsOffsets.map(() => "good");
+    s.tsOffsets.push(ts - s.baseTs);
+    s.seqOffsets.push(this.count++);
+    s.qualities?.push(quality);
+    if (kind !== "null") s.values.push(value);
   }
+}
+
+function groupReadings(g: SeriesGrouping, readings: readonly Reading[]): void {
+  for (let i = 0; i < readings.length; i++) {
+    const r = readings[i]!;
+    g.add(
+      g.candidates(r.device, r.point),
+      r.device,
+      r.point,
+      r.unit,
+      tagsKey(r.tags),
+      r.ts,
+      r.value,
+      r.quality,
+    );
+  }
+}
+
+/** The same grouping, looking each stored series up once per batch rather than once per reading. */
+function groupColumns(g: SeriesGrouping, c: ReadingColumns): void {
+  const known = new Map<SeriesDef, { candidates: OpenSeries[]; tk: string }>();
+  for (let i = 0; i < c.ts.length; i++) {
+    const def = c.series[i]!;
+    let k = known.get(def);
+    if (k === undefined) {
+      k = { candidates: g.candidates(def.device, def.point), tk: tagsKey(def.tags) };
+      known.set(def, k);
+    }
+    g.add(
+      k.candidates,
+      def.device,
+      def.point,
+      def.unit,
+      k.tk,
+      c.ts[i]!,
+      c.values[i]!,
+      QUALITIES[c.quality[i]!]!,
+    );
+  }
+}
+
+export function toSeries(input: BatchInput): SeriesBatch {
+  const g = new SeriesGrouping();
+  if (input.columns) groupColumns(g, input.columns);
+  else groupReadings(g, input.readings);
+  const count = input.columns ? input.columns.ts.length : input.readings.length;
   return {
     schema: SCHEMA_VERSION,
     gateway: input.gateway,
     firstSeq: input.firstSeq,
-    count: input.readings.length,
-    strings: names.strings,
-    series,
+    count,
+    strings: g.names.strings,
+    series: g.series,
   };
 }
 

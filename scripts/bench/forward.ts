@@ -231,7 +231,7 @@ async function drainFigures(ctx: BenchContext, port: number): Promise<Figure[]> 
     const r = await alone.exchange({ release: held, lease: batch });
     if (r.batches.length === 0) break;
     held = r.batches.map((b) => b.id);
-    for (const b of r.batches) drained += b.readings.length;
+    for (const b of r.batches) drained += b.count;
   }
   const aloneRate = drained / ((performance.now() - t0) / 1000);
   const aloneCpu = cpuSince(cpu0);
@@ -251,7 +251,7 @@ async function drainFigures(ctx: BenchContext, port: number): Promise<Figure[]> 
     codec: codecs.flatbuffers,
     batch: { ...batch, lingerMs: 20 },
     log,
-    onConfirmed: (b) => void (forwarded += b.readings.length),
+    onConfirmed: (b) => void (forwarded += b.count),
   });
   ctx.log("draining it: the forwarder into dev-iggy");
   cpu0 = threadCpu();

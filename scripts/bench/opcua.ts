@@ -104,7 +104,7 @@ async function gatewaySide(spec: ChildSpec): Promise<ChildSide> {
   let confirmed = 0;
   const forwarder = new Forwarder(buffer, iggyClient(config, log.child({ component: "iggy" })), {
     ...forwarderOptions(config, log),
-    onConfirmed: (b) => void (confirmed += b.readings.length),
+    onConfirmed: (b) => void (confirmed += b.count),
   });
   forwarder.start();
   // As the gateway's runtime does: the protocol's module imported from the registry, an adapter per

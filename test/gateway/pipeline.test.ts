@@ -63,6 +63,8 @@ interface Observed {
   exchanges: number;
   /** Exchanges that released and leased in the same round trip. */
   combined: number;
+  /** How many batches each exchange that leased asked for. */
+  leases: number[];
 }
 
 /**
@@ -93,7 +95,7 @@ async function setup(
   });
   for (let i = 0; i < total; i += 500) await buffer.append(readings(i, Math.min(500, total - i)));
 
-  const seen: Observed = { sends: [], maxSending: 0, maxWindow: 0, exchanges: 0, combined: 0 };
+  const seen: Observed = { sends: [], maxSending: 0, maxWindow: 0, exchanges: 0, combined: 0, leases: [] };
   const held = new Set<number>();
   let sending = 0;
   const send = client.send.bind(client);
@@ -112,6 +114,7 @@ async function setup(
     const n = ++seen.exchanges;
     const releasing = request.release ?? [];
     if (releasing.length > 0 && request.lease) seen.combined++;
+    if (request.lease) seen.leases.push(request.lease.batches ?? 1);
     if (request.resume) held.clear();
     for (const id of releasing) held.delete(id);
     seen.maxWindow = Math.max(seen.maxWindow, held.size + (request.lease?.batches ?? 0));
@@ -179,6 +182,25 @@ test(
       s.seen.exchanges < 2 * firstSeqs.length,
       `fewer round trips to the buffer (${s.seen.exchanges}) than a lease and a release per batch`,
     );
+  },
+);
+
+test(
+  "with a backlog each lease takes at least half the window: one transaction and fsync for several batches",
+  { timeout: 120_000 },
+  async (t) => {
+    const total = 2000;
+    const s = await setup(t, total, 8);
+    s.forwarder.start();
+    await waitFor("the backlog drained", async () => (await s.buffer.stats()).readings === 0);
+    await assertOnceInOrder(s.server.address.port, total);
+    assert.ok(s.seen.leases.length > 1, `leased in several exchanges (${s.seen.leases.join(", ")})`);
+    for (const n of s.seen.leases) assert.ok(n >= 4, `a lease of ${n} batches (${s.seen.leases.join(", ")})`);
+    assert.ok(
+      s.seen.leases.length <= Math.ceil(total / BATCH / 4) + 1,
+      `${s.seen.leases.length} leases for ${total / BATCH} batches`,
+    );
+    assert.equal(s.seen.maxWindow, 8, "never more than `pipeline` batches held");
   },
 );
 
