@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import { AttributeIds } from "node-opcua";
 import { parse } from "yaml";
 import { connectOpcua } from "../../protocols/opcua/browse.js";
@@ -14,16 +14,23 @@ import { runCliAsync } from "../helpers/cli.js";
 import { tempDir } from "../iggy/helpers.js";
 import { adapterFor, opcuaDevice, recorder, startPeer, trustPeerCertificate, waitFor } from "./helpers.js";
 
+/** asyncua with X.509 users only, its server certificate and user certificates in folders removed at the end. */
+async function x509Peer(t: TestContext) {
+  const certs = tempDir("iggy-edge-opcua-server-");
+  t.after(() => certs.remove());
+  const users = tempDir("iggy-edge-opcua-users-");
+  t.after(() => users.remove());
+  const peer = await startPeer(t, { secureDir: certs.path, x509UserDir: users.path });
+  return peer ? { certs, users, peer } : null;
+}
+
 test(
   "X.509 user: the accepted user certificate (PEM or DER) reads, another one is refused",
   { timeout: 180_000 },
   async (t) => {
-    const certs = tempDir("iggy-edge-opcua-server-");
-    t.after(() => certs.remove());
-    const users = tempDir("iggy-edge-opcua-users-");
-    t.after(() => users.remove());
-    const peer = await startPeer(t, { secureDir: certs.path, x509UserDir: users.path });
-    if (!peer) return;
+    const started = await x509Peer(t);
+    if (!started) return;
+    const { certs, users, peer } = started;
     const data = tempDir("iggy-edge-opcua-data-");
     t.after(() => data.remove());
     trustPeerCertificate(certs.path, data.path);
@@ -89,12 +96,9 @@ test(
   "browse opcua --user-certificate --user-key: the accepted X.509 user browses, the map carries it and passes check; a stranger is refused",
   { timeout: 300_000 },
   async (t) => {
-    const certs = tempDir("iggy-edge-opcua-server-");
-    t.after(() => certs.remove());
-    const users = tempDir("iggy-edge-opcua-users-");
-    t.after(() => users.remove());
-    const peer = await startPeer(t, { secureDir: certs.path, x509UserDir: users.path });
-    if (!peer) return;
+    const started = await x509Peer(t);
+    if (!started) return;
+    const { users, peer } = started;
     const dir = tempDir("iggy-edge-opcua-browse-");
     t.after(() => dir.remove());
     const out = join(dir.path, "browsed.yaml");
