@@ -10,6 +10,8 @@ interface BrowseCliOptions {
   securityPolicy?: "None" | "Basic256Sha256" | "Aes128_Sha256_RsaOaep" | "Aes256_Sha256_RsaPss";
   username?: string;
   passwordFile?: string;
+  userCertificate?: string;
+  userKey?: string;
   pkiDir: string;
   trustServer?: boolean;
   deviceId?: string;
@@ -45,6 +47,11 @@ export function browseCommand(): Command {
     )
     .option("--username <name>", "log in with this user name (default: anonymous)")
     .option("--password-file <file>", "the user's password, read from this file (its path goes into the map)")
+    .option(
+      "--user-certificate <file>",
+      "log in as the X.509 user of this certificate (PEM or DER; with --user-key; its path goes into the map)",
+    )
+    .option("--user-key <file>", "the user certificate's private key (PEM)")
     .option("--pki-dir <dir>", "the client's certificate and its trust list of servers", "./data/opcua-pki")
     .option("--trust-server", "trust the server's certificate if it is not in the trust list yet")
     .option("--device-id <id>", "the device's id in the map (default: from the endpoint)")

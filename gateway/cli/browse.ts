@@ -13,6 +13,28 @@ export async function runBrowse(o: BrowseCliOptions): Promise<number> {
     console.error("iggy-edge browse: --password-file needs --username");
     return 2;
   }
+  if ((o.userCertificate === undefined) !== (o.userKey === undefined)) {
+    console.error("iggy-edge browse: --user-certificate and --user-key go together");
+    return 2;
+  }
+  if (o.userCertificate !== undefined && o.username !== undefined) {
+    console.error("iggy-edge browse: one user identity: --username or --user-certificate, not both");
+    return 2;
+  }
+  const userCertificate = o.userCertificate === undefined ? undefined : resolve(o.userCertificate);
+  const userPrivateKey = o.userKey === undefined ? undefined : resolve(o.userKey);
+  for (const [flag, file] of [
+    ["--user-certificate", userCertificate],
+    ["--user-key", userPrivateKey],
+  ] as const) {
+    if (file === undefined) continue;
+    try {
+      readFileSync(file);
+    } catch (e) {
+      console.error(`iggy-edge browse: cannot read ${flag}: ${(e as Error).message}`);
+      return 2;
+    }
+  }
   let password: string | undefined;
   if (o.passwordFile !== undefined) {
     try {
@@ -31,6 +53,8 @@ export async function runBrowse(o: BrowseCliOptions): Promise<number> {
       securityPolicy,
       username: o.username,
       password,
+      userCertificate,
+      userPrivateKey,
       pkiDir: o.pkiDir,
       trustUnknownServer: o.trustServer === true,
     });
@@ -53,6 +77,8 @@ export async function runBrowse(o: BrowseCliOptions): Promise<number> {
       securityPolicy,
       username: o.username,
       passwordFile: o.passwordFile === undefined ? undefined : resolve(o.passwordFile),
+      userCertificate,
+      userPrivateKey,
       root: o.root,
       depth: o.depth,
       truncated,

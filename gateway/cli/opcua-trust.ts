@@ -1,7 +1,6 @@
 // What `iggy-edge opcua trust` does (see opcua-command.ts); node:crypto reads the certificates, so
 // node-opcua is not loaded.
-import { readFileSync } from "node:fs";
-import { parse } from "yaml";
+import { ConfigError, formatIssue, loadConfig } from "../config.js";
 import {
   TrustError,
   listCertificates,
@@ -13,15 +12,14 @@ import {
 } from "../../protocols/opcua/trust-list.js";
 import type { TrustCliOptions } from "./opcua-command.js";
 
-/** gateway.data_dir of the config file (default ./data); the file is read as YAML, no secrets resolved. */
+/** gateway.data_dir of the config file, read as the gateway reads it (`${env:...}` resolved, checked). */
 export function dataDirFromConfig(file: string): string {
-  const doc = parse(readFileSync(file, "utf8")) as { gateway?: { data_dir?: unknown } } | null;
-  const dir = doc?.gateway?.data_dir;
-  if (dir === undefined) return "./data";
-  if (typeof dir !== "string" || dir.includes("${")) {
-    throw new Error(`gateway.data_dir in ${file} is not a plain path: pass --data-dir DIR`);
+  try {
+    return loadConfig(file).config.gateway.data_dir;
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    throw new Error(`the config ${file} does not load: ${e.issues.map(formatIssue).join("; ")}`);
   }
-  return dir;
 }
 
 const day = (d: Date) => d.toISOString().slice(0, 10);

@@ -41,10 +41,24 @@ import { Backoff } from "../backoff.js";
 import { DeviceStates } from "../device-state.js";
 import { sleep } from "../sleep.js";
 import { CoercionError, coerceForWrite, OPCUA_TYPES, type NodeValue, type OpcuaType } from "./coerce.js";
-import { applicationCertificateFiles, certificateManager, untrustedHint } from "./pki.js";
+import {
+  applicationCertificateFiles,
+  certificateManager,
+  untrustedHint,
+  watchPresentedCertificates,
+} from "./pki.js";
 import { createClient, openSession } from "./session.js";
 import type { OpcuaDeviceConfig, OpcuaPointConfig } from "./schema.js";
 import { convertVariant, qualityOf, scaled, timestampOf } from "./values.js";
+
+/**
+ * Notifications in one publish response at most. Unlimited, 10,000 items changing every second come
+ * as one response whose decoded objects (several MiB, all alive until the last is handed on) outgrow
+ * the young generation of the bin's node flags and are promoted, so the old generation swells to
+ * several times what is live between its collections. Responses of this size die young; the
+ * server sends the rest at once in the responses to the publish requests already waiting.
+ */
+const MAX_NOTIFICATIONS_PER_PUBLISH = 1000;
 
 /** ServerStatus/CurrentTime: read for a round trip that touches no configured point. */
 const SERVER_CURRENT_TIME = "i=2258";
@@ -94,7 +108,10 @@ interface Point {
   nodeId: NodeId | undefined;
   /** The node's DataType: from the map, else read once at the first write. */
   type: OpcuaType | undefined;
-  last: { quality?: Quality; value?: ReadingValue };
+  /** The device's and the point's tags merged, shared by the point's good readings; undefined: none. */
+  tags: Readonly<Record<string, string>> | undefined;
+  lastQuality: Quality | undefined;
+  lastValue: ReadingValue | undefined;
 }
 
 interface Device {
@@ -115,6 +132,8 @@ interface Device {
   /** Ends the wait of run() so that the device is connected again from scratch. */
   rebuild: (() => void) | null;
   rebuildTimer: NodeJS.Timeout | null;
+  /** The certificate the server presented at the last connection attempt (SignAndEncrypt, Sign). */
+  presented: () => Buffer | undefined;
 }
 
 export interface OpcuaAdapterOptions {
@@ -166,7 +185,9 @@ export class OpcuaAdapter implements ProtocolAdapter {
         index,
         nodeId: p.node === undefined ? undefined : parseNodeId(cfg.id, p),
         type: p.type,
-        last: {},
+        tags: mergedTags(cfg.tags, p.tags),
+        lastQuality: undefined,
+        lastValue: undefined,
       }));
       this.devices.set(cfg.id, {
         cfg,
@@ -184,6 +205,7 @@ export class OpcuaAdapter implements ProtocolAdapter {
         maxNodesPerRead: 0,
         rebuild: null,
         rebuildTimer: null,
+        presented: () => undefined,
       });
     }
     this.states = new DeviceStates("opcua", this.devices.keys(), this.log, "not connected yet");
@@ -253,7 +275,7 @@ export class OpcuaAdapter implements ProtocolAdapter {
         await this.teardown(dev);
         const message = errorText(e);
         const hint = /untrusted|BadCertificate/i.test(message)
-          ? await untrustedHint(this.context.dataDir)
+          ? await untrustedHint(this.context.dataDir, dev.presented())
           : undefined;
         if (
           this.states.down(dev.id, hint ? `${message}; ${hint}` : message, {
@@ -276,6 +298,8 @@ export class OpcuaAdapter implements ProtocolAdapter {
     const files = applicationCertificateFiles(this.context.dataDir);
     const certs = this.certs!;
     certs.referenceCounter++; // the client's disconnect disposes it once; the adapter keeps it
+    const watched = watchPresentedCertificates(certs);
+    dev.presented = watched.presented;
     const client = createClient({
       applicationName: "iggy-edge",
       applicationUri: `urn:iggy-edge:${this.context.gatewayId}`,
@@ -285,7 +309,7 @@ export class OpcuaAdapter implements ProtocolAdapter {
       keepSessionAlive: true,
       sessionTimeoutMs: c.session_timeout_ms,
       transactionTimeoutMs: c.timeout_ms,
-      certificateManager: certs,
+      certificateManager: watched.manager,
       certificateFile: files.certificateFile,
       privateKeyFile: files.privateKeyFile,
       // The first connect gives up after one retry (run() goes on trying with its backoff); a
@@ -400,7 +424,7 @@ export class OpcuaAdapter implements ProtocolAdapter {
       requestedPublishingInterval: fastest,
       requestedLifetimeCount: 600,
       requestedMaxKeepAliveCount: 20,
-      maxNotificationsPerPublish: 0,
+      maxNotificationsPerPublish: MAX_NOTIFICATIONS_PER_PUBLISH,
       publishingEnabled: true,
       priority: 10,
     });
@@ -408,9 +432,14 @@ export class OpcuaAdapter implements ProtocolAdapter {
     sub.on("error", (err: Error) =>
       this.log.warn({ device: dev.id, err: err.message }, "opcua subscription error"),
     );
-    sub.on("internal_error", (err: Error) =>
-      this.log.warn({ device: dev.id, err: err.message }, "opcua subscription internal error"),
-    );
+    sub.on("internal_error", (err: Error) => {
+      // Deleting the subscription at teardown fails when the server went away first: no news then.
+      if (dev.subscription === sub) {
+        this.log.warn({ device: dev.id, err: err.message }, "opcua subscription internal error");
+      } else {
+        this.log.debug({ device: dev.id, err: err.message }, "opcua subscription not deleted at close");
+      }
+    });
     // Points with the same monitoring parameters go together, in batches the server accepts.
     const groups = new Map<string, Point[]>();
     for (const p of live) {
@@ -537,25 +566,26 @@ export class OpcuaAdapter implements ProtocolAdapter {
         status = `unexpected value: ${c.reason}`;
       }
     }
-    if (quality !== p.last.quality && quality !== "good") {
+    if (quality !== p.lastQuality && quality !== "good") {
       this.log.warn({ device: dev.id, point: p.cfg.name, status }, "opcua point quality not good");
     }
     // Polled values are filtered here as the server filters subscribed ones (deadband, unchanged bad).
-    if (polled && p.last.quality === quality) {
-      if (quality !== "good" && p.last.value === value) return;
+    if (polled && p.lastQuality === quality) {
+      if (quality !== "good" && p.lastValue === value) return;
       if (
         quality === "good" &&
         p.cfg.deadband !== undefined &&
-        !outsideDeadband(p.last.value, value, p.cfg.deadband)
+        !outsideDeadband(p.lastValue, value, p.cfg.deadband)
       ) {
         return;
       }
     }
-    p.last = { quality, value };
+    p.lastQuality = quality;
+    p.lastValue = value;
     const r: Reading = { device: dev.id, point: p.cfg.name, ts: timestampOf(dv), value, quality };
     if (p.cfg.unit !== undefined) r.unit = p.cfg.unit;
-    const tags = { ...dev.cfg.tags, ...p.cfg.tags, ...(status === undefined ? {} : { status }) };
-    if (Object.keys(tags).length > 0) r.tags = tags;
+    if (status !== undefined) r.tags = { ...p.tags, status };
+    else if (p.tags !== undefined) r.tags = p.tags;
     dev.pending.push(r);
     if (!dev.flushScheduled) {
       dev.flushScheduled = true;
@@ -568,10 +598,11 @@ export class OpcuaAdapter implements ProtocolAdapter {
     dev.flushScheduled = false;
     if (dev.pending.length === 0 || this.emit === undefined) return;
     const readings = dev.pending;
+    const count = readings.length;
     dev.pending = [];
     this.emit(readings).then(
       () => {
-        dev.stats.readings += readings.length;
+        dev.stats.readings += count;
         if (dev.refusing) {
           dev.refusing = false;
           this.log.info({ device: dev.id }, "opcua readings accepted by the buffer again");
@@ -582,7 +613,7 @@ export class OpcuaAdapter implements ProtocolAdapter {
         if (!dev.refusing) {
           dev.refusing = true;
           this.log.warn(
-            { device: dev.id, err: errorText(e), readings: readings.length },
+            { device: dev.id, err: errorText(e), readings: count },
             "opcua readings not accepted by the buffer; the subscription goes on and counts what is lost",
           );
         }
@@ -690,6 +721,14 @@ export class OpcuaAdapter implements ProtocolAdapter {
     if (!d) throw new Error(`no enabled opcua device named ${id}`);
     return d;
   }
+}
+
+function mergedTags(
+  device: Record<string, string> | undefined,
+  point: Record<string, string> | undefined,
+): Readonly<Record<string, string>> | undefined {
+  const tags = { ...device, ...point };
+  return Object.keys(tags).length > 0 ? Object.freeze(tags) : undefined;
 }
 
 function parseNodeId(device: string, p: OpcuaPointConfig): NodeId {

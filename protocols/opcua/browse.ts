@@ -119,7 +119,12 @@ function connectFailure(
   rejected: StoredCertificate | undefined,
 ): string {
   const msg = e.message.split("\n")[0] ?? String(e);
-  const where = `${opts.endpoint} (${mode}/${policy}${opts.username ? `, user ${opts.username}` : ""})`;
+  const user = opts.username
+    ? `, user ${opts.username}`
+    : opts.userCertificate
+      ? `, X.509 user ${opts.userCertificate}`
+      : "";
+  const where = `${opts.endpoint} (${mode}/${policy}${user})`;
   if (/certificate/i.test(msg) && mode !== "None") {
     const command = rejected
       ? `run ${trustCommand(rejected, { pkiDir: opts.pkiDir })} (${rejected.subject}) or `
@@ -390,6 +395,9 @@ export interface DeviceYamlOptions {
   username?: string | undefined;
   /** Written as `${file:PATH}`, so the password itself never lands in the file. */
   passwordFile?: string | undefined;
+  /** X.509 user: the certificate and key files, written as paths. */
+  userCertificate?: string | undefined;
+  userPrivateKey?: string | undefined;
   root: string;
   depth: number;
   truncated: boolean;
@@ -423,6 +431,8 @@ export function deviceYaml(variables: BrowsedVariable[], o: DeviceYamlOptions): 
   ];
   if (o.username !== undefined) conn.push(`username: ${q(o.username)}`);
   if (o.passwordFile !== undefined) conn.push(`password: ${q(`\${file:${o.passwordFile}}`)}`);
+  if (o.userCertificate !== undefined) conn.push(`user_certificate: ${q(o.userCertificate)}`);
+  if (o.userPrivateKey !== undefined) conn.push(`user_private_key: ${q(o.userPrivateKey)}`);
   lines.push(`${indent}- id: ${q(o.deviceId)}`);
   lines.push(`${indent}  protocol: opcua`);
   lines.push(`${indent}  connection: { ${conn.join(", ")} }`);

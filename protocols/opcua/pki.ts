@@ -4,7 +4,7 @@
 // command that trusts it (`iggy-edge opcua trust THUMBPRINT`, see trust-list.ts).
 import { OPCUACertificateManager } from "node-opcua";
 import { join } from "node:path";
-import { newestRejected, pkiDirOf, trustCommand, trustedDirOf } from "./trust-list.js";
+import { pkiDirOf, rejectedFor, thumbprintOf, trustCommand, trustedDirOf } from "./trust-list.js";
 
 export interface CertificateFiles {
   pkiDir: string;
@@ -31,15 +31,44 @@ export async function certificateManager(pkiDir: string): Promise<OPCUACertifica
 }
 
 /**
- * How to trust the newest certificate in rejected/ (the one the failed connection just stored):
- * the command, and the file to move as the alternative; undefined when there is none.
+ * The certificate manager as one client sees it: the same (shared) manager, which also remembers
+ * the last certificate a server presented to this client, so that a refusal names that server's.
  */
-export async function untrustedHint(dataDir: string): Promise<string | undefined> {
+export interface WatchedCertificateManager {
+  manager: OPCUACertificateManager;
+  /** The DER certificate (or chain) the server presented last; undefined before any. */
+  presented(): Buffer | undefined;
+}
+
+export function watchPresentedCertificates(shared: OPCUACertificateManager): WatchedCertificateManager {
+  let last: Buffer | undefined;
+  // The methods run on the shared manager itself (it keeps private fields); the client's check of
+  // the server's certificate passes through here first.
+  const manager = new Proxy(shared, {
+    get(target, key) {
+      if (key === "checkCertificate") {
+        return (certificate: Buffer | Buffer[], ...rest: unknown[]) => {
+          last = Array.isArray(certificate) ? certificate[0] : certificate;
+          return (target.checkCertificate as (...a: unknown[]) => unknown).call(target, certificate, ...rest);
+        };
+      }
+      const v: unknown = Reflect.get(target, key, target);
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { manager, presented: () => last };
+}
+
+/**
+ * How to trust the certificate a refused server presented (`presented`; without it, the newest in
+ * rejected/): the command, and the file to move as the alternative; undefined when there is none.
+ */
+export async function untrustedHint(dataDir: string, presented?: Buffer): Promise<string | undefined> {
   const pkiDir = pkiDirOf(dataDir);
-  const newest = await newestRejected(pkiDir);
-  if (!newest) return undefined;
+  const cert = await rejectedFor(pkiDir, presented === undefined ? undefined : thumbprintOf(presented));
+  if (!cert) return undefined;
   return (
-    `to trust this server (${newest.subject}), run: ${trustCommand(newest, { dataDir })} ` +
-    `(or move ${newest.file} to ${trustedDirOf(pkiDir)}/)`
+    `to trust this server (${cert.subject}), run: ${trustCommand(cert, { dataDir })} ` +
+    `(or move ${cert.file} to ${trustedDirOf(pkiDir)}/)`
   );
 }

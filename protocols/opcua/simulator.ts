@@ -127,6 +127,7 @@ const DELAYED_REQUESTS = new Set([
   "CreateMonitoredItemsRequest",
   "ModifyMonitoredItemsRequest",
   "DeleteMonitoredItemsRequest",
+  "DeleteSubscriptionsRequest",
   "CallRequest",
 ]);
 
@@ -139,6 +140,7 @@ export class OpcuaSimulator implements Simulator {
   private tick = 0;
   /** Values the animation changed on a served variable (what subscribers can see), since start. */
   private changes = 0;
+  private held = 0;
   private paused: boolean;
   private readonly animateMs: number;
   private readonly pkiDir: string;
@@ -299,6 +301,11 @@ export class OpcuaSimulator implements Simulator {
   resumeAnimation(): void {
     this.paused = false;
     if (!this.stopped && this.timer === undefined) this.startAnimation();
+  }
+
+  /** Service requests a `delay` fault holds back now. */
+  heldRequests(): number {
+    return this.held;
   }
 
   /** Values the animation has changed on served variables since start (one a point a tick at most). */
@@ -518,7 +525,9 @@ export class OpcuaSimulator implements Simulator {
     target.on_request = (message, channel) => {
       const ms = ep.delayMs;
       if (ms > 0 && DELAYED_REQUESTS.has(message.request.schema.name)) {
+        this.held++;
         setTimeout(() => {
+          this.held--;
           if (ep.server === server) original(message, channel);
         }, ms).unref();
         return;

@@ -115,3 +115,28 @@ export function trustCommand(
 export async function newestRejected(pkiDir: string): Promise<StoredCertificate | undefined> {
   return (await listCertificates(rejectedDirOf(pkiDir)).catch(() => [])).at(-1);
 }
+
+/** The thumbprint (SHA-1, lowercase hex) of a DER certificate, or of the first of a DER chain. */
+export function thumbprintOf(der: Buffer): string | undefined {
+  try {
+    return describe("", der, new Date(0)).thumbprint;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The rejected certificate a server presented: the one with `thumbprint` when known and stored,
+ * else the newest (what a refused connection just stored).
+ */
+export async function rejectedFor(
+  pkiDir: string,
+  thumbprint: string | undefined,
+): Promise<StoredCertificate | undefined> {
+  const all = await listCertificates(rejectedDirOf(pkiDir)).catch(() => []);
+  if (thumbprint !== undefined) {
+    const own = all.find((c) => c.thumbprint === thumbprint);
+    if (own) return own;
+  }
+  return all.at(-1);
+}

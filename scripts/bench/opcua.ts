@@ -11,7 +11,13 @@
 // process.cpuUsage, all its threads, over the measured window) and RSS (the largest sample of that
 // window, and before connecting); for the gateway also the readings Iggy confirmed. The simulator
 // is paused while items are created, so that every change it counts happens on items that exist.
-// Bounded in count (the scenarios' items) and time (each phase has a deadline).
+// Bounded in count (the scenarios' items) and time (each phase has a deadline). At the largest RSS
+// sample the log also breaks the child's memory down (its main thread's heap and external memory,
+// the rest: code, the buffer's worker, native). For a breakdown by ablation, environment variables:
+// OPCUA_BENCH_ITEMS=N runs only the scenario of N items, OPCUA_BENCH_SIDES=gateway skips the bare
+// client, OPCUA_BENCH_STAGE=adapter (emit goes nowhere) or buffer (no forwarder) stops the gateway
+// side's path early, OPCUA_BENCH_FLAGS="--trace-gc ..." adds node flags to both children (and lets
+// their stdout through).
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -51,6 +57,8 @@ interface ChildStats {
   /** CPU time of the whole process (all its threads), µs. */
   cpuUs: number;
   rss: number;
+  /** process.memoryUsage() of the child's main thread. */
+  mem: NodeJS.MemoryUsage;
 }
 
 // ---- the children -------------------------------------------------------------------------------
@@ -106,7 +114,8 @@ async function gatewaySide(spec: ChildSpec): Promise<ChildSide> {
     ...forwarderOptions(config, log),
     onConfirmed: (b) => void (confirmed += b.count),
   });
-  forwarder.start();
+  if (process.env.OPCUA_BENCH_STAGE !== "buffer" && process.env.OPCUA_BENCH_STAGE !== "adapter")
+    forwarder.start();
   // As the gateway's runtime does: the protocol's module imported from the registry, an adapter per
   // protocol made by it, readings appended to the buffer and the forwarder told.
   const mod = await loadProtocol("opcua");
@@ -127,7 +136,12 @@ async function gatewaySide(spec: ChildSpec): Promise<ChildSide> {
   return {
     async subscribe() {
       const t0 = performance.now();
+      const stage = process.env.OPCUA_BENCH_STAGE;
       await adapter.start(async (readings, options) => {
+        if (stage === "adapter") {
+          committed += readings.length;
+          return;
+        }
         await buffer.append(readings, { awaited: options?.awaited === true });
         committed += readings.length;
         forwarder.notify(readings.length);
@@ -162,6 +176,7 @@ async function gatewaySide(spec: ChildSpec): Promise<ChildSide> {
         monitoredItems: s.monitoredItems,
         cpuUs: cpu.user + cpu.system,
         rss: process.memoryUsage().rss,
+        mem: process.memoryUsage(),
       };
     },
   };
@@ -221,6 +236,7 @@ async function bareSide(spec: ChildSpec): Promise<ChildSide> {
         monitoredItems,
         cpuUs: cpu.user + cpu.system,
         rss: process.memoryUsage().rss,
+        mem: process.memoryUsage(),
       };
     },
   };
@@ -415,10 +431,13 @@ async function runSide(
   const specFile = join(ctx.tmpDir, `${kind}-${s.items}.json`);
   writeFileSync(specFile, JSON.stringify(spec));
   const proc = fork(new URL(import.meta.url).pathname, [CHILD_FLAG, kind, specFile], {
-    stdio: ["ignore", "ignore", "inherit", "ipc"],
+    stdio: ["ignore", process.env.OPCUA_BENCH_FLAGS ? "inherit" : "ignore", "inherit", "ipc"],
     // The gateway with the node flags of the bin's #! line, as `iggy-edge run` starts; the bare
     // client as plain `node` starts it.
-    execArgv: kind === "gateway" ? binNodeFlags() : [],
+    execArgv: [
+      ...(kind === "gateway" ? binNodeFlags() : []),
+      ...(process.env.OPCUA_BENCH_FLAGS ?? "").split(" ").filter(Boolean),
+    ],
   });
   try {
     await next(proc, "ready", `${kind} start`, 120_000);
@@ -446,10 +465,15 @@ async function runSide(
     const w0 = await simCounts(sim);
     const t0 = performance.now();
     let rssMax = before.rss;
+    let memAtMax = before.mem;
     const end = t0 + steadyS * 1000;
     while (performance.now() < end) {
       await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(0, end - performance.now()))));
-      rssMax = Math.max(rssMax, (await stats(proc)).rss);
+      const sample = await stats(proc);
+      if (sample.rss > rssMax) {
+        rssMax = sample.rss;
+        memAtMax = sample.mem;
+      }
     }
     const after = await stats(proc);
     const w1 = await simCounts(sim);
@@ -465,7 +489,7 @@ async function runSide(
       if (st.received - initial >= changes) return true;
       return performance.now() - paused > 3 * s.samplingMs + 2000 && st.received >= sc.sent;
     });
-    if (kind === "gateway") {
+    if (kind === "gateway" && process.env.OPCUA_BENCH_STAGE === undefined) {
       await until(60_000, async () => {
         st = await stats(proc);
         return st.confirmed >= st.committed;
@@ -496,6 +520,7 @@ async function runSide(
           ? `; ${run.confirmed} of ${run.committed} committed readings confirmed by Iggy`
           : ""),
     );
+    ctx.log(`${kind}: at the largest RSS sample, the main thread's ${memText(memAtMax)}`);
     const stopping = next(proc, "stopped", `${kind} stop`, 30_000);
     proc.send({ cmd: "stop" });
     await stopping;
@@ -503,6 +528,14 @@ async function runSide(
   } finally {
     proc.kill("SIGKILL");
   }
+}
+
+function memText(m: NodeJS.MemoryUsage): string {
+  const f = (n: number) => (n / MiB).toFixed(1);
+  return (
+    `heap ${f(m.heapUsed)} used of ${f(m.heapTotal)} MiB, external ${f(m.external)} MiB ` +
+    `(array buffers ${f(m.arrayBuffers)}); the rest of RSS (code, other threads, native) ${f(m.rss - m.heapTotal - m.external)} MiB`
+  );
 }
 
 function scenarioFigures(s: Scenario, gw: SideRun, bare: SideRun): Figure[] {
@@ -583,6 +616,8 @@ const bench: Benchmark = {
           { items: 10_000, samplingMs: 1000 },
           { items: 1_000, samplingMs: 100 },
         ];
+    const only = Number(process.env.OPCUA_BENCH_ITEMS ?? 0);
+    if (only > 0) scenarios.splice(0, scenarios.length, ...scenarios.filter((s) => s.items === only));
     const steadyS = ctx.quick ? 3 : 20;
     const figures: Figure[] = [];
     const iggy = await startDevIggy();
@@ -601,6 +636,7 @@ const bench: Benchmark = {
             iggyPort: iggy.port,
           });
           const gw = await runSide(ctx, "gateway", s, sim, spec("gateway"), steadyS);
+          if (process.env.OPCUA_BENCH_SIDES === "gateway") continue;
           const bare = await runSide(ctx, "bare", s, sim, spec("bare"), steadyS);
           figures.push(...scenarioFigures(s, gw, bare));
         } finally {

@@ -3,35 +3,13 @@
 // line names the exact command, `opcua trust` lists the certificate and (run as the log says) trusts
 // it, and the running adapter then connects and reads.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
-import { cliPath } from "../helpers/cli.js";
-import { repoRoot } from "../helpers/peers.js";
+import { runCliAsync as cli } from "../helpers/cli.js";
 import { tempDir } from "../iggy/helpers.js";
 import { adapterFor, opcuaDevice, recorder, startPeer, waitFor } from "./helpers.js";
-
-/** The built CLI, without blocking this process (the adapter under test runs in it). */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [cliPath, ...args],
-      {
-        cwd: repoRoot,
-        env: { ...process.env, IGGY_EDGE_CONFIG: undefined },
-        encoding: "utf8",
-        timeout: 60_000,
-      },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === "number" ? err.code : null;
-        done({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 test(
   "opcua trust: the refused server's certificate is listed, trusted by the command the log names, and read",
@@ -43,9 +21,9 @@ test(
     if (!peer) return;
     const data = tempDir("iggy-edge-opcua-data-");
     t.after(() => data.remove());
-    // Only gateway.data_dir matters to `opcua trust -c`; the rest makes it a config a gateway runs.
+    // Only gateway.data_dir matters to `opcua trust -c`, read as the gateway reads it: from the environment here.
     const config = join(data.path, "config.yaml");
-    writeFileSync(config, `gateway: { id: gw-test, data_dir: ${JSON.stringify(data.path)} }\n`);
+    writeFileSync(config, 'gateway: { id: gw-test, data_dir: "${env:TRUST_TEST_DATA}" }\n');
     const serverThumbprint = createHash("sha1")
       .update(readFileSync(join(certs.path, "server_cert.der")))
       .digest("hex");
@@ -76,7 +54,7 @@ test(
     assert.equal(rejected.length, 1, rejected.join(", "));
 
     // Listed, through the config's data_dir.
-    const list = await cli(["opcua", "trust", "-c", config]);
+    const list = await cli(["opcua", "trust", "-c", config], { TRUST_TEST_DATA: data.path });
     assert.equal(list.code, 0, list.stderr);
     assert.match(
       list.stdout,
@@ -93,6 +71,10 @@ test(
       .map((l) => JSON.parse(l) as Record<string, string>);
     assert.equal(listed.length, 1);
     assert.equal(listed[0]!.thumbprint, serverThumbprint);
+    // A config that does not load says why.
+    const unset = await cli(["opcua", "trust", "-c", config], { TRUST_TEST_DATA: undefined });
+    assert.equal(unset.code, 2);
+    assert.match(unset.stderr, /TRUST_TEST_DATA/);
     assert.ok(Date.parse(listed[0]!.validTo!) > Date.now());
 
     // A reference that names nothing, or too little, is refused and moves nothing.
@@ -124,5 +106,60 @@ test(
       () => rec.readings.filter((r) => r.point === "counter").length >= 3,
     );
     assert.equal(adapter.health().devices[0]!.up, true);
+  },
+);
+
+test(
+  "two refused servers: each device's hint names the certificate its own server presented, not the newest one",
+  { timeout: 240_000 },
+  async (t) => {
+    const servers = await Promise.all(
+      ["a", "b"].map(async () => {
+        const certs = tempDir("iggy-edge-opcua-server-");
+        t.after(() => certs.remove());
+        const peer = await startPeer(t, { secureDir: certs.path });
+        const thumbprint = peer
+          ? createHash("sha1")
+              .update(readFileSync(join(certs.path, "server_cert.der")))
+              .digest("hex")
+          : "";
+        return { peer, thumbprint };
+      }),
+    );
+    if (servers.some((s) => s.peer === null)) return;
+    assert.notEqual(servers[0]!.thumbprint, servers[1]!.thumbprint);
+    const data = tempDir("iggy-edge-opcua-data-");
+    t.after(() => data.remove());
+    const rec = recorder();
+    const devices = servers.map((s, i) =>
+      opcuaDevice({
+        id: `secure-${i}`,
+        connection: {
+          endpoint: s.peer!.endpoint,
+          security_mode: "SignAndEncrypt",
+          security_policy: "Basic256Sha256",
+        },
+        points: [{ name: "counter", node: "ns=2;s=Counter", sampling_ms: 50 }],
+      }),
+    );
+    const adapter = adapterFor(t, devices, rec, { retryInitialMs: 200, retryMaxMs: 500 }, data.path);
+    await adapter.start(rec.emit);
+    const rejectedDir = join(data.path, "opcua", "pki", "rejected");
+    // Both certificates stored, and each device refused again after that: its latest error names its own.
+    await waitFor(
+      "both certificates in rejected/",
+      () => existsSync(rejectedDir) && readdirSync(rejectedDir).length === 2,
+    );
+    const failures = devices.map((d) => adapter.stats()[d.id]!.connectFailures);
+    await waitFor("each device refused once more", () =>
+      devices.every((d, i) => adapter.stats()[d.id]!.connectFailures > failures[i]! + 1),
+    );
+    for (const [i, d] of devices.entries()) {
+      const state = adapter.health().devices.find((s) => s.device === d.id)!;
+      assert.equal(state.up, false);
+      const error = String(state.error);
+      assert.ok(error.includes(`iggy-edge opcua trust ${servers[i]!.thumbprint} `), error);
+      assert.ok(!error.includes(servers[1 - i]!.thumbprint), error);
+    }
   },
 );
