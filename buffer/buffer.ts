@@ -60,8 +60,8 @@ class FrameBuilder {
   readonly writer: ByteWriter;
   readonly lengths: number[] = [];
   readonly calls: PendingCall[] = [];
-  /** A device waits for one of the calls. */
-  awaited = false;
+  /** Calls a device waits for. */
+  awaitedCalls = 0;
   readonly marks: AppendFrame["marks"] = [];
 
   constructor(sizeHint: number) {
@@ -332,7 +332,7 @@ class WorkerBuffer implements ReadingBuffer {
     const promise = new Promise<AppendResult>((resolve, reject) => {
       f.calls.push({ count: readings.length, resolve, reject });
     });
-    if (options?.awaited === true) f.awaited = true;
+    if (options?.awaited === true) f.awaitedCalls++;
     if (f.lengths.length >= this.o.commitMaxRows) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -368,7 +368,7 @@ class WorkerBuffer implements ReadingBuffer {
       lengths,
       calls,
       series: this.dict.takeFresh(),
-      awaited: f.awaited,
+      awaitedCalls: f.awaitedCalls,
       marks: f.marks,
     };
     this.lastFrameSize = Math.min(1 << 20, Math.max(4096, f.writer.pos * 2));

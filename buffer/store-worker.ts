@@ -2,7 +2,9 @@
 // loop that serves devices. Appends are group-committed: all frames that have arrived go into one
 // transaction. When it starts, counted from the start of the previous commit:
 // - `commitMaxRows` readings wait: at once (a bigger transaction would save nothing per reading);
-// - a device waits for one of them (an `awaited` frame): after `ackCommitGapMs`;
+// - a device waits for one of them (an awaited call): after `ackCommitGapMs`, or as soon as the
+//   frames queued are taken in once as many awaited calls wait as the previous commit held
+//   (`ackCommitEarly`: the devices it acknowledged have all sent their next, waiting saves nothing);
 // - otherwise: after `commitIntervalMs`.
 // A commit past its time starts once the frames already queued for this thread are taken in, so
 // everything that arrived during the previous (synchronous) commit shares it. An idle buffer thus
@@ -59,13 +61,22 @@ let commitTimer: ReturnType<typeof setTimeout> | null = null;
 let commitImmediate: ReturnType<typeof setImmediate> | null = null;
 /** When the scheduled commit starts; Infinity when none is. */
 let commitDue = Infinity;
-let pendingAwaited = false;
+/** Awaited append calls waiting, and how many the previous commit held. */
+let pendingAwaited = 0;
+let lastAwaited = 0;
 let lastCommitAt = -Infinity;
 let vacuumTimer: ReturnType<typeof setTimeout> | null = null;
 let closed = false;
 
+/** Whether the devices acknowledged by the previous commit have all sent their next awaited call. */
+function allBack(): boolean {
+  return o.ackCommitEarly && lastAwaited > 0 && pendingAwaited >= lastAwaited;
+}
+
 function scheduleCommit(): void {
-  const due = lastCommitAt + (pendingAwaited ? o.ackCommitGapMs : o.commitIntervalMs);
+  const due = allBack()
+    ? -Infinity
+    : lastCommitAt + (pendingAwaited > 0 ? o.ackCommitGapMs : o.commitIntervalMs);
   if (due >= commitDue) return;
   cancelCommit();
   commitDue = due;
@@ -86,7 +97,8 @@ function cancelCommit(): void {
 function commit(): void {
   cancelCommit();
   if (pending.length === 0) return;
-  pendingAwaited = false;
+  lastAwaited = pendingAwaited;
+  pendingAwaited = 0;
   lastCommitAt = now();
   const frames = pending;
   pending = [];
@@ -168,7 +180,7 @@ function onMessage(m: Request): void {
   if (m.op === "append") {
     pending.push(m);
     pendingRows += m.lengths.length;
-    if (m.awaited) pendingAwaited = true;
+    pendingAwaited += m.awaitedCalls;
     if (pendingRows >= o.commitMaxRows) commit();
     else scheduleCommit();
     return;

@@ -16,8 +16,8 @@ export interface AppendFrame {
   /** Readings per append call, in call order; a call is committed or refused as a whole. */
   calls: Uint32Array;
   series: SeriesRow[];
-  /** A device waits for one of these calls to commit: the worker commits promptly (ackCommitGapMs). */
-  awaited: boolean;
+  /** Calls a device waits for (awaited): the worker commits them promptly (ackCommitGapMs, ackCommitEarly). */
+  awaitedCalls: number;
   /** The marks of calls that carry some: `call` is the call's index. */
   marks: (MarkChanges & { call: number })[];
 }
