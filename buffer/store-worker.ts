@@ -3,7 +3,7 @@
 // transaction. When it starts, counted from the start of the previous commit:
 // - `commitMaxRows` readings wait: at once (a bigger transaction would save nothing per reading);
 // - a device waits for one of them (an awaited call): after `ackCommitGapMs`, or as soon as the
-//   frames queued are taken in once as many awaited calls wait as the previous commit held
+//   frames queued are taken in once as many awaited calls wait as the last two commits held
 //   (`ackCommitEarly`: the devices it acknowledged have all sent their next, waiting saves nothing);
 // - otherwise: after `commitIntervalMs`.
 // A commit past its time starts once the frames already queued for this thread are taken in, so
@@ -12,6 +12,7 @@
 // of at least one page and an fsync, the writes that wear an SD card.
 import { parentPort, workerData } from "node:worker_threads";
 import { errorToWire } from "./errors.js";
+import { packOutcomes, unpackFrame } from "./frame-codec.js";
 import type { ResolvedOptions } from "./options.js";
 import { type LogSink, Store } from "./store.js";
 import type { AppendFrame, Request, WorkerMessage } from "./wire.js";
@@ -61,16 +62,22 @@ let commitTimer: ReturnType<typeof setTimeout> | null = null;
 let commitImmediate: ReturnType<typeof setImmediate> | null = null;
 /** When the scheduled commit starts; Infinity when none is. */
 let commitDue = Infinity;
-/** Awaited append calls waiting, and how many the previous commit held. */
+/** Awaited append calls waiting, and how many the previous two commits held. */
 let pendingAwaited = 0;
 let lastAwaited = 0;
+let priorAwaited = 0;
 let lastCommitAt = -Infinity;
 let vacuumTimer: ReturnType<typeof setTimeout> | null = null;
 let closed = false;
 
-/** Whether the devices acknowledged by the previous commit have all sent their next awaited call. */
+/**
+ * Whether the devices acknowledged by the previous commits have all sent their next awaited call:
+ * as many wait as the larger of the last two commits held, so one commit the gap cut short (a
+ * device late) does not lower the count for good.
+ */
 function allBack(): boolean {
-  return o.ackCommitEarly && lastAwaited > 0 && pendingAwaited >= lastAwaited;
+  const expected = Math.max(lastAwaited, priorAwaited);
+  return o.ackCommitEarly && expected > 0 && pendingAwaited >= expected;
 }
 
 function scheduleCommit(): void {
@@ -97,6 +104,7 @@ function cancelCommit(): void {
 function commit(): void {
   cancelCommit();
   if (pending.length === 0) return;
+  priorAwaited = lastAwaited;
   lastAwaited = pendingAwaited;
   pendingAwaited = 0;
   lastCommitAt = now();
@@ -105,7 +113,9 @@ function commit(): void {
   pendingRows = 0;
   try {
     const outcomes = store.guard("appending", () => store.appendFrames(frames));
-    frames.forEach((f, i) => post({ type: "reply", id: f.id, ok: true, value: outcomes[i] }));
+    const packed = packOutcomes(frames, outcomes);
+    if (packed !== null) port.postMessage(packed);
+    else frames.forEach((f, i) => post({ type: "reply", id: f.id, ok: true, value: outcomes[i] }));
   } catch (err) {
     const wire = errorToWire(err);
     const reason = wire.code === "BUFFER_DISK_FULL" ? "disk_full" : "storage_error";
@@ -176,7 +186,8 @@ function handle(m: Exclude<Request, AppendFrame>): { value: unknown; transfer?: 
   }
 }
 
-function onMessage(m: Request): void {
+function onMessage(message: Request | ArrayBuffer): void {
+  const m = message instanceof ArrayBuffer ? unpackFrame(message) : message;
   if (m.op === "append") {
     pending.push(m);
     pendingRows += m.lengths.length;

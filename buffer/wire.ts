@@ -8,8 +8,9 @@ import type { SeriesRow } from "./series-dictionary.js";
 export interface AppendFrame {
   op: "append";
   id: number;
-  /** Stored readings back to back; only the first `used` bytes count. */
+  /** Stored readings back to back: `used` bytes from `offset` (0 when absent). */
   bytes: ArrayBuffer;
+  offset?: number;
   used: number;
   /** Byte length of each reading. */
   lengths: Uint32Array;

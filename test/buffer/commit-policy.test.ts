@@ -194,7 +194,7 @@ test("ackCommitEarly: once as many awaited appends wait as the previous commit h
   assert.deepStrictEqual(await drain(b), readings(0, 16));
 });
 
-test("ackCommitEarly follows the previous commit: after a commit of one awaited call, each awaited call commits at once", async (t) => {
+test("ackCommitEarly follows the last commits: after commits of one awaited call, each awaited call commits at once", async (t) => {
   const b = await open(t, scratch(t), { commitIntervalMs: HOUR, ackCommitGapMs: HOUR });
   await b.append([reading(0)], { awaited: true });
   for (let i = 1; i <= 5; i++) await within(b.append([reading(i)], { awaited: true }), `awaited append ${i}`);
@@ -217,6 +217,28 @@ test("ackCommitEarly: a commit that held no awaited call does not start the next
   assert.equal(waiting.filter((a) => a.settled).length, 0);
   await b.close();
   await within(Promise.all(waiting.map((a) => a.promise)), "the commit at close");
+});
+
+test("ackCommitEarly expects the larger of the last two commits: one commit cut short does not lower the count", async (t) => {
+  const b = await open(t, scratch(t), { commitIntervalMs: HOUR, ackCommitGapMs: HOUR, commitMaxRows: 50 });
+  await within(
+    Promise.all([0, 1, 2].map((i) => b.append([reading(i)], { awaited: true }))),
+    "a commit of three awaited calls",
+  );
+  // One device is back when 50 polled readings force a commit (commitMaxRows): it holds one awaited call.
+  const one = await awaitedOneByOne(b, 3, 1);
+  await within(Promise.all([one[0]!.promise, b.append(readings(4, 50))]), "the commit of 50 rows");
+  assert.equal((await b.stats()).commits, 2);
+  // Expected now: max(1, 3) = 3. Two back wait; the third starts the commit.
+  const back = await awaitedOneByOne(b, 54, 2);
+  let s = await b.stats();
+  assert.equal(s.commits, 2, "two awaited calls back, three expected");
+  assert.equal(back.filter((a) => a.settled).length, 0);
+  back.push(...(await awaitedOneByOne(b, 56, 1)));
+  await within(Promise.all(back.map((a) => a.promise)), "the early commit of three");
+  s = await b.stats();
+  assert.equal(s.commits, 3);
+  assert.deepStrictEqual(await drain(b), readings(0, 57));
 });
 
 test("ackCommitEarly false: awaited appends wait out the gap however many are back", async (t) => {
