@@ -37,7 +37,7 @@ export interface BufferOptions {
   ackCommitGapMs?: number;
   /**
    * A commit of awaited appends starts without waiting out the gap once as many awaited append
-   * calls wait as the larger of the last two commits held: devices that each wait for their acknowledgement before
+   * calls wait as the most any of the last four commits held: devices that each wait for their acknowledgement before
    * sending again have all sent their next, so waiting longer would add latency and save no write.
    * The gap still spaces commits when fewer are back. false: every awaited commit waits out the gap.
    * Default true.

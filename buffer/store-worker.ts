@@ -3,7 +3,7 @@
 // transaction. When it starts, counted from the start of the previous commit:
 // - `commitMaxRows` readings wait: at once (a bigger transaction would save nothing per reading);
 // - a device waits for one of them (an awaited call): after `ackCommitGapMs`, or as soon as the
-//   frames queued are taken in once as many awaited calls wait as the last two commits held
+//   frames queued are taken in once as many awaited calls wait as the last commits held
 //   (`ackCommitEarly`: the devices it acknowledged have all sent their next, waiting saves nothing);
 // - otherwise: after `commitIntervalMs`.
 // A commit past its time starts once the frames already queued for this thread are taken in, so
@@ -62,22 +62,25 @@ let commitTimer: ReturnType<typeof setTimeout> | null = null;
 let commitImmediate: ReturnType<typeof setImmediate> | null = null;
 /** When the scheduled commit starts; Infinity when none is. */
 let commitDue = Infinity;
-/** Awaited append calls waiting, and how many the previous two commits held. */
+/** Awaited append calls waiting, and how many each of the last EARLY_WINDOW commits held. */
 let pendingAwaited = 0;
-let lastAwaited = 0;
-let priorAwaited = 0;
+const EARLY_WINDOW = 4;
+const awaitedHeld = new Uint32Array(EARLY_WINDOW);
+let commitCount = 0;
 let lastCommitAt = -Infinity;
 let vacuumTimer: ReturnType<typeof setTimeout> | null = null;
 let closed = false;
 
 /**
- * Whether the devices acknowledged by the previous commits have all sent their next awaited call:
- * as many wait as the larger of the last two commits held, so one commit the gap cut short (a
- * device late) does not lower the count for good.
+ * Whether the devices acknowledged by the last commits have all sent their next awaited call: as
+ * many wait as the most any of the last EARLY_WINDOW commits held, so commits the gap cut short (a
+ * device late) do not lower the count; a device gone for good costs the others that many gaps.
  */
 function allBack(): boolean {
-  const expected = Math.max(lastAwaited, priorAwaited);
-  return o.ackCommitEarly && expected > 0 && pendingAwaited >= expected;
+  if (!o.ackCommitEarly) return false;
+  let expected = 0;
+  for (const n of awaitedHeld) if (n > expected) expected = n;
+  return expected > 0 && pendingAwaited >= expected;
 }
 
 function scheduleCommit(): void {
@@ -104,8 +107,7 @@ function cancelCommit(): void {
 function commit(): void {
   cancelCommit();
   if (pending.length === 0) return;
-  priorAwaited = lastAwaited;
-  lastAwaited = pendingAwaited;
+  awaitedHeld[commitCount++ % EARLY_WINDOW] = pendingAwaited;
   pendingAwaited = 0;
   lastCommitAt = now();
   const frames = pending;

@@ -219,7 +219,7 @@ test("ackCommitEarly: a commit that held no awaited call does not start the next
   await within(Promise.all(waiting.map((a) => a.promise)), "the commit at close");
 });
 
-test("ackCommitEarly expects the larger of the last two commits: one commit cut short does not lower the count", async (t) => {
+test("ackCommitEarly expects the most of the last commits: one commit cut short does not lower the count", async (t) => {
   const b = await open(t, scratch(t), { commitIntervalMs: HOUR, ackCommitGapMs: HOUR, commitMaxRows: 50 });
   await within(
     Promise.all([0, 1, 2].map((i) => b.append([reading(i)], { awaited: true }))),
@@ -229,7 +229,7 @@ test("ackCommitEarly expects the larger of the last two commits: one commit cut 
   const one = await awaitedOneByOne(b, 3, 1);
   await within(Promise.all([one[0]!.promise, b.append(readings(4, 50))]), "the commit of 50 rows");
   assert.equal((await b.stats()).commits, 2);
-  // Expected now: max(1, 3) = 3. Two back wait; the third starts the commit.
+  // Expected now: the most of the last commits, 3. Two back wait; the third starts the commit.
   const back = await awaitedOneByOne(b, 54, 2);
   let s = await b.stats();
   assert.equal(s.commits, 2, "two awaited calls back, three expected");
@@ -239,6 +239,27 @@ test("ackCommitEarly expects the larger of the last two commits: one commit cut 
   s = await b.stats();
   assert.equal(s.commits, 3);
   assert.deepStrictEqual(await drain(b), readings(0, 57));
+});
+
+test("ackCommitEarly forgets a count after four commits: a device gone for good costs the others four gaps", async (t) => {
+  const b = await open(t, scratch(t), { commitIntervalMs: HOUR, ackCommitGapMs: HOUR, commitMaxRows: 50 });
+  await within(
+    Promise.all([0, 1, 2].map((i) => b.append([reading(i)], { awaited: true }))),
+    "a commit of three awaited calls",
+  );
+  // Four commits of one awaited call each, forced by 50 polled readings (the gap, an hour, stands for them).
+  let next = 3;
+  for (let k = 0; k < 4; k++) {
+    const one = await awaitedOneByOne(b, next++, 1);
+    assert.equal(one[0]!.settled, false, `commit ${k}: one awaited call back of three expected`);
+    await within(Promise.all([one[0]!.promise, b.append(readings(next, 50))]), `forced commit ${k}`);
+    next += 50;
+  }
+  assert.equal((await b.stats()).commits, 5);
+  // The three is out of the last four commits: one awaited call is what is expected now.
+  await within(b.append([reading(next++)], { awaited: true }), "an awaited call committed at once");
+  assert.equal((await b.stats()).commits, 6);
+  assert.deepStrictEqual(await drain(b), readings(0, next));
 });
 
 test("ackCommitEarly false: awaited appends wait out the gap however many are back", async (t) => {
