@@ -78,7 +78,8 @@ export interface MarkChanges {
 export interface AppendOptions {
   /**
    * A device waits for this commit before it is acknowledged: the commit starts within
-   * ackCommitGapMs instead of commitIntervalMs. Readings appended earlier share it (order is kept).
+   * ackCommitGapMs instead of commitIntervalMs, or sooner (ackCommitEarly) once as many awaited calls
+   * wait as the previous commit held. Readings appended earlier share it (order is kept).
    */
   awaited?: boolean;
   /**

@@ -14,6 +14,7 @@ import {
 } from "./errors.js";
 import { type BufferOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { ByteReader, ByteWriter } from "./bytes.js";
+import { packFrame, unpackOutcomes } from "./frame-codec.js";
 import {
   emptyColumns,
   ReadingProblem,
@@ -69,16 +70,22 @@ class FrameBuilder {
   readonly writer: ByteWriter;
   readonly lengths: number[] = [];
   readonly calls: PendingCall[] = [];
-  /** A device waits for one of the calls. */
-  awaited = false;
+  /** Calls a device waits for. */
+  awaitedCalls = 0;
   readonly marks: AppendFrame["marks"] = [];
 
-  constructor(sizeHint: number) {
-    this.writer = new ByteWriter(sizeHint);
+  constructor(writer: ByteWriter) {
+    this.writer = writer;
   }
 }
 
 const WORKER_URL = new URL("./store-worker.js", import.meta.url);
+
+/**
+ * A frame up to this size without new series or marks goes to the worker packed into one buffer
+ * (frame-codec.ts), a copy, and its writer serves the next frame; a larger one hands its buffer over.
+ */
+const PACKED_FRAME_BYTES = 16 * 1024;
 
 /**
  * The worker's young generation: 3 MiB is two semi-spaces of 1 MiB. V8's default lets it grow to
@@ -159,6 +166,8 @@ class WorkerBuffer implements ReadingBuffer {
   private frame: FrameBuilder | null = null;
   private flushScheduled = false;
   private lastFrameSize = 4096;
+  /** The writer of the last frame posted as a copy, for the next frame. */
+  private spareWriter: ByteWriter | null = null;
   private failed: Error | null = null;
   private readonly failureListeners: ((error: Error) => void)[] = [];
   private closing: Promise<void> | null = null;
@@ -178,7 +187,7 @@ class WorkerBuffer implements ReadingBuffer {
         { series: bad },
         "buffer: some stored series definitions do not decode; their readings will be dead-lettered",
       );
-    worker.on("message", (m: WorkerMessage) => this.onMessage(m));
+    worker.on("message", (m: WorkerMessage | Float64Array) => this.onMessage(m));
     worker.on("error", (err) =>
       this.fail(new BufferStorageError("BUFFER_IO", `buffer worker failed: ${err.message}`)),
     );
@@ -247,14 +256,18 @@ class WorkerBuffer implements ReadingBuffer {
     return this.request<T>(build(this.nextId++));
   }
 
-  private onMessage(m: WorkerMessage): void {
+  private onMessage(m: WorkerMessage | Float64Array): void {
+    if (m instanceof Float64Array) {
+      unpackOutcomes(m, (id, outcome) => {
+        const calls = this.takeInflight(id);
+        if (calls !== undefined) this.settleFrame(calls, outcome);
+      });
+      return this.updateRef();
+    }
     if (m.type === "log") return logFromWorker(this.log, m);
     if (m.type !== "reply") return;
-    const calls = this.inflight.get(m.id);
+    const calls = this.takeInflight(m.id);
     if (calls !== undefined) {
-      this.inflight.delete(m.id);
-      this.inflightBytes -= this.inflightSizes.get(m.id) ?? 0;
-      this.inflightSizes.delete(m.id);
       if (m.ok) this.settleFrame(calls, m.value as AppendOutcome);
       else {
         const err = errorFromWire(m.error);
@@ -271,11 +284,21 @@ class WorkerBuffer implements ReadingBuffer {
     this.updateRef();
   }
 
+  /** The calls of an append frame whose answer came, no longer in flight. */
+  private takeInflight(id: number): PendingCall[] | undefined {
+    const calls = this.inflight.get(id);
+    if (calls === undefined) return undefined;
+    this.inflight.delete(id);
+    this.inflightBytes -= this.inflightSizes.get(id) ?? 0;
+    this.inflightSizes.delete(id);
+    return calls;
+  }
+
   private settleFrame(calls: PendingCall[], out: AppendOutcome): void {
-    const errors = new Map(out.errors);
+    const errors = out.errors.length === 0 ? null : new Map(out.errors);
     for (let i = 0; i < calls.length; i++) {
       const c = calls[i]!;
-      const e = errors.get(i);
+      const e = errors?.get(i);
       if (e !== undefined) c.reject(errorFromWire(e));
       else {
         const first = out.firsts[i]!;
@@ -296,7 +319,7 @@ class WorkerBuffer implements ReadingBuffer {
       marks !== undefined &&
       (marks.clearPrefix !== undefined || (marks.clear?.length ?? 0) > 0 || (marks.set?.length ?? 0) > 0);
     if (readings.length === 0 && !hasMarks) return Promise.resolve({ firstSeq: 0, lastSeq: -1, count: 0 });
-    const f = (this.frame ??= new FrameBuilder(this.lastFrameSize));
+    const f = (this.frame ??= this.newFrame());
     const w = f.writer;
     const mark = w.pos;
     const lengthMark = f.lengths.length;
@@ -341,7 +364,7 @@ class WorkerBuffer implements ReadingBuffer {
     const promise = new Promise<AppendResult>((resolve, reject) => {
       f.calls.push({ count: readings.length, resolve, reject });
     });
-    if (options?.awaited === true) f.awaited = true;
+    if (options?.awaited === true) f.awaitedCalls++;
     if (f.lengths.length >= this.o.commitMaxRows) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -352,6 +375,14 @@ class WorkerBuffer implements ReadingBuffer {
     }
     this.updateRef();
     return promise;
+  }
+
+  private newFrame(): FrameBuilder {
+    const spare = this.spareWriter;
+    this.spareWriter = null;
+    if (spare === null) return new FrameBuilder(new ByteWriter(this.lastFrameSize));
+    spare.pos = 0;
+    return new FrameBuilder(spare);
   }
 
   private dropEmptyFrame(): void {
@@ -367,23 +398,31 @@ class WorkerBuffer implements ReadingBuffer {
     if (f === null || f.calls.length === 0) return;
     this.frame = null;
     const id = this.nextId++;
+    const used = f.writer.pos;
+    const series = this.dict.takeFresh();
+    this.lastFrameSize = Math.min(1 << 20, Math.max(4096, used * 2));
+    this.inflight.set(id, f.calls);
+    this.inflightSizes.set(id, used);
+    this.inflightBytes += used;
+    if (series.length === 0 && f.marks.length === 0 && used <= PACKED_FRAME_BYTES) {
+      const body = f.writer.bytes.subarray(0, used);
+      this.worker.postMessage(packFrame(id, body, f.lengths, f.calls, f.awaitedCalls));
+      this.spareWriter = f.writer;
+      return;
+    }
     const lengths = Uint32Array.from(f.lengths);
     const calls = Uint32Array.from(f.calls, (c) => c.count);
     const msg: AppendFrame = {
       op: "append",
       id,
       bytes: f.writer.bytes.buffer as ArrayBuffer,
-      used: f.writer.pos,
+      used,
       lengths,
       calls,
-      series: this.dict.takeFresh(),
-      awaited: f.awaited,
+      series,
+      awaitedCalls: f.awaitedCalls,
       marks: f.marks,
     };
-    this.lastFrameSize = Math.min(1 << 20, Math.max(4096, f.writer.pos * 2));
-    this.inflight.set(id, f.calls);
-    this.inflightSizes.set(id, f.writer.pos);
-    this.inflightBytes += f.writer.pos;
     this.worker.postMessage(msg, [msg.bytes, lengths.buffer, calls.buffer]);
   }
 

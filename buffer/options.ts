@@ -1,5 +1,5 @@
 // What the buffer is configured with. The config loader maps `buffer: { max_bytes, max_rows,
-// on_full, sync, commit_interval_ms, ack_commit_gap_ms }` of the YAML file onto BufferOptions.
+// on_full, sync, commit_interval_ms, ack_commit_gap_ms, ack_commit_early }` of the YAML file onto BufferOptions.
 import { resolve } from "node:path";
 import type { Logger } from "pino";
 
@@ -35,6 +35,14 @@ export interface BufferOptions {
    * Capped at commitIntervalMs. Default 5 ms.
    */
   ackCommitGapMs?: number;
+  /**
+   * A commit of awaited appends starts without waiting out the gap once as many awaited append
+   * calls wait as the most any of the last four commits held: devices that each wait for their acknowledgement before
+   * sending again have all sent their next, so waiting longer would add latency and save no write.
+   * The gap still spaces commits when fewer are back. false: every awaited commit waits out the gap.
+   * Default true.
+   */
+  ackCommitEarly?: boolean;
   /** A group commit starts at once (whatever the interval and gap) once this many readings wait. Default 1000. */
   commitMaxRows?: number;
   /** Encoded bytes accepted but not yet committed, beyond which appends fail with BUFFER_OVERLOADED. Default 32 MiB. */
@@ -59,6 +67,7 @@ export interface ResolvedOptions {
   sync: SyncMode;
   commitIntervalMs: number;
   ackCommitGapMs: number;
+  ackCommitEarly: boolean;
   commitMaxRows: number;
   maxPendingBytes: number;
   maxReadingBytes: number;
@@ -83,6 +92,13 @@ function positive(name: string, v: number | undefined, fallback: number, min = 1
   return v;
 }
 
+function flag(name: string, v: boolean | undefined, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== "boolean")
+    throw new TypeError(`buffer option ${name} must be true or false, got ${String(v)}`);
+  return v;
+}
+
 export function resolveOptions(o: BufferOptions): ResolvedOptions {
   if (typeof o.dir !== "string" || o.dir === "")
     throw new TypeError("buffer option dir must be a directory path");
@@ -103,6 +119,7 @@ export function resolveOptions(o: BufferOptions): ResolvedOptions {
     sync,
     commitIntervalMs,
     ackCommitGapMs: Math.min(commitIntervalMs, positive("ackCommitGapMs", o.ackCommitGapMs, 5, 0)),
+    ackCommitEarly: flag("ackCommitEarly", o.ackCommitEarly, true),
     commitMaxRows: positive("commitMaxRows", o.commitMaxRows, 1000),
     maxPendingBytes: positive("maxPendingBytes", o.maxPendingBytes, 32 * 1024 * 1024),
     maxReadingBytes: positive("maxReadingBytes", o.maxReadingBytes, 1024 * 1024, 64),

@@ -2,7 +2,9 @@
 // loop that serves devices. Appends are group-committed: all frames that have arrived go into one
 // transaction. When it starts, counted from the start of the previous commit:
 // - `commitMaxRows` readings wait: at once (a bigger transaction would save nothing per reading);
-// - a device waits for one of them (an `awaited` frame): after `ackCommitGapMs`;
+// - a device waits for one of them (an awaited call): after `ackCommitGapMs`, or as soon as the
+//   frames queued are taken in once as many awaited calls wait as the last commits held
+//   (`ackCommitEarly`: the devices it acknowledged have all sent their next, waiting saves nothing);
 // - otherwise: after `commitIntervalMs`.
 // A commit past its time starts once the frames already queued for this thread are taken in, so
 // everything that arrived during the previous (synchronous) commit shares it. An idle buffer thus
@@ -10,6 +12,7 @@
 // of at least one page and an fsync, the writes that wear an SD card.
 import { parentPort, workerData } from "node:worker_threads";
 import { errorToWire } from "./errors.js";
+import { packOutcomes, unpackFrame } from "./frame-codec.js";
 import type { ResolvedOptions } from "./options.js";
 import { type LogSink, Store } from "./store.js";
 import type { AppendFrame, Request, WorkerMessage } from "./wire.js";
@@ -59,13 +62,31 @@ let commitTimer: ReturnType<typeof setTimeout> | null = null;
 let commitImmediate: ReturnType<typeof setImmediate> | null = null;
 /** When the scheduled commit starts; Infinity when none is. */
 let commitDue = Infinity;
-let pendingAwaited = false;
+/** Awaited append calls waiting, and how many each of the last EARLY_WINDOW commits held. */
+let pendingAwaited = 0;
+const EARLY_WINDOW = 4;
+const awaitedHeld = new Uint32Array(EARLY_WINDOW);
+let commitCount = 0;
 let lastCommitAt = -Infinity;
 let vacuumTimer: ReturnType<typeof setTimeout> | null = null;
 let closed = false;
 
+/**
+ * Whether the devices acknowledged by the last commits have all sent their next awaited call: as
+ * many wait as the most any of the last EARLY_WINDOW commits held, so commits the gap cut short (a
+ * device late) do not lower the count; a device gone for good costs the others that many gaps.
+ */
+function allBack(): boolean {
+  if (!o.ackCommitEarly) return false;
+  let expected = 0;
+  for (const n of awaitedHeld) if (n > expected) expected = n;
+  return expected > 0 && pendingAwaited >= expected;
+}
+
 function scheduleCommit(): void {
-  const due = lastCommitAt + (pendingAwaited ? o.ackCommitGapMs : o.commitIntervalMs);
+  const due = allBack()
+    ? -Infinity
+    : lastCommitAt + (pendingAwaited > 0 ? o.ackCommitGapMs : o.commitIntervalMs);
   if (due >= commitDue) return;
   cancelCommit();
   commitDue = due;
@@ -86,14 +107,17 @@ function cancelCommit(): void {
 function commit(): void {
   cancelCommit();
   if (pending.length === 0) return;
-  pendingAwaited = false;
+  awaitedHeld[commitCount++ % EARLY_WINDOW] = pendingAwaited;
+  pendingAwaited = 0;
   lastCommitAt = now();
   const frames = pending;
   pending = [];
   pendingRows = 0;
   try {
     const outcomes = store.guard("appending", () => store.appendFrames(frames));
-    frames.forEach((f, i) => post({ type: "reply", id: f.id, ok: true, value: outcomes[i] }));
+    const packed = packOutcomes(frames, outcomes);
+    if (packed !== null) port.postMessage(packed);
+    else frames.forEach((f, i) => post({ type: "reply", id: f.id, ok: true, value: outcomes[i] }));
   } catch (err) {
     const wire = errorToWire(err);
     const reason = wire.code === "BUFFER_DISK_FULL" ? "disk_full" : "storage_error";
@@ -164,11 +188,12 @@ function handle(m: Exclude<Request, AppendFrame>): { value: unknown; transfer?: 
   }
 }
 
-function onMessage(m: Request): void {
+function onMessage(message: Request | ArrayBuffer): void {
+  const m = message instanceof ArrayBuffer ? unpackFrame(message) : message;
   if (m.op === "append") {
     pending.push(m);
     pendingRows += m.lengths.length;
-    if (m.awaited) pendingAwaited = true;
+    pendingAwaited += m.awaitedCalls;
     if (pendingRows >= o.commitMaxRows) commit();
     else scheduleCommit();
     return;

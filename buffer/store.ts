@@ -378,7 +378,7 @@ export class Store {
       for (let fi = 0; fi < frames.length; fi++) {
         const f = frames[fi]!;
         const out = outcomes[fi]!;
-        const bytes = new Uint8Array(f.bytes, 0, f.used);
+        const bytes = new Uint8Array(f.bytes, f.offset ?? 0, f.used);
         const lengths = f.lengths;
         let off = 0;
         let row = 0;

@@ -8,16 +8,17 @@ import type { SeriesRow } from "./series-dictionary.js";
 export interface AppendFrame {
   op: "append";
   id: number;
-  /** Stored readings back to back; only the first `used` bytes count. */
+  /** Stored readings back to back: `used` bytes from `offset` (0 when absent). */
   bytes: ArrayBuffer;
+  offset?: number;
   used: number;
   /** Byte length of each reading. */
   lengths: Uint32Array;
   /** Readings per append call, in call order; a call is committed or refused as a whole. */
   calls: Uint32Array;
   series: SeriesRow[];
-  /** A device waits for one of these calls to commit: the worker commits promptly (ackCommitGapMs). */
-  awaited: boolean;
+  /** Calls a device waits for (awaited): the worker commits them promptly (ackCommitGapMs, ackCommitEarly). */
+  awaitedCalls: number;
   /** The marks of calls that carry some: `call` is the call's index. */
   marks: (MarkChanges & { call: number })[];
 }

@@ -121,6 +121,7 @@ const buffer = z.strictObject({
   sync: z.enum(["full", "normal"]).default("full"),
   commit_interval_ms: z.number().int().min(0).max(10_000).default(50),
   ack_commit_gap_ms: z.number().int().min(0).max(1000).default(5),
+  ack_commit_early: z.boolean().default(true),
 });
 
 const http = z.strictObject({

@@ -40,6 +40,7 @@ export function bufferOptions(config: Config): BufferOptions {
     sync: config.buffer.sync,
     commitIntervalMs: config.buffer.commit_interval_ms,
     ackCommitGapMs: config.buffer.ack_commit_gap_ms,
+    ackCommitEarly: config.buffer.ack_commit_early,
   };
 }
 

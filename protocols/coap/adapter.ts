@@ -55,6 +55,8 @@ export class CoapAdapter implements ProtocolAdapter {
   private readonly fetchers = new Map<string, DeviceFetcher>();
   private readonly lastSeen = new Map<string, number>();
   private readonly lastKept = new Map<string, number>();
+  /** Whether any point has a deadband (else no last value needs keeping). */
+  private readonly deadbands: boolean;
   private silenceTimer: NodeJS.Timeout | null = null;
   private emit: Emit | null = null;
   private fetchRefused = 0;
@@ -71,6 +73,7 @@ export class CoapAdapter implements ProtocolAdapter {
     private readonly options: CoapAdapterOptions = {},
   ) {
     this.devices = new Map(devices.map((d) => [d.id, d]));
+    this.deadbands = devices.some((d) => d.points.some((p) => p.deadband !== undefined));
     this.section = context.section ?? coapSection.parse({});
     this.states = new DeviceStates(
       "coap",
@@ -248,7 +251,8 @@ export class CoapAdapter implements ProtocolAdapter {
   private count(readings: Reading[]): void {
     for (const r of readings) {
       this.committed[r.device] = (this.committed[r.device] ?? 0) + 1;
-      if (typeof r.value === "number") this.lastKept.set(`${r.device}\u0000${r.point}`, r.value);
+      if (this.deadbands && typeof r.value === "number")
+        this.lastKept.set(`${r.device}\u0000${r.point}`, r.value);
     }
   }
 

@@ -80,6 +80,9 @@ class SourceLimiter {
   }
 }
 
+/** The device waits for the commit: its answer is the acknowledgement. */
+const AWAITED = { awaited: true } as const;
+
 function parseListen(listen: string): { host: string; port: number } {
   const i = listen.lastIndexOf(":");
   const host = listen.slice(0, i).replace(/^\[|\]$/g, "");
@@ -143,15 +146,11 @@ export class CoapIngest {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private answer(
-    res: OutgoingMessage,
-    code: string,
-    text?: string,
-    options: Record<string, number> = {},
-  ): void {
+  private answer(res: OutgoingMessage, code: string, text?: string, options?: Record<string, number>): void {
     if (!this.open) return; // the socket is closed: the device will retransmit to the next process
     res.code = code;
-    for (const [name, value] of Object.entries(options)) res.setOption(name, value);
+    if (options !== undefined)
+      for (const [name, value] of Object.entries(options)) res.setOption(name, value);
     if (text !== undefined) res.setOption("Content-Format", "text/plain");
     res.end(text === undefined ? undefined : Buffer.from(text, "utf8"));
   }
@@ -213,20 +212,22 @@ export class CoapIngest {
       return this.answer(res, "4.00", `${err.reason}: ${err.message}`);
     }
     const success = req.method === "POST" ? "2.01" : "2.04";
-    const kept = readings.filter((r) =>
-      this.opts.keep(
-        device,
-        route.points.find((p) => p.name === r.point)!,
-        r,
-      ),
-    );
+    const kept = route.points.some((p) => p.deadband !== undefined)
+      ? readings.filter((r) =>
+          this.opts.keep(
+            device,
+            route.points.find((p) => p.name === r.point)!,
+            r,
+          ),
+        )
+      : readings;
     if (kept.length === 0) {
       this.counters.acked++;
       return this.answer(res, success);
     }
     this.counters.inflight++;
     const arrived = performance.now();
-    this.emit!(kept, { awaited: true }).then(
+    this.emit!(kept, AWAITED).then(
       () => {
         this.counters.inflight--;
         this.counters.acked++;

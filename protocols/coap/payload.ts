@@ -225,7 +225,16 @@ export function senmlMatches(point: CoapPointConfig, name: string): boolean {
 
 type Segment = string | number;
 
+/** Parsed field paths: they come from the config, so the map stays as small as it is. */
+const segmentCache = new Map<string, Segment[]>();
+
 function segments(path: string): Segment[] {
+  let out = segmentCache.get(path);
+  if (out === undefined) segmentCache.set(path, (out = parseSegments(path)));
+  return out;
+}
+
+function parseSegments(path: string): Segment[] {
   const out: Segment[] = [];
   const re = /\.?([A-Za-z0-9_$-]+)|\[(\d+)\]|\["([^"]*)"\]/g;
   let m: RegExpExecArray | null;

@@ -1,7 +1,8 @@
 // CoAP: confirmable POSTs from 10 concurrent clients (each one request at a time; the load generator
 // is scripts/coap-load.ts, raw datagrams over UDP sockets) to the gateway's CoAP server, answered after
 // the durable commit (the real buffer, sync full), in a child process, with the default commit policy
-// and with ack_commit_gap_ms 0; beside it, in the same run, a bare `coap` package server answering at
+// (ack_commit_early on), with ack_commit_early off (every commit waits out the gap) and with
+// ack_commit_gap_ms 0; beside it, in the same run, a bare `coap` package server answering at
 // once, with the package's default response cache and with the gateway's bounded one. Reports
 // requests/s, CPU time per request (server process and generator), requests per buffer commit, and
 // each server's RSS sampled every second: the bare default server's RSS grows with every request (the
@@ -18,7 +19,7 @@ const CLIENTS = 10;
 const MAX_REQUESTS = 5_000_000;
 const BOUNDED_CACHE_BYTES = 65_536;
 
-type Kind = "gateway" | "gateway-gap0" | "bare-default" | "bare-bounded";
+type Kind = "gateway" | "gateway-gap-only" | "gateway-gap0" | "bare-default" | "bare-bounded";
 
 interface ChildStats {
   served: number;
@@ -33,7 +34,7 @@ async function child(kind: Kind, dir: string): Promise<void> {
   let served = 0;
   let port: number;
   let commits = async (): Promise<number> => 0;
-  if (kind === "gateway" || kind === "gateway-gap0") {
+  if (kind.startsWith("gateway")) {
     const pino = (await import("pino")).default;
     const { openBuffer } = await import("../../buffer/index.js");
     const { configSchema, protocolContext } = await import("../../protocols/registry.js");
@@ -43,6 +44,7 @@ async function child(kind: Kind, dir: string): Promise<void> {
       sync: "full",
       maxBytes: 4 * 1024 ** 3,
       ...(kind === "gateway-gap0" ? { ackCommitGapMs: 0 } : {}),
+      ...(kind === "gateway-gap-only" ? { ackCommitEarly: false } : {}),
     });
     const config = configSchema.parse({
       gateway: { id: "bench", data_dir: dir },
@@ -189,7 +191,7 @@ function lateGrowth(rss: number[]): number {
 
 const bench: Benchmark = {
   description:
-    "CoAP: confirmable POSTs from 10 clients (one in flight each) answered after the durable commit, default commit policy and ack_commit_gap_ms 0, vs a bare coap server; CPU per request, RSS sampled over the run",
+    "CoAP: confirmable POSTs from 10 clients (one in flight each) answered after the durable commit, default commit policy, ack_commit_early off and ack_commit_gap_ms 0, vs a bare coap server; CPU per request, RSS sampled over the run",
   async run(ctx) {
     const gatewayS = ctx.quick ? 6 : 60;
     const bareS = ctx.quick ? 6 : 20;
@@ -221,6 +223,12 @@ const bench: Benchmark = {
       free.proc.kill("SIGKILL");
       ctx.log(`gateway, ack_commit_gap_ms 0: ${describe(freeRun)}`);
 
+      const gapOnly = await startChild("gateway-gap-only", ctx.tmpDir);
+      procs.push(gapOnly.proc);
+      const gapOnlyRun = await load(gapOnly.proc, gapOnly.port, CLIENTS, bareS);
+      gapOnly.proc.kill("SIGKILL");
+      ctx.log(`gateway, ack_commit_early false: ${describe(gapOnlyRun)}`);
+
       figures.push(
         withPeer(
           "confirmable POSTs answered after commit, 10 clients",
@@ -238,6 +246,14 @@ const bench: Benchmark = {
           bareRun.rate,
         ),
         withPeer(
+          "the same, buffer.ack_commit_early false (every commit waits out the 5 ms gap)",
+          gapOnlyRun.rate,
+          "req/s",
+          "bare coap server, same load",
+          bareRun.rate,
+        ),
+        { name: "requests per commit, default policy", value: gwRun.perCommit, unit: "requests" },
+        withPeer(
           "gateway CPU per request (main thread and buffer worker)",
           gwRun.serverCpu,
           "µs",
@@ -253,7 +269,7 @@ const bench: Benchmark = {
         },
         {
           name: "requests failed or unanswered",
-          value: gwRun.failed + freeRun.failed,
+          value: gwRun.failed + freeRun.failed + gapOnlyRun.failed,
           unit: "requests",
           target: "0",
         },

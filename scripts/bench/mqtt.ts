@@ -15,13 +15,21 @@ import { type Benchmark, type Figure, freePort, percentile, waitPort, withPeer }
 const USER = { username: "bench", password: "bench-pw" };
 const CHILD_FLAG = "--mqtt-bench-child";
 
-/** `ackCommitGapMs` undefined: the default commit policy. `mqtt5`: the broker on aedes 2. */
+/**
+ * `ackCommitGapMs` undefined: the default commit policy; set, that gap alone (ack_commit_early off,
+ * as the policy was before it). `mqtt5`: the broker on aedes 2.
+ */
 async function child(dir: string, ackCommitGapMs: number | undefined, mqtt5: boolean): Promise<void> {
   const pino = (await import("pino")).default;
   const { openBuffer } = await import("../../buffer/index.js");
   const { configSchema, protocolContext } = await import("../../protocols/registry.js");
   const { MqttAdapter } = await import("../../protocols/mqtt/adapter.js");
-  const buffer = await openBuffer({ dir, sync: "full", maxBytes: 4 * 1024 ** 3, ackCommitGapMs });
+  const buffer = await openBuffer({
+    dir,
+    sync: "full",
+    maxBytes: 4 * 1024 ** 3,
+    ...(ackCommitGapMs === undefined ? {} : { ackCommitGapMs, ackCommitEarly: false }),
+  });
   const config = configSchema.parse({
     gateway: { id: "bench", data_dir: dir },
     mqtt: {

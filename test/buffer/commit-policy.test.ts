@@ -91,8 +91,13 @@ test("appends nobody waits for share commits: 500 appends in 500 event-loop turn
   assert.equal(s1.commits - s0.commits, 5);
 });
 
-test("the gap spaces commits under a stream of awaited appends: only commitMaxRows starts one sooner", async (t) => {
-  const b = await open(t, scratch(t), { commitIntervalMs: HOUR, ackCommitGapMs: HOUR, commitMaxRows: 100 });
+test("the gap spaces commits under a stream of awaited appends (ackCommitEarly off): only commitMaxRows starts one sooner", async (t) => {
+  const b = await open(t, scratch(t), {
+    commitIntervalMs: HOUR,
+    ackCommitGapMs: HOUR,
+    ackCommitEarly: false,
+    commitMaxRows: 100,
+  });
   await b.append([reading(0)], { awaited: true }); // an idle buffer commits at once
   const s0 = await b.stats();
   const stream: Tracked[] = [];
@@ -118,17 +123,157 @@ test("with the gap capped by the interval, awaited appends never wait longer tha
   assert.equal((await b.stats()).commits, 2);
 });
 
-test("buffer.commit_interval_ms and buffer.ack_commit_gap_ms reach the buffer: defaults 50 and 5, the gap capped by the interval", () => {
+test("buffer.commit_interval_ms, ack_commit_gap_ms and ack_commit_early reach the buffer: defaults 50, 5 and true, the gap capped by the interval", () => {
   const resolved = (yaml: string) =>
     resolveOptions({ ...bufferOptions(parseConfig(yaml, "/tmp/gw.yaml", {}).config), dir: "/tmp/b" });
   let o = resolved("gateway: { id: gw }");
-  assert.deepEqual([o.commitIntervalMs, o.ackCommitGapMs], [50, 5]);
-  o = resolved("gateway: { id: gw }\nbuffer: { commit_interval_ms: 200, ack_commit_gap_ms: 20 }");
-  assert.deepEqual([o.commitIntervalMs, o.ackCommitGapMs], [200, 20]);
+  assert.deepEqual([o.commitIntervalMs, o.ackCommitGapMs, o.ackCommitEarly], [50, 5, true]);
+  o = resolved(
+    "gateway: { id: gw }\nbuffer: { commit_interval_ms: 200, ack_commit_gap_ms: 20, ack_commit_early: false }",
+  );
+  assert.deepEqual([o.commitIntervalMs, o.ackCommitGapMs, o.ackCommitEarly], [200, 20, false]);
+  assert.throws(() =>
+    parseConfig("gateway: { id: gw }\nbuffer: { ack_commit_early: 1 }", "/tmp/gw.yaml", {}),
+  );
   o = resolved("gateway: { id: gw }\nbuffer: { commit_interval_ms: 2, ack_commit_gap_ms: 20 }");
   assert.deepEqual([o.commitIntervalMs, o.ackCommitGapMs], [2, 2]);
   assert.throws(() =>
     parseConfig("gateway: { id: gw }\nbuffer: { ack_commit_gap_ms: -1 }", "/tmp/gw.yaml", {}),
   );
   assert.throws(() => resolveOptions({ dir: "/tmp/b", ackCommitGapMs: -1 }), /ackCommitGapMs/);
+});
+
+/** Awaited appends, one per event-loop turn (each its own frame, as requests from separate devices). */
+async function awaitedOneByOne(
+  b: Awaited<ReturnType<typeof open>>,
+  from: number,
+  n: number,
+): Promise<Tracked[]> {
+  const out: Tracked[] = [];
+  for (let i = from; i < from + n; i++) {
+    out.push(track(b.append([reading(i)], { awaited: true })));
+    await turn();
+  }
+  return out;
+}
+
+test("ackCommitEarly: once as many awaited appends wait as the previous commit held, the commit starts without waiting out the gap", async (t) => {
+  const b = await open(t, scratch(t), { commitIntervalMs: HOUR, ackCommitGapMs: HOUR });
+  // Three devices in one turn: an idle buffer commits them at once, a commit of three awaited calls.
+  await within(
+    Promise.all([0, 1, 2].map((i) => b.append([reading(i)], { awaited: true }))),
+    "the first commit",
+  );
+  assert.equal((await b.stats()).commits, 1);
+  // Two of the three are back: the gap (an hour) holds them.
+  const back = await awaitedOneByOne(b, 3, 2);
+  let s = await b.stats();
+  assert.equal(s.commits, 1);
+  assert.equal(s.pendingReadings, 2);
+  assert.equal(back.filter((a) => a.settled).length, 0);
+  // A reading nobody waits for does not count towards the three.
+  const polled = track(b.append([reading(5)]));
+  await turn();
+  s = await b.stats();
+  assert.equal(s.commits, 1, "a polled reading is not a device coming back");
+  assert.equal(polled.settled, false);
+  // The third is back: the commit starts, and takes the polled reading with it.
+  back.push(...(await awaitedOneByOne(b, 6, 1)));
+  await within(Promise.all(back.map((a) => a.promise)), "the early commit");
+  assert.equal(polled.settled, true);
+  s = await b.stats();
+  assert.equal(s.commits, 2);
+  assert.equal(s.pendingReadings, 0);
+
+  // That commit held three awaited calls again: the next three commit together, and so on.
+  for (let round = 0; round < 3; round++) {
+    const next = await awaitedOneByOne(b, 7 + round * 3, 3);
+    await within(Promise.all(next.map((a) => a.promise)), `round ${round}`);
+    assert.equal((await b.stats()).commits, 3 + round);
+  }
+  assert.deepStrictEqual(await drain(b), readings(0, 16));
+});
+
+test("ackCommitEarly follows the last commits: after commits of one awaited call, each awaited call commits at once", async (t) => {
+  const b = await open(t, scratch(t), { commitIntervalMs: HOUR, ackCommitGapMs: HOUR });
+  await b.append([reading(0)], { awaited: true });
+  for (let i = 1; i <= 5; i++) await within(b.append([reading(i)], { awaited: true }), `awaited append ${i}`);
+  assert.equal((await b.stats()).commits, 6);
+  const polled = track(b.append([reading(6)]));
+  await turn();
+  assert.equal((await b.stats()).commits, 6, "a polled reading waits for the interval");
+  await within(b.append([reading(7)], { awaited: true }), "the awaited append after a polled one");
+  assert.equal(polled.settled, true);
+  assert.equal((await b.stats()).commits, 7);
+});
+
+test("ackCommitEarly: a commit that held no awaited call does not start the next one early", async (t) => {
+  const b = await open(t, scratch(t), { commitIntervalMs: HOUR, ackCommitGapMs: HOUR });
+  await b.append([reading(0)]); // an idle buffer commits a polled reading at once
+  const waiting = await awaitedOneByOne(b, 1, 2);
+  const s = await b.stats();
+  assert.equal(s.commits, 1);
+  assert.equal(s.pendingReadings, 2);
+  assert.equal(waiting.filter((a) => a.settled).length, 0);
+  await b.close();
+  await within(Promise.all(waiting.map((a) => a.promise)), "the commit at close");
+});
+
+test("ackCommitEarly expects the most of the last commits: one commit cut short does not lower the count", async (t) => {
+  const b = await open(t, scratch(t), { commitIntervalMs: HOUR, ackCommitGapMs: HOUR, commitMaxRows: 50 });
+  await within(
+    Promise.all([0, 1, 2].map((i) => b.append([reading(i)], { awaited: true }))),
+    "a commit of three awaited calls",
+  );
+  // One device is back when 50 polled readings force a commit (commitMaxRows): it holds one awaited call.
+  const one = await awaitedOneByOne(b, 3, 1);
+  await within(Promise.all([one[0]!.promise, b.append(readings(4, 50))]), "the commit of 50 rows");
+  assert.equal((await b.stats()).commits, 2);
+  // Expected now: the most of the last commits, 3. Two back wait; the third starts the commit.
+  const back = await awaitedOneByOne(b, 54, 2);
+  let s = await b.stats();
+  assert.equal(s.commits, 2, "two awaited calls back, three expected");
+  assert.equal(back.filter((a) => a.settled).length, 0);
+  back.push(...(await awaitedOneByOne(b, 56, 1)));
+  await within(Promise.all(back.map((a) => a.promise)), "the early commit of three");
+  s = await b.stats();
+  assert.equal(s.commits, 3);
+  assert.deepStrictEqual(await drain(b), readings(0, 57));
+});
+
+test("ackCommitEarly forgets a count after four commits: a device gone for good costs the others four gaps", async (t) => {
+  const b = await open(t, scratch(t), { commitIntervalMs: HOUR, ackCommitGapMs: HOUR, commitMaxRows: 50 });
+  await within(
+    Promise.all([0, 1, 2].map((i) => b.append([reading(i)], { awaited: true }))),
+    "a commit of three awaited calls",
+  );
+  // Four commits of one awaited call each, forced by 50 polled readings (the gap, an hour, stands for them).
+  let next = 3;
+  for (let k = 0; k < 4; k++) {
+    const one = await awaitedOneByOne(b, next++, 1);
+    assert.equal(one[0]!.settled, false, `commit ${k}: one awaited call back of three expected`);
+    await within(Promise.all([one[0]!.promise, b.append(readings(next, 50))]), `forced commit ${k}`);
+    next += 50;
+  }
+  assert.equal((await b.stats()).commits, 5);
+  // The three is out of the last four commits: one awaited call is what is expected now.
+  await within(b.append([reading(next++)], { awaited: true }), "an awaited call committed at once");
+  assert.equal((await b.stats()).commits, 6);
+  assert.deepStrictEqual(await drain(b), readings(0, next));
+});
+
+test("ackCommitEarly false: awaited appends wait out the gap however many are back", async (t) => {
+  const b = await open(t, scratch(t), {
+    commitIntervalMs: HOUR,
+    ackCommitGapMs: HOUR,
+    ackCommitEarly: false,
+  });
+  await b.append([reading(0)], { awaited: true });
+  const waiting = await awaitedOneByOne(b, 1, 3);
+  const s = await b.stats();
+  assert.equal(s.commits, 1);
+  assert.equal(s.pendingReadings, 3);
+  assert.equal(waiting.filter((a) => a.settled).length, 0);
+  await b.close(); // commits what waits
+  await within(Promise.all(waiting.map((a) => a.promise)), "the commit at close");
 });
