@@ -1,13 +1,13 @@
 // Modbus TCP polling of the project's simulator (`iggy-edge simulate`, from the same device map).
-// A polled source has no acknowledgement: what the gateway read counts once it is committed, and
-// the drill's sequence check (every committed reading once, no gap) is what proves it reached Iggy.
+// A polled source has no acknowledgement: what the gateway counted as committed (its own metric) must
+// be in Iggy (CommittedCount); the drill's sequence check finds doubles.
 import { spawn, type ChildProcess } from "node:child_process";
 import { cliPath } from "../../../test/helpers/cli.js";
 import { freePort } from "../../bench-kit.js";
 import type { GatewayProcess } from "../gateway-process.js";
 import type { StoredReading } from "../iggy-reader.js";
 import { until } from "../kit.js";
-import type { Load, LoadEnv, LoadVerdict } from "./load.js";
+import { CommittedCount, type Load, type LoadEnv, type LoadVerdict } from "./load.js";
 
 const DEVICE = "boiler-drill";
 
@@ -19,6 +19,7 @@ export class ModbusLoad implements Load {
   private target = 0;
   private polledRounds = 0;
   private armedThisRound = false;
+  private readonly count = new CommittedCount("modbus", DEVICE);
 
   async prepare(env: LoadEnv): Promise<void> {
     this.env = env;
@@ -58,8 +59,9 @@ export class ModbusLoad implements Load {
     });
   }
 
-  async beginRound(): Promise<void> {
+  async beginRound(gateway: GatewayProcess): Promise<void> {
     if (!this.sim) await this.startSimulator();
+    await this.count.beginRound(gateway);
     // 0: the kill need not wait for a poll (it may land while the adapter connects).
     this.target = this.env.rng.between(0, 10);
     this.armedThisRound = false;
@@ -67,8 +69,7 @@ export class ModbusLoad implements Load {
 
   async armed(gateway: GatewayProcess): Promise<boolean> {
     if (this.armedThisRound) return true;
-    const polled =
-      (await gateway.metric(`iggy_edge_readings_received_total{protocol="modbus",device="${DEVICE}"}`)) ?? 0;
+    const polled = await this.count.sinceRound(gateway);
     if (polled >= this.target) {
       if (polled > 0) this.polledRounds++;
       this.armedThisRound = true;
@@ -81,24 +82,16 @@ export class ModbusLoad implements Load {
 
   async finish(): Promise<void> {}
 
-  async settled(): Promise<boolean> {
+  /** Nothing to wait for; what the gateway counted by now is the lower bound of what Iggy must hold. */
+  async settled(gateway: GatewayProcess): Promise<boolean> {
+    await this.count.observe(gateway);
     return true;
   }
 
   verdict(stored: StoredReading[]): LoadVerdict {
-    const found = stored.filter((r) => r.device === DEVICE).length;
-    return {
-      load: this.name,
-      acknowledged: 0,
-      found,
-      lost: 0,
-      doubled: 0,
-      outOfOrder: 0,
-      redelivered: 0,
-      notes: [
-        `polled in ${this.polledRounds} rounds before the kill; a polled reading has no acknowledgement: the sequence check judges doubles and order, not loss`,
-      ],
-    };
+    return this.count.judge(this.name, stored, [
+      `polled in ${this.polledRounds} rounds before the kill; a polled reading has no acknowledgement: judged against the gateway's committed count; the sequence check finds doubles`,
+    ]);
   }
 
   async close(): Promise<void> {
