@@ -200,3 +200,57 @@ export class CommittedCount {
     };
   }
 }
+
+/**
+ * A polled or subscribed load (Modbus, OPC-UA): each round arms after a random 0-10 readings the
+ * gateway committed in it (0: the kill may land while the adapter connects), and the verdict is the
+ * committed count against Iggy (CommittedCount).
+ */
+export abstract class PolledLoad implements Load {
+  abstract readonly name: string;
+  protected env!: LoadEnv;
+  protected readonly count: CommittedCount;
+  /** Rounds in which the gateway committed a reading of this load before the kill. */
+  protected readRounds = 0;
+  private target = 0;
+  private armedThisRound = false;
+
+  constructor(protocol: string, device: string) {
+    this.count = new CommittedCount(protocol, device);
+  }
+
+  async prepare(env: LoadEnv): Promise<void> {
+    this.env = env;
+  }
+
+  abstract devices(): string[];
+
+  async beginRound(gateway: GatewayProcess): Promise<void> {
+    await this.count.beginRound(gateway);
+    this.target = this.env.rng.between(0, 10);
+    this.armedThisRound = false;
+  }
+
+  async armed(gateway: GatewayProcess): Promise<boolean> {
+    if (this.armedThisRound) return true;
+    const n = await this.count.sinceRound(gateway);
+    if (n >= this.target) {
+      if (n > 0) this.readRounds++;
+      this.armedThisRound = true;
+    }
+    return this.armedThisRound;
+  }
+
+  async endRound(): Promise<void> {}
+
+  async finish(_gateway: GatewayProcess): Promise<void> {}
+
+  /** Nothing to wait for; what the gateway counted by now is the lower bound of what Iggy must hold. */
+  async settled(gateway: GatewayProcess): Promise<boolean> {
+    await this.count.observe(gateway);
+    return true;
+  }
+
+  abstract verdict(stored: StoredReading[], gatewayStarts: number): LoadVerdict;
+  abstract close(): Promise<void>;
+}

@@ -7,22 +7,21 @@ import { freePort } from "../../bench-kit.js";
 import type { GatewayProcess } from "../gateway-process.js";
 import type { StoredReading } from "../iggy-reader.js";
 import { until } from "../kit.js";
-import { CommittedCount, type Load, type LoadEnv, type LoadVerdict } from "./load.js";
+import { PolledLoad, type LoadEnv, type LoadVerdict } from "./load.js";
 
 const DEVICE = "boiler-drill";
 
-export class ModbusLoad implements Load {
+export class ModbusLoad extends PolledLoad {
   readonly name = "modbus";
   private sim: ChildProcess | null = null;
   private port = 0;
-  private env!: LoadEnv;
-  private target = 0;
-  private polledRounds = 0;
-  private armedThisRound = false;
-  private readonly count = new CommittedCount("modbus", DEVICE);
 
-  async prepare(env: LoadEnv): Promise<void> {
-    this.env = env;
+  constructor() {
+    super("modbus", DEVICE);
+  }
+
+  override async prepare(env: LoadEnv): Promise<void> {
+    await super.prepare(env);
     this.port = await freePort();
   }
 
@@ -59,38 +58,14 @@ export class ModbusLoad implements Load {
     });
   }
 
-  async beginRound(gateway: GatewayProcess): Promise<void> {
+  override async beginRound(gateway: GatewayProcess): Promise<void> {
     if (!this.sim) await this.startSimulator();
-    await this.count.beginRound(gateway);
-    // 0: the kill need not wait for a poll (it may land while the adapter connects).
-    this.target = this.env.rng.between(0, 10);
-    this.armedThisRound = false;
-  }
-
-  async armed(gateway: GatewayProcess): Promise<boolean> {
-    if (this.armedThisRound) return true;
-    const polled = await this.count.sinceRound(gateway);
-    if (polled >= this.target) {
-      if (polled > 0) this.polledRounds++;
-      this.armedThisRound = true;
-      return true;
-    }
-    return false;
-  }
-
-  async endRound(): Promise<void> {}
-
-  async finish(): Promise<void> {}
-
-  /** Nothing to wait for; what the gateway counted by now is the lower bound of what Iggy must hold. */
-  async settled(gateway: GatewayProcess): Promise<boolean> {
-    await this.count.observe(gateway);
-    return true;
+    await super.beginRound(gateway);
   }
 
   verdict(stored: StoredReading[]): LoadVerdict {
     return this.count.judge(this.name, stored, [
-      `polled in ${this.polledRounds} rounds before the kill; a polled reading has no acknowledgement: judged against the gateway's committed count; the sequence check finds doubles`,
+      `polled in ${this.readRounds} rounds before the kill; a polled reading has no acknowledgement: judged against the gateway's committed count; the sequence check finds doubles`,
     ]);
   }
 

@@ -12,7 +12,7 @@ import { freePort } from "../../bench-kit.js";
 import type { GatewayProcess } from "../gateway-process.js";
 import type { StoredReading } from "../iggy-reader.js";
 import { until } from "../kit.js";
-import { CommittedCount, type Load, type LoadEnv, type LoadVerdict } from "./load.js";
+import { PolledLoad, type LoadEnv, type LoadVerdict } from "./load.js";
 
 const SIM_PROCESS = resolve(import.meta.dirname, "../../../protocols/opcua/sim-process.js");
 const DEVICE = "press-drill";
@@ -44,17 +44,17 @@ export function judgeTicks(
   return { series: seen.size, outOfOrder, repeats, twiceLater };
 }
 
-export class OpcuaLoad implements Load {
+export class OpcuaLoad extends PolledLoad {
   readonly name = "opcua";
   private sim: ChildProcess | null = null;
   private port = 0;
-  private env!: LoadEnv;
-  private target = 0;
-  private armedThisRound = false;
-  private readonly count = new CommittedCount("opcua", DEVICE);
 
-  async prepare(env: LoadEnv): Promise<void> {
-    this.env = env;
+  constructor() {
+    super("opcua", DEVICE);
+  }
+
+  override async prepare(env: LoadEnv): Promise<void> {
+    await super.prepare(env);
     this.port = await freePort();
     // The simulator serves the same device map the gateway reads (validated by the real schema).
     const device = opcuaDevice.parse({
@@ -91,21 +91,7 @@ export class OpcuaLoad implements Load {
     ];
   }
 
-  async beginRound(gateway: GatewayProcess): Promise<void> {
-    await this.count.beginRound(gateway);
-    // 0: the kill need not wait for a notification (it may land while the session is created).
-    this.target = this.env.rng.between(0, 10);
-    this.armedThisRound = false;
-  }
-
-  async armed(gateway: GatewayProcess): Promise<boolean> {
-    if (!this.armedThisRound) this.armedThisRound = (await this.count.sinceRound(gateway)) >= this.target;
-    return this.armedThisRound;
-  }
-
-  async endRound(): Promise<void> {}
-
-  async finish(gateway: GatewayProcess): Promise<void> {
+  override async finish(gateway: GatewayProcess): Promise<void> {
     // At least one notification in the last start, so that every series has a value to judge.
     await until(
       "an OPC-UA notification after the last start",
@@ -113,16 +99,11 @@ export class OpcuaLoad implements Load {
     );
   }
 
-  async settled(gateway: GatewayProcess): Promise<boolean> {
-    await this.count.observe(gateway);
-    return true;
-  }
-
   verdict(stored: StoredReading[], gatewayStarts: number): LoadVerdict {
     const ticks = judgeTicks(stored, DEVICE);
     const allowed = POINTS.length * gatewayStarts;
     const v = this.count.judge(this.name, stored, [
-      `${ticks.series} series; ${ticks.repeats} initial values repeated to a new subscription (at most ${allowed}: ${POINTS.length} points × ${gatewayStarts} starts)`,
+      `read in ${this.readRounds} rounds before the kill; ${ticks.series} series; ${ticks.repeats} initial values repeated to a new subscription (at most ${allowed}: ${POINTS.length} points × ${gatewayStarts} starts)`,
     ]);
     v.outOfOrder = ticks.outOfOrder;
     v.doubled = ticks.twiceLater + Math.max(0, ticks.repeats - allowed);
