@@ -2,7 +2,7 @@
 // with SignAndEncrypt and a user) and against an asyncua server (not ours), the printed map passes
 // `iggy-edge check` and its points are the server's variables: NodeId, type, unit, writable.
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -10,7 +10,7 @@ import { test } from "node:test";
 import { parse } from "yaml";
 import { browseVariables, connectOpcua, deviceYaml, pointName } from "../../protocols/opcua/browse.js";
 import { killAtEnd } from "../helpers/cleanup.js";
-import { cliPath } from "../helpers/cli.js";
+import { cliPath, runCliAsync } from "../helpers/cli.js";
 import { hasPythonModule, repoRoot, requirePeer } from "../helpers/peers.js";
 import {
   EVERY_TYPE,
@@ -21,28 +21,7 @@ import {
   tempDir,
 } from "./sim-helpers.js";
 
-/**
- * The built CLI, as a user runs it, without blocking this process (the simulator of a test runs in
- * it); loading node-opcua takes long on a loaded machine, hence the generous limit.
- */
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [cliPath, ...args],
-      {
-        cwd: repoRoot,
-        env: { ...process.env, IGGY_EDGE_CONFIG: undefined },
-        encoding: "utf8",
-        timeout: 240_000,
-      },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === "number" ? err.code : null;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+const runCli = (args: string[]) => runCliAsync(args, 240_000);
 
 interface MapPoint {
   name: string;

@@ -3,46 +3,22 @@
 // line names the exact command, `opcua trust` lists the certificate and (run as the log says) trusts
 // it, and the running adapter then connects and reads.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
-import { cliPath } from "../helpers/cli.js";
-import { repoRoot } from "../helpers/peers.js";
-import { tempDir } from "../iggy/helpers.js";
-import { adapterFor, opcuaDevice, recorder, startPeer, waitFor } from "./helpers.js";
+import { runCliAsync } from "../helpers/cli.js";
+import { adapterFor, opcuaDevice, recorder, startSecurePeer, waitFor } from "./helpers.js";
 
-/** The built CLI, without blocking this process (the adapter under test runs in it). */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [cliPath, ...args],
-      {
-        cwd: repoRoot,
-        env: { ...process.env, IGGY_EDGE_CONFIG: undefined },
-        encoding: "utf8",
-        timeout: 60_000,
-      },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === "number" ? err.code : null;
-        done({ code, stdout, stderr });
-      },
-    );
-  });
-}
+const cli = (args: string[]) => runCliAsync(args);
 
 test(
   "opcua trust: the refused server's certificate is listed, trusted by the command the log names, and read",
   { timeout: 240_000 },
   async (t) => {
-    const certs = tempDir("iggy-edge-opcua-server-");
-    t.after(() => certs.remove());
-    const peer = await startPeer(t, { secureDir: certs.path });
-    if (!peer) return;
-    const data = tempDir("iggy-edge-opcua-data-");
-    t.after(() => data.remove());
+    const secure = await startSecurePeer(t);
+    if (!secure) return;
+    const { peer, certs, data } = secure;
     // Only gateway.data_dir matters to `opcua trust -c`; the rest makes it a config a gateway runs.
     const config = join(data.path, "config.yaml");
     writeFileSync(config, `gateway: { id: gw-test, data_dir: ${JSON.stringify(data.path)} }\n`);

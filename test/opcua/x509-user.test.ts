@@ -8,20 +8,24 @@ import { test } from "node:test";
 import { AttributeIds } from "node-opcua";
 import { connectOpcua } from "../../protocols/opcua/browse.js";
 import { tempDir } from "../iggy/helpers.js";
-import { adapterFor, opcuaDevice, recorder, startPeer, trustPeerCertificate, waitFor } from "./helpers.js";
+import {
+  adapterFor,
+  opcuaDevice,
+  recorder,
+  startSecurePeer,
+  trustPeerCertificate,
+  waitFor,
+} from "./helpers.js";
 
 test(
   "X.509 user: the accepted user certificate (PEM or DER) reads, another one is refused",
   { timeout: 180_000 },
   async (t) => {
-    const certs = tempDir("iggy-edge-opcua-server-");
-    t.after(() => certs.remove());
     const users = tempDir("iggy-edge-opcua-users-");
     t.after(() => users.remove());
-    const peer = await startPeer(t, { secureDir: certs.path, x509UserDir: users.path });
-    if (!peer) return;
-    const data = tempDir("iggy-edge-opcua-data-");
-    t.after(() => data.remove());
+    const secure = await startSecurePeer(t, { x509UserDir: users.path });
+    if (!secure) return;
+    const { peer, certs, data } = secure;
     trustPeerCertificate(certs.path, data.path);
     const device = (id: string, cert: string, key: string) =>
       opcuaDevice({
