@@ -39,12 +39,14 @@ function sh(cmd: string, args: string[]): string | null {
   return r.status === 0 ? null : `${cmd} ${args.join(" ")}: ${(r.stderr || r.error?.message || "").trim()}`;
 }
 
-/** Mounts a tmpfs of `size` at `dir` (unmounted at the end of the drill); the error when not permitted. */
-function mountTmpfs(ctx: DrillContext, dir: string, size: string): string | null {
+/** Mounts a tmpfs of `size` at `<tmpDir>/<name>` (unmounted at the end of the drill) and returns its path. */
+function mountTmpfs(options: DrillOptions, ctx: DrillContext, name: string, size: string): string {
+  const dir = join(options.tmpDir, name);
   mkdirSync(dir, { recursive: true });
   const err = sh("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir]);
-  if (err === null) ctx.after(() => sh("umount", ["-l", dir]));
-  return err;
+  if (err !== null) throw new Error(`cannot mount the tmpfs: ${err}`);
+  ctx.after(() => sh("umount", ["-l", dir]));
+  return dir;
 }
 
 function canMount(dir: string): boolean {
@@ -129,6 +131,32 @@ async function gateway(
   return { gw, mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, stream: id };
 }
 
+/** Waits until `cond` holds; fails at once when the gateway exited meanwhile. */
+async function whileUp(
+  gw: GatewayProcess,
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+): Promise<void> {
+  await until(what, () => {
+    if (!gw.running) throw new Error(`the gateway exited: ${gw.tail(10)}`);
+    return cond();
+  });
+}
+
+/** A publisher of `device` (topic disk/<device>/seq) publishing to the gateway, stopped at the end. */
+function publishing(
+  setup: Setup,
+  ctx: DrillContext,
+  device: string,
+  cap: number,
+  ledger = new AckLedger(),
+): { pub: RefusedPublisher; ledger: AckLedger } {
+  const pub = new RefusedPublisher(device, `disk/${device}/seq`, ledger, 16, cap, USER);
+  ctx.after(() => pub.stop());
+  pub.start(setup.mqttUrl);
+  return { pub, ledger };
+}
+
 async function readyz(gw: GatewayProcess): Promise<{ status: number; body: string }> {
   return gw.get("/readyz").catch((e: Error) => ({ status: 0, body: e.message }));
 }
@@ -193,18 +221,13 @@ async function fullDisk(
   out: Part,
 ): Promise<void> {
   const { log } = options;
-  const mnt = join(options.tmpDir, "full");
-  const err = mountTmpfs(ctx, mnt, "8m");
-  if (err) throw new Error(`cannot mount the tmpfs: ${err}`);
-  const { gw, mqttUrl, stream } = await gateway(options, ctx, iggy, "disk-full", join(mnt, "data"));
+  const mnt = mountTmpfs(options, ctx, "full", "8m");
+  const setup = await gateway(options, ctx, iggy, "disk-full", join(mnt, "data"));
+  const { gw, stream } = setup;
   await gw.start();
   const ledger = new AckLedger();
   const cap = options.short ? 60_000 : 300_000;
-  const pubs = [1, 2].map(
-    (k) => new RefusedPublisher(`pub-${k}`, `disk/pub-${k}/seq`, ledger, 16, cap, USER),
-  );
-  ctx.after(() => Promise.all(pubs.map((p) => p.stop())));
-  for (const p of pubs) p.start(mqttUrl);
+  const pubs = [1, 2].map((k) => publishing(setup, ctx, `pub-${k}`, cap, ledger).pub);
   const acked = (): number => pubs.reduce((n, p) => n + p.acked, 0);
   const refused = (): number => pubs.reduce((n, p) => n + p.refused, 0);
   const outcomes = (): number => pubs.reduce((n, p) => n + p.outcomes, 0);
@@ -213,10 +236,7 @@ async function fullDisk(
   await iggy.stop("SIGTERM");
   const ballast = join(mnt, "other-program.data");
   const filled = fillUntil(ballast, mnt, 256 * 1024);
-  await until("a refusal (PUBACK 0x97) once the disk is full", () => {
-    if (!gw.running) throw new Error(`the gateway exited: ${gw.tail(10)}`);
-    return refused() > 0;
-  });
+  await whileUp(gw, "a refusal (PUBACK 0x97) once the disk is full", () => refused() > 0);
   const fullAt = acked();
   await until("100 more refusals", () => refused() >= 100 + 1);
   const notReady = await notReadyFor(gw, /refusing new readings: disk full/);
@@ -258,9 +278,7 @@ async function readOnly(
   out: Part,
 ): Promise<void> {
   const { log } = options;
-  const mnt = join(options.tmpDir, "ro");
-  const err = mountTmpfs(ctx, mnt, "16m");
-  if (err) throw new Error(`cannot mount the tmpfs: ${err}`);
+  const mnt = mountTmpfs(options, ctx, "ro", "16m");
   const remount = (mode: "ro" | "rw"): void => {
     const e = sh("mount", ["-o", `remount,${mode}`, mnt]);
     if (e) throw new Error(e);
@@ -282,8 +300,7 @@ async function readOnly(
   ] as const) {
     await prepare();
     await gw.launch();
-    await until(`three attempts to open the buffer (${round})`, async () => {
-      if (!gw.running) throw new Error(`the gateway exited: ${gw.tail(10)}`);
+    await whileUp(gw, `three attempts to open the buffer (${round})`, async () => {
       const r = await readyz(gw);
       const m = /buffer cannot open \(attempt (\d+)\)/.exec(r.body);
       return r.status === 503 && m !== null && Number(m[1]) >= 3;
@@ -329,20 +346,14 @@ async function readOnlyWhileRunning(
   const name = `loop${dev & 0xff}`;
   const trigger = `/sys/fs/ext4/${name}/trigger_fs_error`;
   if (!existsSync(trigger)) throw new Error(`no ${trigger}: cannot make the ext4 file system fail`);
-  const { gw, mqttUrl, stream } = await gateway(options, ctx, iggy, "disk-ro-running", join(mnt, "data"));
-  const ledger = new AckLedger();
+  const setup = await gateway(options, ctx, iggy, "disk-ro-running", join(mnt, "data"));
+  const { gw, stream } = setup;
   await gw.start();
-  const cap = options.short ? 60_000 : 200_000;
-  const pub = new RefusedPublisher("pub-ro", "disk/pub-ro/seq", ledger, 16, cap, USER);
-  ctx.after(() => pub.stop());
-  pub.start(mqttUrl);
+  const { pub, ledger } = publishing(setup, ctx, "pub-ro", options.short ? 60_000 : 200_000);
   await until("the first 300 acknowledgements", () => pub.acked >= 300);
   writeFileSync(trigger, "1");
   log(`read-only while running: ${pub.acked} acknowledged; ext4 error triggered (errors=remount-ro)`);
-  await until("a refusal while read-only", () => {
-    if (!gw.running) throw new Error(`the gateway exited: ${gw.tail(10)}`);
-    return pub.refused > 0;
-  });
+  await whileUp(gw, "a refusal while read-only", () => pub.refused > 0);
   await until("100 more refusals", () => pub.refused >= 101);
   const r = await notReadyFor(gw, /refusing new readings/);
   out.details.ro_running_readyz = r;
@@ -389,13 +400,12 @@ async function corrupt(
   let unnoticed = 0;
   for (let round = 1; round <= rounds; round++) {
     const dataDir = join(options.tmpDir, `corrupt-${round}`);
-    const { gw, mqttUrl } = await gateway(options, ctx, iggy, `disk-corrupt-${round}`, dataDir);
+    const setup = await gateway(options, ctx, iggy, `disk-corrupt-${round}`, dataDir);
+    const { gw } = setup;
+    const n = options.short ? 2_000 : 5_000;
     await gw.start();
     await iggy.stop("SIGTERM");
-    const ledger = new AckLedger();
-    const n = options.short ? 2_000 : 5_000;
-    const pub = new RefusedPublisher(`pub-c${round}`, `disk/pub-c${round}/seq`, ledger, 16, n, USER);
-    pub.start(mqttUrl);
+    const { pub, ledger } = publishing(setup, ctx, `pub-c${round}`, n);
     await until(`${n} outcomes`, () => pub.outcomes >= n);
     await pub.stop();
     const stored = (await gw.metric("iggy_edge_buffer_readings")) ?? -1;

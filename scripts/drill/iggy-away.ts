@@ -1,5 +1,5 @@
 // Iggy away under mixed load (loads/: MQTT QoS1 publishers at the embedded broker and through a
-// site Mosquitto, Modbus polling): the gateway reaches Apache Iggy's own 0.8 server through a TCP
+// site Mosquitto, CoAP confirmable POSTs, Modbus polling, OPC-UA subscriptions): the gateway reaches Apache Iggy's own 0.8 server through a TCP
 // proxy the drill controls. Phases: Iggy unreachable (connections cut and reset), slow (every reply
 // held back), replies lost (connections cut when a reply comes: the send's fate unknown to the
 // gateway), and Iggy killed mid-batch and started again on its data dir. After each the backlog
@@ -105,170 +105,118 @@ export async function runIggyAway(options: DrillOptions, ctx: DrillContext): Pro
   const started = Date.now();
   await gw.start();
   const phases: PhaseReport[] = [];
+  const runPhase = async (
+    name: string,
+    perturb: () => Promise<Record<string, number>>,
+    restore: () => Promise<void> = async () => {},
+  ): Promise<void> => {
+    phases.push(await phase(m, name, log, guardMs, perturb, restore));
+  };
+  const connectedIs = (state: 0 | 1, what: string, everyMs: number): Promise<void> =>
+    until(what, async () => (await counter(m, "iggy_edge_iggy_connected")) === state, guardMs, everyMs);
 
   // A baseline: the loads once with Iggy there, so the later RSS figures have something to compare with.
-  phases.push(
-    await phase(
-      m,
-      "baseline",
-      log,
-      guardMs,
-      async () => ({}),
-      async () => {},
-    ),
-  );
+  await runPhase("baseline", async () => ({}));
 
   // (a) Unreachable: every connection cut, new ones reset, while the loads go on.
   const outageMs = short ? 0 : 90_000;
   const outageDepth = short ? 2_000 : 20_000;
-  phases.push(
-    await phase(
-      m,
-      "unreachable",
-      log,
-      guardMs,
+  await runPhase("unreachable", async () => {
+    px.set({ kind: "down" });
+    const from = Date.now();
+    let depth = 0;
+    await until(
+      `a backlog of ${outageDepth} readings while Iggy is away`,
       async () => {
-        px.set({ kind: "down" });
-        const from = Date.now();
-        let depth = 0;
-        await until(
-          `a backlog of ${outageDepth} readings while Iggy is away`,
-          async () => {
-            depth = await depthOf(gw);
-            return depth >= outageDepth && Date.now() - from >= outageMs;
-          },
-          guardMs,
-          200,
-        ).catch((e: Error) => {
-          // The loads may run out of readings before the backlog gets this deep: go on with what there is.
-          log(`unreachable: ${e.message}; going on with a backlog of ${depth}`);
-        });
-        const seconds = Math.round((Date.now() - from) / 1000);
-        const refused = px.refused;
-        px.set({ kind: "pass" });
-        const connected = await until(
-          "the gateway back at Iggy",
-          async () => (await counter(m, "iggy_edge_iggy_connected")) === 1,
-          guardMs,
-          100,
-        ).then(() => 1);
-        return {
-          seconds_away: seconds,
-          depth_reached: depth,
-          connections_refused: refused,
-          reconnected: connected,
-        };
+        depth = await depthOf(gw);
+        return depth >= outageDepth && Date.now() - from >= outageMs;
       },
-      async () => {},
-    ),
-  );
+      guardMs,
+      200,
+    ).catch((e: Error) => {
+      // The loads may run out of readings before the backlog gets this deep: go on with what there is.
+      log(`unreachable: ${e.message}; going on with a backlog of ${depth}`);
+    });
+    const seconds = Math.round((Date.now() - from) / 1000);
+    const refused = px.refused;
+    px.set({ kind: "pass" });
+    const connected = await connectedIs(1, "the gateway back at Iggy", 100).then(() => 1);
+    return {
+      seconds_away: seconds,
+      depth_reached: depth,
+      connections_refused: refused,
+      reconnected: connected,
+    };
+  });
 
   // (b) Slow: every reply held back 200 ms; the backlog drains at that pace.
   const slowBatches = short ? 10 : 200;
-  phases.push(
-    await phase(
-      m,
-      "slow",
-      log,
-      guardMs,
-      async () => {
-        px.set({ kind: "pass", delayMs: 200 });
-        const from = await counter(m, batches("ok"));
-        await until(
-          `${slowBatches} batches confirmed through the slow proxy`,
-          async () => (await counter(m, batches("ok"))) - from >= slowBatches,
-          guardMs,
-          100,
-        );
-        return {
-          reply_delay_ms: 200,
-          batches_confirmed_slowly: (await counter(m, batches("ok"))) - from,
-          depth_reached: await depthOf(gw),
-        };
-      },
-      // Modbus adds readings while each reply is held back, so the buffer is never quite empty while
-      // slow: the drain that is judged comes after the delay is lifted.
-      async () => px.set({ kind: "pass" }),
-    ),
+  await runPhase(
+    "slow",
+    async () => {
+      px.set({ kind: "pass", delayMs: 200 });
+      const from = await counter(m, batches("ok"));
+      await until(
+        `${slowBatches} batches confirmed through the slow proxy`,
+        async () => (await counter(m, batches("ok"))) - from >= slowBatches,
+        guardMs,
+        100,
+      );
+      return {
+        reply_delay_ms: 200,
+        batches_confirmed_slowly: (await counter(m, batches("ok"))) - from,
+        depth_reached: await depthOf(gw),
+      };
+    },
+    // Modbus adds readings while each reply is held back, so the buffer is never quite empty while
+    // slow: the drain that is judged comes after the delay is lifted.
+    async () => px.set({ kind: "pass" }),
   );
 
   // (b') Replies lost: each connection is cut when a reply arrives after a random few; a send cut
   // that way reached Iggy, but the gateway cannot know: it must find it in Iggy's tail, not resend it.
   const cutTarget = short ? 5 : 40;
-  phases.push(
-    await phase(
-      m,
-      "replies-lost",
-      log,
-      guardMs,
-      async () => {
-        const dup0 = await counter(m, batches("duplicate"));
-        const retry0 = await counter(m, batches("retry"));
-        const cut0 = px.repliesCut;
-        px.set({ kind: "cut-replies", replies: () => rng.between(2, 12) });
-        await until(`${cutTarget} replies lost`, async () => px.repliesCut - cut0 >= cutTarget, guardMs, 100);
-        px.set({ kind: "pass" });
-        await until(
-          "the gateway back at Iggy",
-          async () => (await counter(m, "iggy_edge_iggy_connected")) === 1,
-          guardMs,
-          100,
-        );
-        return {
-          replies_cut: px.repliesCut - cut0,
-          batches_retried: (await counter(m, batches("retry"))) - retry0,
-          batches_found_in_iggy_and_skipped: (await counter(m, batches("duplicate"))) - dup0,
-        };
-      },
-      async () => {},
-    ),
-  );
+  await runPhase("replies-lost", async () => {
+    const dup0 = await counter(m, batches("duplicate"));
+    const retry0 = await counter(m, batches("retry"));
+    const cut0 = px.repliesCut;
+    px.set({ kind: "cut-replies", replies: () => rng.between(2, 12) });
+    await until(`${cutTarget} replies lost`, async () => px.repliesCut - cut0 >= cutTarget, guardMs, 100);
+    px.set({ kind: "pass" });
+    await connectedIs(1, "the gateway back at Iggy", 100);
+    return {
+      replies_cut: px.repliesCut - cut0,
+      batches_retried: (await counter(m, batches("retry"))) - retry0,
+      batches_found_in_iggy_and_skipped: (await counter(m, batches("duplicate"))) - dup0,
+    };
+  });
 
   // (c) Iggy killed (SIGKILL) while a batch is on its way (replies held back 100 ms so one nearly
   // always is), started again on its data dir; several times.
   const restarts = short ? 2 : 6;
-  phases.push(
-    await phase(
-      m,
-      "iggy-restarted",
-      log,
-      guardMs,
-      async () => {
-        let killedWithBacklog = 0;
-        px.set({ kind: "pass", delayMs: 100 });
-        for (let i = 0; i < restarts; i++) {
-          const ok0 = await counter(m, batches("ok"));
-          const after = rng.between(1, 5);
-          await until(
-            "batches flowing before the kill",
-            async () => (await counter(m, batches("ok"))) - ok0 >= after,
-            guardMs,
-            20,
-          );
-          await sleep(rng.int(100));
-          if ((await depthOf(gw)) > 0) killedWithBacklog++;
-          await m.iggy.stop("SIGKILL");
-          await until(
-            "the gateway to notice Iggy is gone",
-            async () => (await counter(m, "iggy_edge_iggy_connected")) === 0,
-            guardMs,
-            50,
-          );
-          await sleep(rng.int(2_000));
-          await m.iggy.restart();
-          await until(
-            "the gateway back at Iggy",
-            async () => (await counter(m, "iggy_edge_iggy_connected")) === 1,
-            guardMs,
-            100,
-          );
-        }
-        px.set({ kind: "pass" });
-        return { iggy_kills: restarts, killed_with_backlog: killedWithBacklog };
-      },
-      async () => {},
-    ),
-  );
+  await runPhase("iggy-restarted", async () => {
+    let killedWithBacklog = 0;
+    px.set({ kind: "pass", delayMs: 100 });
+    for (let i = 0; i < restarts; i++) {
+      const ok0 = await counter(m, batches("ok"));
+      const after = rng.between(1, 5);
+      await until(
+        "batches flowing before the kill",
+        async () => (await counter(m, batches("ok"))) - ok0 >= after,
+        guardMs,
+        20,
+      );
+      await sleep(rng.int(100));
+      if ((await depthOf(gw)) > 0) killedWithBacklog++;
+      await m.iggy.stop("SIGKILL");
+      await connectedIs(0, "the gateway to notice Iggy is gone", 50);
+      await sleep(rng.int(2_000));
+      await m.iggy.restart();
+      await connectedIs(1, "the gateway back at Iggy", 100);
+    }
+    px.set({ kind: "pass" });
+    return { iggy_kills: restarts, killed_with_backlog: killedWithBacklog };
+  });
 
   log("final drain: every load's last message in, the buffer empty");
   await finishLoads(m);
@@ -299,7 +247,7 @@ export async function runIggyAway(options: DrillOptions, ctx: DrillContext): Pro
 
 const drill: Drill = {
   description:
-    "Iggy away under MQTT and Modbus load, through a proxy: unreachable, slow replies, replies lost, Iggy killed mid-batch and restarted; Iggy read back with its Python SDK",
+    "Iggy away under MQTT, CoAP, Modbus and OPC-UA load, through a proxy: unreachable, slow replies, replies lost, Iggy killed mid-batch and restarted; Iggy read back with its Python SDK",
   run: (options, ctx) => runIggyAway(options, ctx),
 };
 export default drill;

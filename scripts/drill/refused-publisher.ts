@@ -4,9 +4,10 @@
 // a value twice, and stops at its cap or when told.
 import { connectAsync, type MqttClient } from "mqtt";
 import type { AckLedger } from "./loads/load.js";
+import { CounterSource } from "./loads/qos1-publisher.js";
 
 export class RefusedPublisher {
-  private next = 0;
+  private readonly source: CounterSource;
   private client: MqttClient | null = null;
   private loop: Promise<void> = Promise.resolve();
   private stopping = false;
@@ -17,13 +18,15 @@ export class RefusedPublisher {
   lastError = "";
 
   constructor(
-    readonly device: string,
-    private readonly topic: string,
-    private readonly ledger: AckLedger,
-    private readonly window: number,
-    private readonly cap: number,
+    device: string,
+    topic: string,
+    ledger: AckLedger,
+    window: number,
+    cap: number,
     private readonly credentials: { username: string; password: string },
-  ) {}
+  ) {
+    this.source = new CounterSource(device, topic, ledger, window, cap);
+  }
 
   /** Outcomes so far (acknowledged, refused or cut off). */
   get outcomes(): number {
@@ -36,7 +39,7 @@ export class RefusedPublisher {
   }
 
   private async run(url: string): Promise<void> {
-    while (!this.stopping && this.next < this.cap) {
+    while (!this.stopping && this.source.sent < this.source.cap) {
       let client: MqttClient;
       try {
         client = await connectAsync(url, {
@@ -53,33 +56,17 @@ export class RefusedPublisher {
       }
       client.on("error", () => {});
       this.client = client;
-      await this.publish(client);
-      await client.endAsync(true).catch(() => {});
-      this.client = null;
-    }
-  }
-
-  private async publish(client: MqttClient): Promise<void> {
-    const inflight = new Set<Promise<void>>();
-    while (!this.stopping && this.next < this.cap && client.connected) {
-      const value = this.next++;
-      const p: Promise<void> = client.publishAsync(this.topic, String(value), { qos: 1 }).then(
-        () => {
-          this.ledger.add(this.device, value);
-          this.acked++;
-          inflight.delete(p);
-        },
-        (e: Error & { code?: number }) => {
+      await this.source.publish(client, () => !this.stopping, {
+        acked: () => this.acked++,
+        failed: (e) => {
           if (e.code === 0x97 || /quota/i.test(e.message)) this.refused++;
           else this.cut++;
           this.lastError = e.message;
-          inflight.delete(p);
         },
-      );
-      inflight.add(p);
-      if (inflight.size >= this.window) await Promise.race(inflight);
+      });
+      await client.endAsync(true).catch(() => {});
+      this.client = null;
     }
-    await Promise.allSettled(inflight);
   }
 
   async stop(): Promise<void> {

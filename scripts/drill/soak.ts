@@ -1,6 +1,7 @@
-// Soak: the mixed load of loads/ (MQTT QoS1 publishers as fast as their windows allow, Modbus
-// polled every 20 ms) for a few minutes - about an hour of a site's traffic - against Apache Iggy's
-// own 0.8 server, then the backlog drained and the gateway left idle (Modbus still polled) for a
+// Soak: the mixed load of loads/ (MQTT QoS1 publishers as fast as their windows allow, CoAP devices
+// each with one confirmable POST in flight, Modbus polled every 20 ms, OPC-UA items changing every
+// 50 ms) for a few minutes - about an hour of a site's traffic - against Apache Iggy's own 0.8
+// server, then the backlog drained and the gateway left idle (Modbus and OPC-UA still read) for a
 // while. Every second: RSS, open file descriptors, buffer.db and its WAL, buffer depth. What is
 // judged: files and descriptors do not grow once drained (leniently: SQLite's WAL and pages are
 // reused, not shrunk at once); RSS is reported, not judged; and Iggy holds every acknowledged
@@ -58,7 +59,7 @@ export async function runSoak(options: SoakOptions, ctx: DrillContext): Promise<
   await finishLoads(m);
   const drainedAt = sampler.length;
   const drainSeconds = (Date.now() - loadEndMs) / 1000;
-  log(`drained; ${idleSeconds} s idle (Modbus still polled)`);
+  log(`drained; ${idleSeconds} s idle (Modbus and OPC-UA still read)`);
   await sleep(idleSeconds * 1000);
   await sampler.sample();
   await sampler.stop();
@@ -111,7 +112,7 @@ export async function runSoak(options: SoakOptions, ctx: DrillContext): Promise<
 
 const drill: Drill = {
   description:
-    "soak: minutes of MQTT and Modbus load at a high rate against Apache Iggy 0.8, drained, then idle; RSS, descriptors, buffer files and depth sampled every second",
+    "soak: minutes of MQTT, CoAP, Modbus and OPC-UA load at a high rate against Apache Iggy 0.8, drained, then idle; RSS, descriptors, buffer files and depth sampled every second",
   run: (options, ctx) => runSoak(options, ctx),
 };
 export default drill;

@@ -11,51 +11,11 @@ import { encode as msgpackEncode } from "@msgpack/msgpack";
 import fc from "fast-check";
 import { decodeCommand, parseTime } from "../../gateway/commands/message.js";
 import { validate, writeKindOf } from "../../gateway/commands/validate.js";
-import { header, type PolledMessage } from "../../gateway/iggy/index.js";
-import { configSchema } from "../../protocols/registry.js";
+import type { PolledMessage } from "../../gateway/iggy/index.js";
+import { commandConfig, polled } from "../commands/fixtures.js";
 
-const config = configSchema.parse({
-  gateway: { id: "gw" },
-  devices: [
-    {
-      id: "boiler",
-      protocol: "modbus",
-      connection: { host: "127.0.0.1" },
-      points: [
-        { name: "setpoint", address: "holding:10", type: "float32", write: { min: 0, max: 90 } },
-        { name: "count", address: "holding:20", type: "uint16", write: true },
-        { name: "burner", address: "coil:0", type: "bool", write: true },
-        { name: "label", address: "holding:30", type: "string", length: 4, write: true },
-        { name: "pressure", address: "input:0", type: "int16" },
-      ],
-    },
-    {
-      id: "off",
-      protocol: "modbus",
-      enabled: false,
-      connection: { host: "127.0.0.1" },
-      points: [{ name: "x", address: "holding:0", write: true }],
-    },
-    {
-      id: "thermo",
-      protocol: "mqtt",
-      points: [{ name: "mode", topic: "t/mode", decode: "string", command_topic: "t/mode/set", write: true }],
-    },
-  ],
-});
+const config = commandConfig;
 const NOW = Date.parse("2026-12-02T00:00:00Z");
-
-function polled(payload: Uint8Array, codec: string | null): PolledMessage {
-  return {
-    offset: 0n,
-    id: 0n,
-    timestamp: 0n,
-    originTimestamp: 0n,
-    checksum: 0n,
-    payload: Buffer.from(payload),
-    headers: codec === null ? new Map() : new Map([["codec", header.string(codec)]]),
-  };
-}
 
 let tried = 0;
 

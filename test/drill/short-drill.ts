@@ -51,3 +51,9 @@ export function assertIntact(result: DrillResult): void {
   assert.equal(f.crashes, 0, `the gateway exited on its own: ${why}`);
   assert.deepEqual(result.findings, []);
 }
+
+/** Every load of the drill carried traffic that reached Iggy (figures `<load>_in_iggy`, one per load). */
+export function assertEveryLoadInIggy(result: DrillResult, loads: string[]): void {
+  for (const l of loads)
+    assert.ok((result.figures[`${l}_in_iggy`] ?? 0) > 0, `readings of load ${l} in Iggy`);
+}

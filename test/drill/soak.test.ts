@@ -1,11 +1,12 @@
-// The soak drill in a short mode (scripts/drill/soak.ts): MQTT and Modbus load against Apache Iggy
-// 0.8, drained, idle; sampled every second. Fails on a lost, doubled or reordered reading, a crash,
-// or descriptors/buffer files growing after the drain beyond the drill's slack; never on a timing
-// (RSS is reported only).
+// The soak drill in a short mode (scripts/drill/soak.ts): MQTT, Modbus, OPC-UA and CoAP load
+// against Apache Iggy 0.8, drained, idle; sampled every second. Fails on a lost, doubled or
+// reordered reading, a crash, or descriptors/buffer files growing after the drain beyond the drill's
+// slack; never on a timing (RSS is reported only).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { runSoak } from "../../scripts/drill/soak.js";
-import { assertIntact, runShortDrill } from "./short-drill.js";
+import { loads } from "../../scripts/drill/loads/index.js";
+import { assertEveryLoadInIggy, assertIntact, runShortDrill } from "./short-drill.js";
 
 test(
   "soak drill (short): samples taken, nothing lost or doubled, no growth once drained",
@@ -24,6 +25,7 @@ test(
       "the buffer's file was there at every sample",
     );
     assert.ok(f.acknowledged! > 0, "the publishers had readings acknowledged");
+    assertEveryLoadInIggy(result, Object.keys(loads));
     assertIntact(result);
   },
 );

@@ -1,4 +1,5 @@
-// Shared by the Modbus tests: device configs through the real schema, a log that records, waits.
+// Shared by the Modbus tests: device configs through the real schema, a log that records (the MQTT,
+// CoAP and OPC-UA tests use it too), waits.
 import { Writable } from "node:stream";
 import pino from "pino";
 import { modbusDevice as deviceSchema, type ModbusDeviceConfig } from "../../protocols/modbus/schema.js";
@@ -21,6 +22,8 @@ export function modbusDevice(d: Record<string, unknown>): ModbusDeviceConfig {
 export interface Recorder {
   deps: AdapterDeps;
   logs: Record<string, unknown>[];
+  /** Everything logged, as written. */
+  text: () => string;
   rejects: { reason: string; device?: string | undefined }[];
   readings: Reading[];
   emit: (rs: Reading[]) => Promise<void>;
@@ -29,8 +32,10 @@ export interface Recorder {
 
 export function recorder(): Recorder {
   const logs: Record<string, unknown>[] = [];
+  const raw: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
+      raw.push(chunk.toString());
       for (const line of chunk.toString().split("\n"))
         if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
       cb();
@@ -40,6 +45,7 @@ export function recorder(): Recorder {
   const readings: Reading[] = [];
   return {
     logs,
+    text: () => raw.join(""),
     rejects,
     readings,
     deps: {

@@ -2,59 +2,19 @@
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
-import { Writable } from "node:stream";
-import pino from "pino";
-import type { AdapterDeps, Reading } from "../../protocols/adapter.js";
 import { OpcuaAdapter, type OpcuaAdapterOptions } from "../../protocols/opcua/adapter.js";
 import { opcuaDevice as deviceSchema, type OpcuaDeviceConfig } from "../../protocols/opcua/schema.js";
 import { freePort, tempDir } from "../iggy/helpers.js";
 import { hasPythonModule, requirePeer } from "../helpers/peers.js";
 import { AsyncuaPeer, type PeerOptions } from "./asyncua-peer.js";
+import { recorder, type Recorder } from "../modbus/helpers.js";
+
+export { recorder, type Recorder };
 
 export function opcuaDevice(d: Record<string, unknown>): OpcuaDeviceConfig {
   const parsed = deviceSchema.parse({ protocol: "opcua", ...d });
   if (parsed.protocol !== "opcua") throw new Error("not opcua");
   return parsed;
-}
-
-export interface Recorder {
-  deps: AdapterDeps;
-  logs: Record<string, unknown>[];
-  text: () => string;
-  rejects: { reason: string; device?: string | undefined }[];
-  readings: Reading[];
-  emit: (rs: Reading[]) => Promise<void>;
-  messages(msg: string, device?: string): Record<string, unknown>[];
-}
-
-export function recorder(): Recorder {
-  const logs: Record<string, unknown>[] = [];
-  const raw: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      raw.push(chunk.toString());
-      for (const line of chunk.toString().split("\n"))
-        if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
-      cb();
-    },
-  });
-  const rejects: Recorder["rejects"] = [];
-  const readings: Reading[] = [];
-  return {
-    logs,
-    text: () => raw.join(""),
-    rejects,
-    readings,
-    deps: {
-      log: pino({ level: "debug" }, stream),
-      reject: (reason, device) => rejects.push({ reason, device }),
-    },
-    emit: async (rs) => {
-      readings.push(...rs);
-    },
-    messages: (msg, device) =>
-      logs.filter((l) => l.msg === msg && (device === undefined || l.device === device)),
-  };
 }
 
 /** The asyncua peer on a free port, killed when the test ends; null when asyncua is missing (skipped). */
@@ -74,6 +34,23 @@ export async function startPeer(
   const peer = await AsyncuaPeer.start({ port: await freePort(), ...options });
   t.after(() => peer.stop());
   return peer;
+}
+
+/**
+ * The asyncua peer with secure endpoints, its certificates in a temporary folder (`certs.path`), and
+ * a data folder for the gateway (`data.path`); both removed when the test ends. Null when skipped.
+ */
+export async function startSecurePeer(
+  t: TestContext,
+  options: Partial<PeerOptions> = {},
+): Promise<{ peer: AsyncuaPeer; certs: { path: string }; data: { path: string } } | null> {
+  const certs = tempDir("iggy-edge-opcua-server-");
+  t.after(() => certs.remove());
+  const peer = await startPeer(t, { secureDir: certs.path, ...options });
+  if (!peer) return null;
+  const data = tempDir("iggy-edge-opcua-data-");
+  t.after(() => data.remove());
+  return { peer, certs, data };
 }
 
 /** An adapter on `devices` with its data directory in a temporary folder, stopped when the test ends. */

@@ -4,20 +4,23 @@
 // Basic256Sha256 on the same server is refused, so the server holds to the policy.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { tempDir } from "../iggy/helpers.js";
-import { adapterFor, opcuaDevice, recorder, startPeer, trustPeerCertificate, waitFor } from "./helpers.js";
+import {
+  adapterFor,
+  opcuaDevice,
+  recorder,
+  startSecurePeer,
+  trustPeerCertificate,
+  waitFor,
+} from "./helpers.js";
 
 for (const policy of ["Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"] as const) {
   test(
     `SignAndEncrypt/${policy} against asyncua: values arrive, a write lands, a Basic256Sha256 client is refused`,
     { timeout: 180_000 },
     async (t) => {
-      const certs = tempDir("iggy-edge-opcua-server-");
-      t.after(() => certs.remove());
-      const peer = await startPeer(t, { secureDir: certs.path, policy, user: "gw:pw-of-gw" });
-      if (!peer) return;
-      const data = tempDir("iggy-edge-opcua-data-");
-      t.after(() => data.remove());
+      const secure = await startSecurePeer(t, { policy, user: "gw:pw-of-gw" });
+      if (!secure) return;
+      const { peer, certs, data } = secure;
       trustPeerCertificate(certs.path, data.path);
       const rec = recorder();
       const dev = opcuaDevice({

@@ -5,19 +5,15 @@ import assert from "node:assert/strict";
 import { readdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { tempDir } from "../iggy/helpers.js";
-import { adapterFor, opcuaDevice, recorder, startPeer, waitFor } from "./helpers.js";
+import { adapterFor, opcuaDevice, recorder, startSecurePeer, waitFor } from "./helpers.js";
 
 test(
   "an untrusted server certificate is refused with the file to move (beside the trust command); once moved by hand, the secure session reads",
   { timeout: 180_000 },
   async (t) => {
-    const certs = tempDir("iggy-edge-opcua-server-");
-    t.after(() => certs.remove());
-    const peer = await startPeer(t, { secureDir: certs.path, user: "gw:s3cret-pw" });
-    if (!peer) return;
-    const data = tempDir("iggy-edge-opcua-data-");
-    t.after(() => data.remove());
+    const secure = await startSecurePeer(t, { user: "gw:s3cret-pw" });
+    if (!secure) return;
+    const { peer, data } = secure;
     const rec = recorder();
     const dev = opcuaDevice({
       id: "secure",

@@ -9,18 +9,15 @@ import { join, resolve } from "node:path";
 import { test } from "node:test";
 import { runCliAsync as cli } from "../helpers/cli.js";
 import { tempDir } from "../iggy/helpers.js";
-import { adapterFor, opcuaDevice, recorder, startPeer, waitFor } from "./helpers.js";
+import { adapterFor, opcuaDevice, recorder, startPeer, startSecurePeer, waitFor } from "./helpers.js";
 
 test(
   "opcua trust: the refused server's certificate is listed, trusted by the command the log names, and read",
   { timeout: 240_000 },
   async (t) => {
-    const certs = tempDir("iggy-edge-opcua-server-");
-    t.after(() => certs.remove());
-    const peer = await startPeer(t, { secureDir: certs.path });
-    if (!peer) return;
-    const data = tempDir("iggy-edge-opcua-data-");
-    t.after(() => data.remove());
+    const secure = await startSecurePeer(t);
+    if (!secure) return;
+    const { peer, certs, data } = secure;
     // Only gateway.data_dir matters to `opcua trust -c`, read as the gateway reads it: from the environment here.
     const config = join(data.path, "config.yaml");
     writeFileSync(config, 'gateway: { id: gw-test, data_dir: "${env:TRUST_TEST_DATA}" }\n');

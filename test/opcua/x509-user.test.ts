@@ -12,16 +12,21 @@ import { parse } from "yaml";
 import { connectOpcua } from "../../protocols/opcua/browse.js";
 import { runCliAsync } from "../helpers/cli.js";
 import { tempDir } from "../iggy/helpers.js";
-import { adapterFor, opcuaDevice, recorder, startPeer, trustPeerCertificate, waitFor } from "./helpers.js";
+import {
+  adapterFor,
+  opcuaDevice,
+  recorder,
+  startSecurePeer,
+  trustPeerCertificate,
+  waitFor,
+} from "./helpers.js";
 
-/** asyncua with X.509 users only, its server certificate and user certificates in folders removed at the end. */
+/** asyncua with X.509 users only, its certificates, the users' and the gateway's data in folders removed at the end. */
 async function x509Peer(t: TestContext) {
-  const certs = tempDir("iggy-edge-opcua-server-");
-  t.after(() => certs.remove());
   const users = tempDir("iggy-edge-opcua-users-");
   t.after(() => users.remove());
-  const peer = await startPeer(t, { secureDir: certs.path, x509UserDir: users.path });
-  return peer ? { certs, users, peer } : null;
+  const secure = await startSecurePeer(t, { x509UserDir: users.path });
+  return secure ? { ...secure, users } : null;
 }
 
 test(
@@ -30,9 +35,7 @@ test(
   async (t) => {
     const started = await x509Peer(t);
     if (!started) return;
-    const { certs, users, peer } = started;
-    const data = tempDir("iggy-edge-opcua-data-");
-    t.after(() => data.remove());
+    const { certs, users, peer, data } = started;
     trustPeerCertificate(certs.path, data.path);
     const device = (id: string, cert: string, key: string) =>
       opcuaDevice({

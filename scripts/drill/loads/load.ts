@@ -31,8 +31,13 @@ export interface LoadVerdict {
   doubled: number;
   /** Readings of one device in Iggy out of the order they were sent in. */
   outOfOrder: number;
-  /** Readings a peer legitimately delivered twice (QoS1 redelivery by a site broker): reported, not a defect. */
+  /**
+   * Readings a peer legitimately delivered twice (QoS1 redelivery by a site broker; an OPC-UA server's
+   * initial value to a new subscription): reported, not a defect.
+   */
   redelivered: number;
+  /** Readings the gateway counted as committed from a polled or subscribed source (no acknowledgement). */
+  committed?: number;
   notes: string[];
 }
 
@@ -42,6 +47,8 @@ export interface Load {
   prepare(env: LoadEnv): Promise<void>;
   /** YAML list items under `devices:` (indented by two spaces). */
   devices(): string[];
+  /** Top-level sections of the gateway's config this load needs (`coap: {...}`), one YAML line each. */
+  sections?(): string[];
   /** Once per gateway start, when it is ready: starts the traffic (in the background). */
   beginRound(gateway: GatewayProcess): Promise<void>;
   /** True once this round did enough for a kill to land in the middle of it (the drill kills when all are). */
@@ -52,7 +59,8 @@ export interface Load {
   finish(gateway: GatewayProcess): Promise<void>;
   /** True once the gateway has taken in everything this load sent (the drain waits for it). */
   settled(gateway: GatewayProcess): Promise<boolean>;
-  verdict(stored: StoredReading[]): LoadVerdict;
+  /** `gatewayStarts`: how often the gateway was started over the drill (each start may re-read a subscribed value). */
+  verdict(stored: StoredReading[], gatewayStarts: number): LoadVerdict;
   close(): Promise<void>;
 }
 
@@ -129,4 +137,120 @@ export function judgeCounters(
     redelivered: redeliveryPossible ? twice : 0,
     notes,
   };
+}
+
+/**
+ * What a polled or subscribed source (nobody acknowledges its readings) is judged by: the gateway's
+ * own count of the readings it committed (`iggy_edge_readings_received_total` of the device, which
+ * starts from 0 at every gateway start). What it had counted when last asked, summed over the
+ * gateway's starts, is a lower bound of what must be in Iggy: fewer there = lost.
+ */
+export class CommittedCount {
+  private readonly byStart = new Map<number, number>();
+  private roundFrom = 0;
+
+  constructor(
+    private readonly protocol: string,
+    readonly device: string,
+  ) {}
+
+  /** The gateway's count now (also remembered as the lower bound of its current start). */
+  async observe(gateway: GatewayProcess): Promise<number> {
+    const n =
+      (await gateway.metric(
+        `iggy_edge_readings_received_total{protocol="${this.protocol}",device="${this.device}"}`,
+      )) ?? 0;
+    const start = gateway.starts;
+    this.byStart.set(start, Math.max(n, this.byStart.get(start) ?? 0));
+    return n;
+  }
+
+  /** Marks where a round begins, so that `sinceRound` counts only its readings. */
+  async beginRound(gateway: GatewayProcess): Promise<void> {
+    this.roundFrom = await this.observe(gateway);
+  }
+
+  async sinceRound(gateway: GatewayProcess): Promise<number> {
+    return (await this.observe(gateway)) - this.roundFrom;
+  }
+
+  /** Readings the gateway said it committed, over all its starts (as last asked). */
+  get committed(): number {
+    let n = 0;
+    for (const v of this.byStart.values()) n += v;
+    return n;
+  }
+
+  /** Readings of the device in Iggy (every copy) against the committed count: the shortfall is lost. */
+  judge(load: string, stored: StoredReading[], notes: string[]): LoadVerdict {
+    const found = stored.filter((r) => r.device === this.device).length;
+    const lost = Math.max(0, this.committed - found);
+    if (lost > 0)
+      notes.push(`${this.device}: the gateway counted ${this.committed} committed, ${found} in Iggy`);
+    return {
+      load,
+      acknowledged: 0,
+      committed: this.committed,
+      found,
+      lost,
+      doubled: 0,
+      outOfOrder: 0,
+      redelivered: 0,
+      notes,
+    };
+  }
+}
+
+/**
+ * A polled or subscribed load (Modbus, OPC-UA): each round arms after a random 0-10 readings the
+ * gateway committed in it (0: the kill may land while the adapter connects), and the verdict is the
+ * committed count against Iggy (CommittedCount).
+ */
+export abstract class PolledLoad implements Load {
+  abstract readonly name: string;
+  protected env!: LoadEnv;
+  protected readonly count: CommittedCount;
+  /** Rounds in which the gateway committed a reading of this load before the kill. */
+  protected readRounds = 0;
+  private target = 0;
+  private armedThisRound = false;
+
+  constructor(protocol: string, device: string) {
+    this.count = new CommittedCount(protocol, device);
+  }
+
+  async prepare(env: LoadEnv): Promise<void> {
+    this.env = env;
+  }
+
+  abstract devices(): string[];
+
+  async beginRound(gateway: GatewayProcess): Promise<void> {
+    await this.count.beginRound(gateway);
+    this.target = this.env.rng.between(0, 10);
+    this.armedThisRound = false;
+  }
+
+  async armed(gateway: GatewayProcess): Promise<boolean> {
+    if (this.armedThisRound) return true;
+    const n = await this.count.sinceRound(gateway);
+    if (n >= this.target) {
+      if (n > 0) this.readRounds++;
+      this.armedThisRound = true;
+    }
+    return this.armedThisRound;
+  }
+
+  async endRound(): Promise<void> {}
+
+  async finish(_gateway: GatewayProcess): Promise<void> {}
+
+  /** Nothing to wait for; what the gateway counted by now is the lower bound of what Iggy must hold. */
+  async settled(gateway: GatewayProcess): Promise<boolean> {
+    await this.count.observe(gateway);
+    return true;
+  }
+
+  abstract verdict(stored: StoredReading[], gatewayStarts: number): LoadVerdict;
+  abstract close(): Promise<void>;
 }

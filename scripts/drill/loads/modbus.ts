@@ -1,27 +1,27 @@
 // Modbus TCP polling of the project's simulator (`iggy-edge simulate`, from the same device map).
-// A polled source has no acknowledgement: what the gateway read counts once it is committed, and
-// the drill's sequence check (every committed reading once, no gap) is what proves it reached Iggy.
+// A polled source has no acknowledgement: what the gateway counted as committed (its own metric) must
+// be in Iggy (CommittedCount); the drill's sequence check finds doubles.
 import { spawn, type ChildProcess } from "node:child_process";
 import { cliPath } from "../../../test/helpers/cli.js";
 import { freePort } from "../../bench-kit.js";
 import type { GatewayProcess } from "../gateway-process.js";
 import type { StoredReading } from "../iggy-reader.js";
 import { until } from "../kit.js";
-import type { Load, LoadEnv, LoadVerdict } from "./load.js";
+import { PolledLoad, type LoadEnv, type LoadVerdict } from "./load.js";
 
 const DEVICE = "boiler-drill";
 
-export class ModbusLoad implements Load {
+export class ModbusLoad extends PolledLoad {
   readonly name = "modbus";
   private sim: ChildProcess | null = null;
   private port = 0;
-  private env!: LoadEnv;
-  private target = 0;
-  private polledRounds = 0;
-  private armedThisRound = false;
 
-  async prepare(env: LoadEnv): Promise<void> {
-    this.env = env;
+  constructor() {
+    super("modbus", DEVICE);
+  }
+
+  override async prepare(env: LoadEnv): Promise<void> {
+    await super.prepare(env);
     this.port = await freePort();
   }
 
@@ -58,47 +58,15 @@ export class ModbusLoad implements Load {
     });
   }
 
-  async beginRound(): Promise<void> {
+  override async beginRound(gateway: GatewayProcess): Promise<void> {
     if (!this.sim) await this.startSimulator();
-    // 0: the kill need not wait for a poll (it may land while the adapter connects).
-    this.target = this.env.rng.between(0, 10);
-    this.armedThisRound = false;
-  }
-
-  async armed(gateway: GatewayProcess): Promise<boolean> {
-    if (this.armedThisRound) return true;
-    const polled =
-      (await gateway.metric(`iggy_edge_readings_received_total{protocol="modbus",device="${DEVICE}"}`)) ?? 0;
-    if (polled >= this.target) {
-      if (polled > 0) this.polledRounds++;
-      this.armedThisRound = true;
-      return true;
-    }
-    return false;
-  }
-
-  async endRound(): Promise<void> {}
-
-  async finish(): Promise<void> {}
-
-  async settled(): Promise<boolean> {
-    return true;
+    await super.beginRound(gateway);
   }
 
   verdict(stored: StoredReading[]): LoadVerdict {
-    const found = stored.filter((r) => r.device === DEVICE).length;
-    return {
-      load: this.name,
-      acknowledged: 0,
-      found,
-      lost: 0,
-      doubled: 0,
-      outOfOrder: 0,
-      redelivered: 0,
-      notes: [
-        `polled in ${this.polledRounds} rounds before the kill; a polled reading has no acknowledgement: the sequence check judges doubles and order, not loss`,
-      ],
-    };
+    return this.count.judge(this.name, stored, [
+      `polled in ${this.readRounds} rounds before the kill; a polled reading has no acknowledgement: judged against the gateway's committed count; the sequence check finds doubles`,
+    ]);
   }
 
   async close(): Promise<void> {

@@ -5,8 +5,55 @@
 import { connectAsync, type IClientOptions, type MqttClient } from "mqtt";
 import type { AckLedger } from "./load.js";
 
-export class Qos1Publisher {
+/** The values of one device: the next to send, bounded over the whole drill. */
+export class CounterSource {
   private next = 0;
+
+  constructor(
+    readonly device: string,
+    private readonly topic: string,
+    private readonly ledger: AckLedger,
+    private readonly window: number,
+    /** Bound on all values this source sends over the whole drill. */
+    readonly cap: number,
+  ) {}
+
+  get sent(): number {
+    return this.next;
+  }
+
+  /**
+   * Publishes the next values on `client` while `go()` holds, the connection is up and the cap is
+   * not reached, at most `window` unanswered; settles when every publish it sent has its outcome.
+   */
+  async publish(
+    client: MqttClient,
+    go: () => boolean,
+    outcome: { acked(): void; failed(e: Error & { code?: number }): void },
+  ): Promise<void> {
+    const inflight = new Set<Promise<void>>();
+    while (go() && this.next < this.cap && client.connected) {
+      const value = this.next++;
+      const p: Promise<void> = client.publishAsync(this.topic, String(value), { qos: 1 }).then(
+        () => {
+          this.ledger.add(this.device, value);
+          outcome.acked();
+          inflight.delete(p);
+        },
+        (e: Error & { code?: number }) => {
+          outcome.failed(e);
+          inflight.delete(p);
+        },
+      );
+      inflight.add(p);
+      if (inflight.size >= this.window) await Promise.race(inflight);
+    }
+    await Promise.allSettled(inflight);
+  }
+}
+
+export class Qos1Publisher {
+  private readonly source: CounterSource;
   private client: MqttClient | null = null;
   private loop: Promise<void> = Promise.resolve();
   private stopping = false;
@@ -15,17 +62,16 @@ export class Qos1Publisher {
   /** Publish attempts that failed (connection gone): expected around a kill. */
   failed = 0;
 
-  constructor(
-    readonly device: string,
-    private readonly topic: string,
-    private readonly ledger: AckLedger,
-    private readonly window: number,
-    /** Bound on all values this publisher sends over the whole drill. */
-    private readonly cap: number,
-  ) {}
+  constructor(device: string, topic: string, ledger: AckLedger, window: number, cap: number) {
+    this.source = new CounterSource(device, topic, ledger, window, cap);
+  }
+
+  get device(): string {
+    return this.source.device;
+  }
 
   get sent(): number {
-    return this.next;
+    return this.source.sent;
   }
 
   async start(url: string, options: IClientOptions): Promise<void> {
@@ -34,28 +80,10 @@ export class Qos1Publisher {
     const client = await connectAsync(url, { reconnectPeriod: 0, connectTimeout: 10_000, ...options });
     client.on("error", () => {});
     this.client = client;
-    this.loop = this.publish(client);
-  }
-
-  private async publish(client: MqttClient): Promise<void> {
-    const inflight = new Set<Promise<void>>();
-    while (!this.stopping && this.next < this.cap && client.connected) {
-      const value = this.next++;
-      const p: Promise<void> = client.publishAsync(this.topic, String(value), { qos: 1 }).then(
-        () => {
-          this.ledger.add(this.device, value);
-          this.ackedThisRun++;
-          inflight.delete(p);
-        },
-        () => {
-          this.failed++;
-          inflight.delete(p);
-        },
-      );
-      inflight.add(p);
-      if (inflight.size >= this.window) await Promise.race(inflight);
-    }
-    await Promise.allSettled(inflight);
+    this.loop = this.source.publish(client, () => !this.stopping, {
+      acked: () => this.ackedThisRun++,
+      failed: () => this.failed++,
+    });
   }
 
   /** Stops publishing; `force` drops the connection at once (after a kill), else waits for the window. */
