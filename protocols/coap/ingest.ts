@@ -27,6 +27,11 @@ export interface IngestStats {
   rateLimited: number;
   /** Requests whose readings are being committed now. */
   inflight: number;
+  /**
+   * Retransmissions (same source, message id and token) that arrived while the first copy's readings
+   * were being committed: answered with the first copy's outcome, not stored again.
+   */
+  retransmitted: number;
 }
 
 export interface IngestOptions {
@@ -83,6 +88,12 @@ class SourceLimiter {
 /** The device waits for the commit: its answer is the acknowledgement. */
 const AWAITED = { awaited: true } as const;
 
+/** Source address and port, message id and token: what makes two datagrams the same request. */
+function exchangeKey(req: IncomingMessage): string {
+  const p = req._packet;
+  return `${req.rsinfo.address}:${req.rsinfo.port}/${p.messageId ?? ""}/${p.token?.toString("hex") ?? ""}`;
+}
+
 function parseListen(listen: string): { host: string; port: number } {
   const i = listen.lastIndexOf(":");
   const host = listen.slice(0, i).replace(/^\[|\]$/g, "");
@@ -103,7 +114,14 @@ export class CoapIngest {
     tooLarge: 0,
     rateLimited: 0,
     inflight: 0,
+    retransmitted: 0,
   };
+  /**
+   * The coap package remembers a message only once it is answered, so a retransmission that comes
+   * while the first copy waits for its commit reaches the handler again. Keyed like the package's
+   * own cache; the value holds the retransmissions' responses, answered with the first copy's outcome.
+   */
+  private readonly committing = new Map<string, OutgoingMessage[]>();
 
   constructor(private readonly opts: IngestOptions) {
     this.limiter = new SourceLimiter(opts.section.source_rate, opts.section.source_burst);
@@ -159,6 +177,13 @@ export class CoapIngest {
     res.on("error", (e: Error) =>
       this.opts.deps.log.debug({ err: e.message }, "coap response not delivered"),
     );
+    const exchange = exchangeKey(req);
+    const copies = this.committing.get(exchange);
+    if (copies !== undefined) {
+      this.counters.retransmitted++;
+      copies.push(res);
+      return;
+    }
     this.counters.requests++;
     const source = req.rsinfo.address;
     if (!this.limiter.take(source)) {
@@ -226,19 +251,26 @@ export class CoapIngest {
       return this.answer(res, success);
     }
     this.counters.inflight++;
+    const retransmissions: OutgoingMessage[] = [];
+    this.committing.set(exchange, retransmissions);
     const arrived = performance.now();
+    const answerAll = (code: string, text?: string, options?: Record<string, number>): void => {
+      this.committing.delete(exchange);
+      this.answer(res, code, text, options);
+      for (const copy of retransmissions) this.answer(copy, code, text, options);
+    };
     this.emit!(kept, AWAITED).then(
       () => {
         this.counters.inflight--;
         this.counters.acked++;
-        this.answer(res, success);
+        answerAll(success);
         this.opts.ackDelay?.((performance.now() - arrived) / 1000);
       },
       (e: Error) => {
         this.counters.inflight--;
         this.counters.refused++;
         this.opts.deps.log.debug({ device, err: e.message }, "coap readings refused by the buffer");
-        this.answer(res, "5.03", `not stored: ${e.message}; retry later`, {
+        answerAll("5.03", `not stored: ${e.message}; retry later`, {
           "Max-Age": this.opts.section.busy_max_age_s,
         });
       },

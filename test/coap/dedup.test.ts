@@ -1,11 +1,45 @@
 // The response cache: a retransmitted confirmable request (same message id) is answered from it
 // without storing its readings twice, and the cache holds at most dedup_cache_bytes / 4 responses
-// (each response datagram is at least 4 bytes), however many requests came.
+// (each response datagram is at least 4 bytes), however many requests came. A retransmission that
+// comes while the first copy still waits for its commit is not stored either: both copies get the
+// first copy's outcome.
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
+import type { Reading } from "../../protocols/adapter.js";
 import { waitFor } from "../helpers/wait.js";
 import { coapDevice, section, startAdapter } from "./helpers.js";
+
+interface Answer {
+  messageId: number;
+  code: string;
+}
+
+/** A loopback socket that sends raw confirmable POSTs to `port` and keeps every answer's id and code. */
+async function rawClient(t: TestContext, port: number) {
+  const sock = createSocket("udp4");
+  t.after(() => new Promise<void>((r) => sock.close(() => r())));
+  await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
+  const answers: Answer[] = [];
+  sock.on("message", (m) => {
+    // RFC 7252 header: version/type/token length, code (class.detail), message id.
+    answers.push({
+      messageId: m.readUInt16BE(2),
+      code: `${m[1]! >> 5}.${String(m[1]! & 31).padStart(2, "0")}`,
+    });
+  });
+  const post = (messageId: number, value: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      // A confirmable POST (0.02), a 4-byte token, Uri-Path "v" (option 11, length 1), a payload.
+      const datagram = Buffer.concat([
+        Buffer.from([0x44, 0x02, messageId >> 8, messageId & 0xff, messageId >> 8, messageId & 0xff, 1, 2]),
+        Buffer.from([0xb1, 0x76, 0xff]),
+        Buffer.from(String(value)),
+      ]);
+      sock.send(datagram, port, "127.0.0.1", (e) => (e ? reject(e) : resolve()));
+    });
+  return { answers, post };
+}
 
 test(
   "a retransmission is answered from the cache; the cache stays within its bytes",
@@ -13,28 +47,7 @@ test(
   async (t) => {
     const device = coapDevice({ id: "m", points: [{ name: "v", path: "/v" }] });
     const { adapter, port, rec } = await startAdapter(t, [device], section({ dedup_cache_bytes: 400 }));
-    const sock = createSocket("udp4");
-    t.after(() => new Promise<void>((r) => sock.close(() => r())));
-    await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
-    const answers: { messageId: number; code: string }[] = [];
-    sock.on("message", (m) => {
-      // RFC 7252 header: version/type/token length, code (class.detail), message id.
-      answers.push({
-        messageId: m.readUInt16BE(2),
-        code: `${m[1]! >> 5}.${String(m[1]! & 31).padStart(2, "0")}`,
-      });
-    });
-    const post = (messageId: number, value: number): Promise<void> =>
-      new Promise((resolve, reject) => {
-        // A confirmable POST (0.02), a 4-byte token, Uri-Path "v" (option 11, length 1), a payload.
-        const datagram = Buffer.concat([
-          Buffer.from([0x44, 0x02, messageId >> 8, messageId & 0xff, messageId >> 8, messageId & 0xff, 1, 2]),
-          Buffer.from([0xb1, 0x76, 0xff]),
-          Buffer.from(String(value)),
-        ]);
-        sock.send(datagram, port, "127.0.0.1", (e) => (e ? reject(e) : resolve()));
-      });
-
+    const { answers, post } = await rawClient(t, port);
     await post(1, 10);
     await waitFor("the first answer", () => answers.length === 1);
     await post(1, 10); // the device did not see the answer and sends the same message again
@@ -57,5 +70,45 @@ test(
     assert.ok(lru.size <= 100, `${lru.size} responses cached`);
     assert.ok(lru.calculatedSize <= 400, `${lru.calculatedSize} bytes cached`);
     assert.equal(rec.readings.length, 301);
+  },
+);
+
+test(
+  "a retransmission while the first copy waits for its commit is answered with its outcome, stored once",
+  { timeout: 120_000 },
+  async (t) => {
+    const device = coapDevice({ id: "m", points: [{ name: "v", path: "/v" }] });
+    const stored: Reading[][] = [];
+    const commits: (() => void)[] = [];
+    // A buffer whose commit finishes only when the test says so.
+    const emit = (readings: Reading[]): Promise<void> =>
+      new Promise((resolve) => {
+        stored.push(readings);
+        commits.push(resolve);
+      });
+    const { adapter, port } = await startAdapter(t, [device], section(), emit);
+    const { answers, post } = await rawClient(t, port);
+
+    await post(7, 70);
+    await waitFor("the first copy waiting for its commit", () => stored.length === 1);
+    await post(7, 70);
+    await post(7, 70);
+    await waitFor("both retransmissions seen", () => adapter.stats().server!.retransmitted === 2);
+    commits[0]!();
+    await waitFor("three answers", () => answers.length === 3);
+    assert.deepEqual(answers, [
+      { messageId: 7, code: "2.01" },
+      { messageId: 7, code: "2.01" },
+      { messageId: 7, code: "2.01" },
+    ]);
+    assert.equal(stored.length, 1, "the retransmissions were not stored");
+    assert.equal(adapter.stats().server!.requests, 1);
+
+    // The next message is a new request again.
+    await post(8, 80);
+    await waitFor("the next request stored", () => stored.length === 2);
+    commits[1]!();
+    await waitFor("its answer", () => answers.length === 4);
+    assert.deepEqual(answers[3], { messageId: 8, code: "2.01" });
   },
 );
