@@ -10,7 +10,6 @@ import { SystemdNotifier } from "./notify.js";
 /** How often the STATUS= line is refreshed (sent only when its text changed). */
 export const STATUS_REFRESH_MS = 5000;
 
-
 /** One line for a person: "2/3 devices up; buffer 1,204 readings (96 KiB), oldest 4 s; Iggy connected". */
 export function statusLine(s: Status): string {
   const known = s.devices.filter((d) => d.up !== null);
