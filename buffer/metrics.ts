@@ -1,5 +1,5 @@
 // Prometheus metrics of the buffer contract, read from stats() when a scrape collects them.
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "../protocols/prom-client.js";
 import type { BufferStats, ReadingBuffer } from "./api.js";
 
 export interface BufferMetrics {

@@ -1,5 +1,5 @@
 // The JSON Schema of a config file schema, for editors (yaml-language-server) and other tools.
-import { z } from "zod";
+import { z } from "./zod.cjs";
 import { iggyProtocol } from "./schema.js";
 
 export function configJsonSchema(schema: z.ZodType): Record<string, unknown> {

@@ -2,7 +2,7 @@
 // building blocks that protocol plug-ins use for their device maps, and the function that puts a
 // file schema together from the plug-ins it is given. Unknown keys are errors. config/ knows no
 // protocol by name: protocols/registry.ts hands it their pieces.
-import { z } from "zod";
+import { z } from "./zod.cjs";
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 export const name = (what: string) =>

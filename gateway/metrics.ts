@@ -1,7 +1,7 @@
 // The gateway's Prometheus metrics (prefix iggy_edge_), in one registry that /metrics serves.
 // Counters that the data path increments live here; gauges that mirror another part's state are
 // read from it when scraped.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "../protocols/prom-client.js";
 import { registerBufferMetrics } from "../buffer/metrics.js";
 import type { ReadingBuffer } from "../buffer/index.js";
 import type { ConnectionStatus } from "./status.js";

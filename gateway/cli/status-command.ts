@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { parse } from "yaml";
-import { byteSize, duration } from "../status-page.js";
+import { byteSize, count, duration } from "../status-page.js";
 import type { DeviceStatus, Status } from "../status.js";
 import { DEFAULT_CONFIG, configOption } from "./config-option.js";
 
@@ -59,7 +59,6 @@ export function verdict(s: Status): Verdict {
     : { code: STATUS_EXIT.ok, word: "OK", reasons };
 }
 
-const count = (n: number): string => n.toLocaleString("en-US");
 const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
 const ago = (ms: number, now: number): string => `${duration(Math.max(0, now - ms))} ago`;
 

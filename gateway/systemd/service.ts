@@ -3,14 +3,12 @@
 // bound), a STATUS= line that `systemctl status` shows and that follows the gateway, RELOADING on
 // SIGHUP and STOPPING when it stops. Without $NOTIFY_SOCKET (a terminal, a test) all of it is a no-op.
 import type { Logger } from "pino";
-import { byteSize, duration } from "../status-page.js";
+import { byteSize, count, duration } from "../status-page.js";
 import type { Status } from "../status.js";
 import { SystemdNotifier } from "./notify.js";
 
 /** How often the STATUS= line is refreshed (sent only when its text changed). */
 export const STATUS_REFRESH_MS = 5000;
-
-const count = (n: number): string => n.toLocaleString("en-US");
 
 /** One line for a person: "2/3 devices up; buffer 1,204 readings (96 KiB), oldest 4 s; Iggy connected". */
 export function statusLine(s: Status): string {

@@ -1,7 +1,7 @@
 // The CoAP plug-in's part of the file: the gateway's CoAP listener (`coap:`: where devices PUT/POST
 // readings, and its limits) and the device map of a CoAP device (server mode: devices PUT/POST to the
 // gateway; observe or poll: the gateway fetches from the device's own CoAP server).
-import { z } from "zod";
+import { z } from "../../config/zod.cjs";
 import type { CheckContext, RuleIssue } from "../../config/schema.js";
 import { deviceCommon, fieldPath, hostPort, pointCommon, points, positiveMs } from "../../config/schema.js";
 

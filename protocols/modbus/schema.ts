@@ -1,6 +1,6 @@
 // The device map of a Modbus device: its connection (TCP, RTU on a serial line, RTU over TCP) and
 // its points (table and address, type, byte and word order).
-import { z } from "zod";
+import { z } from "../../config/zod.cjs";
 import { deviceCommon, pointCommon, points, port, positiveMs } from "../../config/schema.js";
 
 export const MODBUS_TYPES = [

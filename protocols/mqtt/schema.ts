@@ -1,7 +1,7 @@
 // The MQTT plug-in's part of the file: the embedded broker (`mqtt.broker`), and the device map of an
 // MQTT device (topics with named wildcards, payload decoders, command topics), with the checks
 // across keys that the schema alone cannot make.
-import { z } from "zod";
+import { z } from "../../config/zod.cjs";
 import {
   byteSize,
   deviceCommon,

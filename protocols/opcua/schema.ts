@@ -1,6 +1,6 @@
 // The device map of an OPC-UA device: its endpoint, security and user, how it is read (subscription
 // or polling), and its points by NodeId or by browse path.
-import { z } from "zod";
+import { z } from "../../config/zod.cjs";
 import { deviceCommon, pointCommon, points, positiveMs } from "../../config/schema.js";
 import { OPCUA_TYPES } from "./coerce.js";
 

@@ -1,5 +1,5 @@
-// Footprint: `iggy-edge run` started the way a user or the systemd unit starts it (the bin file, so
-// its #! line with its V8 flags applies), against a dev-iggy this benchmark runs. For MQTT alone,
+// Footprint: `iggy-edge run` started the way the systemd unit starts it (the bin file, so its #!
+// line with its V8 flags applies; NOTIFY_SOCKET and WATCHDOG_USEC from a stand-in socket), against a dev-iggy this benchmark runs. For MQTT alone,
 // Modbus alone and every protocol configured (OPC-UA and CoAP are reported as not built), beside a
 // bare `node -e` in the same run: start-to-READY (spawn until /readyz answers 200), the CPU time
 // the child used until then, and its idle RSS read from /proc once it is steady. Then what the MQTT
@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, chmodSync, constants, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Benchmark, BenchContext, Figure } from "../bench-kit.js";
@@ -114,6 +115,30 @@ export interface Scenario {
   launch?: (args: string[]) => [string, string[]];
   /** How long READY may take (60 s unless said). */
   readyWithinMs?: number;
+  /** Added to the child's environment (NOTIFY_SOCKET, WATCHDOG_USEC: run as the systemd unit runs it). */
+  env?: Record<string, string>;
+}
+
+/**
+ * A datagram socket in systemd's place: with NOTIFY_SOCKET set, the gateway runs as under its
+ * unit (deploy/iggy-edge.service, Type=notify, WatchdogSec=30s): READY, the watchdog, a STATUS= line
+ * every 5 s. What those cost belongs in the footprint of a Pi's gateway.
+ */
+export function systemdStandIn(dir: string): { env: Record<string, string>; close(): void } {
+  const dgram = createRequire(import.meta.url)("unix-dgram") as {
+    createSocket(type: "unix_dgram"): {
+      bind(path: string): void;
+      close(): void;
+      on(event: "message" | "error", listener: () => void): void;
+    };
+  };
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, "notify.sock");
+  const socket = dgram.createSocket("unix_dgram");
+  socket.on("message", () => {});
+  socket.on("error", () => {});
+  socket.bind(path);
+  return { env: { NOTIFY_SOCKET: path, WATCHDOG_USEC: "30000000" }, close: () => socket.close() };
 }
 
 export interface RunResult {
@@ -142,7 +167,7 @@ export async function runGateway(
       : [BIN, ["run", "-c", file]];
   const child = spawn(command, args, {
     stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, IGGY_EDGE_LOG_FORMAT: "json", NODE_OPTIONS: "" },
+    env: { ...process.env, IGGY_EDGE_LOG_FORMAT: "json", NODE_OPTIONS: "", ...s.env },
   });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
@@ -371,7 +396,8 @@ const bench: Benchmark = {
     const maxSamples = ctx.quick ? 40 : 60;
 
     const peers = await startScenarioPeers(ctx.tmpDir);
-    const scenarios = peers.scenarios;
+    const systemd = systemdStandIn(join(ctx.tmpDir, "systemd"));
+    const scenarios = peers.scenarios.map((s) => ({ ...s, env: systemd.env }));
     const figures: Figure[] = [];
     try {
       const results = new Map<string, RunResult[]>();
@@ -432,6 +458,7 @@ const bench: Benchmark = {
       }
       figures.push({ name: "made of: total of a probe running MQTT", value: previous, unit: "MiB" });
     } finally {
+      systemd.close();
       await peers.stop();
     }
     return figures;
