@@ -92,11 +92,28 @@ function changePct(value: number, previous: number | undefined): number | undefi
   return ((value - previous) / Math.abs(previous)) * 100;
 }
 
+/**
+ * A figure's key: its name, and for an indented one ("  its readings per commit", a detail of the
+ * figure above it) the name of the top-level figure it belongs to, since several have such details.
+ */
+function figureKeys(figures: Figure[]): string[] {
+  let parent = "";
+  return figures.map((f) => {
+    if (!f.name.startsWith(" ")) {
+      parent = f.name;
+      return f.name;
+    }
+    return `${parent}\u0000${f.name}`;
+  });
+}
+
 export function compareResults(current: BenchResult, kept: BenchResult): Comparison {
   const before = new Map<string, Figure>();
-  for (const f of kept.figures) before.set(f.name, f);
-  const figures = current.figures.map((f): FigureChange => {
-    const k = before.get(f.name);
+  const keptKeys = figureKeys(kept.figures);
+  kept.figures.forEach((f, i) => before.set(keptKeys[i]!, f));
+  const currentKeys = figureKeys(current.figures);
+  const figures = current.figures.map((f, i): FigureChange => {
+    const k = before.get(currentKeys[i]!);
     const previous = k ? (num(k.value) ?? NaN) : undefined;
     const row: FigureChange = { name: f.name, unit: f.unit, value: f.value };
     if (previous !== undefined) row.previous = previous;
@@ -110,12 +127,12 @@ export function compareResults(current: BenchResult, kept: BenchResult): Compari
       row.verdict = pct > 0 === (dir === "higher") ? "better" : "worse";
     return row;
   });
-  const now = new Set(current.figures.map((f) => f.name));
+  const now = new Set(currentKeys);
   return {
     kept: { date: kept.date, machine: kept.machine },
     machineDiffers: machineDifferences(current.machine, kept.machine),
     figures,
-    gone: kept.figures.map((f) => f.name).filter((n) => !now.has(n)),
+    gone: kept.figures.filter((_, i) => !now.has(keptKeys[i]!)).map((f) => f.name),
   };
 }
 

@@ -249,3 +249,24 @@ test("the runner's line under a run: no kept file, a broken one, an incomparable
   // Without a printed name the path itself is shown.
   assert.match(comparedWithKept(now, join(dir, "none.json")), new RegExp(`\\(${dir}/none\\.json\\)$`));
 });
+
+test("an indented detail is compared with the same detail of the same figure, not with a namesake", () => {
+  const kept = run([
+    { name: "4 x 100 in flight", value: 20_000, unit: "msg/s" },
+    { name: "  its readings per commit", value: 170, unit: "readings" },
+    { name: "16 devices", value: 3_000, unit: "msg/s" },
+    { name: "  its readings per commit", value: 16, unit: "readings" },
+  ]);
+  const now = run([
+    { name: "4 x 100 in flight", value: 21_000, unit: "msg/s" },
+    { name: "  its readings per commit", value: 160, unit: "readings" },
+    { name: "16 devices", value: 3_100, unit: "msg/s" },
+    { name: "  its readings per commit", value: 15, unit: "readings" },
+  ]);
+  const c = compareResults(now, kept);
+  assert.deepEqual(
+    c.figures.map((f) => f.previous),
+    [20_000, 170, 3_000, 16],
+  );
+  assert.deepEqual(c.gone, []);
+});
