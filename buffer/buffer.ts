@@ -428,10 +428,13 @@ class WorkerBuffer implements ReadingBuffer {
 
   // ---- lease and friends -----------------------------------------------------------------------
 
-  /** Decodes stored readings in order; `broken` gets those that do not decode, with why. */
-  private decode(
+  /**
+   * Walks stored readings in order: `read` decodes the i-th from `reader` (its bytes end at `end`);
+   * `broken` gets those whose decode threw, with why.
+   */
+  private eachStored(
     stored: StoredReadings,
-    decoded: (seq: number, reading: Reading) => void,
+    read: (reader: ByteReader, end: number, i: number, seq: number) => void,
     broken: (seq: number, error: string) => void,
   ): void {
     const reader = new ByteReader(new Uint8Array(stored.bytes));
@@ -440,15 +443,11 @@ class WorkerBuffer implements ReadingBuffer {
       const end = off + stored.lengths[i]!;
       reader.pos = off;
       reader.end = end;
-      let reading: Reading;
       try {
-        reading = readReading(reader, end, this.dict.lookup);
+        read(reader, end, i, stored.seqs[i]!);
       } catch (err) {
         broken(stored.seqs[i]!, err instanceof Error ? err.message : String(err));
-        off = end;
-        continue;
       }
-      decoded(stored.seqs[i]!, reading);
       off = end;
     }
   }
@@ -500,19 +499,11 @@ class WorkerBuffer implements ReadingBuffer {
     const n = b.lengths.length;
     let columns = emptyColumns(n);
     const broken: { seq: number; error: string }[] = [];
-    const reader = new ByteReader(new Uint8Array(b.bytes));
-    let off = 0;
-    for (let i = 0; i < n; i++) {
-      const end = off + b.lengths[i]!;
-      reader.pos = off;
-      reader.end = end;
-      try {
-        readReadingInto(reader, end, this.dict.lookup, columns, i - broken.length);
-      } catch (err) {
-        broken.push({ seq: b.seqs[i]!, error: err instanceof Error ? err.message : String(err) });
-      }
-      off = end;
-    }
+    this.eachStored(
+      b,
+      (reader, end, i) => readReadingInto(reader, end, this.dict.lookup, columns, i - broken.length),
+      (seq, error) => broken.push({ seq, error }),
+    );
     if (broken.length > 0) columns = trimColumns(columns, n - broken.length);
     const batch = leasedBatch(b, columns);
     if (broken.length === 0) return batch;
@@ -557,9 +548,9 @@ class WorkerBuffer implements ReadingBuffer {
       limit: options.limit ?? -1,
     }));
     const out: StoredReading[] = [];
-    this.decode(
+    this.eachStored(
       stored,
-      (seq, reading) => out.push({ seq, reading }),
+      (reader, end, _, seq) => out.push({ seq, reading: readReading(reader, end, this.dict.lookup) }),
       (seq, error) => out.push({ seq, reading: null, error }),
     );
     return out;
