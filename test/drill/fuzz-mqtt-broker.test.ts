@@ -6,8 +6,8 @@
 // publish: unless what was sent parses as a CONNECT with the right credentials, no CONNACK accepts
 // it, no PUBACK comes and no reading gets in. Fixed seeds, bounded runs (fast-check).
 import assert from "node:assert/strict";
-import { connect } from "node:net";
-import { test } from "node:test";
+import { connect, type Socket } from "node:net";
+import { test, type TestContext } from "node:test";
 import fc from "fast-check";
 import mqttPacket from "mqtt-packet";
 import { connectAsync } from "mqtt";
@@ -36,6 +36,21 @@ const publish = (id: number, value: string): Buffer =>
     retain: false,
   });
 
+/** The embedded broker with one device whose point takes any `f/<device>/v` topic. */
+const fuzzedBroker = (t: TestContext) =>
+  embedded(t, [{ id: "fuzzed", points: [{ name: "v", topic: "f/+device/v", decode: "number" }] }]);
+
+/** A raw TCP connection to the broker whose incoming bytes are parsed into `onPacket`; errors ignored. */
+function rawClient(port: number, onPacket: (p: mqttPacket.Packet) => void): Socket {
+  const parser = mqttPacket.parser({ protocolVersion: 4 });
+  parser.on("packet", onPacket);
+  parser.on("error", () => undefined);
+  const sock = connect(port, "127.0.0.1");
+  sock.on("error", () => undefined);
+  sock.on("data", (b: Buffer) => parser.parse(b));
+  return sock;
+}
+
 const edits = fc.array(
   fc.tuple(fc.constantFrom("set", "cut", "insert"), fc.nat(), fc.integer({ min: 0, max: 255 })),
   { minLength: 0, maxLength: 3 },
@@ -51,22 +66,15 @@ test(
   "embedded broker: mutated and random packets from a logged-in client leave it taking QoS1 publishes",
   { timeout: 600_000 },
   async (t) => {
-    const rig = await embedded(t, [
-      { id: "fuzzed", points: [{ name: "v", topic: "f/+device/v", decode: "number" }] },
-    ]);
+    const rig = await fuzzedBroker(t);
     let good = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(packet, { minLength: 1, maxLength: 6 }), async (packets) => {
         // The fuzzing client: its PUBACKs, parsed as they come.
         const acked: number[] = [];
-        const parser = mqttPacket.parser({ protocolVersion: 4 });
-        parser.on("packet", (p: mqttPacket.Packet) => {
+        const sock = rawClient(rig.port, (p) => {
           if (p.cmd === "puback" && p.messageId !== undefined) acked.push(p.messageId);
         });
-        parser.on("error", () => undefined);
-        const sock = connect(rig.port, "127.0.0.1");
-        sock.on("error", () => undefined);
-        sock.on("data", (b: Buffer) => parser.parse(b));
         const closed = new Promise((r) => sock.once("close", r));
         await onceWithin(sock, "connect", "the fuzzing client's connection");
         sock.write(CONNECT);
@@ -136,9 +144,7 @@ test(
   "embedded broker: before a valid login, mutated CONNECTs, wrong passwords and random bytes get no session and no reading in",
   { timeout: 600_000 },
   async (t) => {
-    const rig = await embedded(t, [
-      { id: "fuzzed", points: [{ name: "v", topic: "f/+device/v", decode: "number" }] },
-    ]);
+    const rig = await fuzzedBroker(t);
     let run = 0;
     await fc.assert(
       fc.asyncProperty(opening, async (first) => {
@@ -152,12 +158,7 @@ test(
           parsed.username === USER.username &&
           Buffer.from(parsed.password ?? "").toString() === USER.password;
         const seen: mqttPacket.Packet[] = [];
-        const parser = mqttPacket.parser({ protocolVersion: 4 });
-        parser.on("packet", (p: mqttPacket.Packet) => seen.push(p));
-        parser.on("error", () => undefined);
-        const sock = connect(rig.port, "127.0.0.1");
-        sock.on("error", () => undefined);
-        sock.on("data", (b: Buffer) => parser.parse(b));
+        const sock = rawClient(rig.port, (p) => seen.push(p));
         const closed = new Promise((r) => sock.once("close", r));
         await onceWithin(sock, "connect", "the fuzzing client's connection");
         sock.write(sent);
