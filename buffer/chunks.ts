@@ -5,6 +5,8 @@
 
 /** Readings per chunk at most: bounds what one split rewrites. */
 export const CHUNK_MAX = 256;
+/** A chunk ends once its bodies reach this size, so large readings make small chunks. */
+export const CHUNK_MAX_BYTES = 64 * 1024;
 
 /** [first rowid, last rowid, body lengths (u32 little-endian), bodies]. */
 export type ChunkRow = [number, number, Uint8Array, Uint8Array];
@@ -86,7 +88,8 @@ export function packPieces(pieces: Piece[]): Packed {
 
 /**
  * The readings of one transaction on their way into chunk rows: added in rowid order, written
- * whenever CHUNK_MAX are gathered or the rowids stop being consecutive, and by `flush`.
+ * whenever CHUNK_MAX are gathered, their bodies reach CHUNK_MAX_BYTES or the rowids stop being
+ * consecutive, and by `flush`.
  */
 export class ChunkWriter {
   private first = 0;
@@ -106,15 +109,21 @@ export class ChunkWriter {
     while (i < lengths.length) {
       if (this.n > 0 && rowid + i !== this.first + this.n) this.flush();
       if (this.n === 0) this.first = rowid + i;
-      const take = Math.min(CHUNK_MAX - this.n, lengths.length - i);
+      const room = Math.min(CHUNK_MAX - this.n, lengths.length - i);
+      let take = 0;
       let bytes = 0;
-      for (let k = 0; k < take; k++) bytes += this.lengths[this.n + k] = lengths[i + k]!;
+      while (take < room && this.size + bytes < CHUNK_MAX_BYTES) {
+        const len = lengths[i + take]!;
+        this.lengths[this.n + take] = len;
+        bytes += len;
+        take++;
+      }
       this.parts.push(body.subarray(off, off + bytes));
       this.n += take;
       this.size += bytes;
       i += take;
       off += bytes;
-      if (this.n === CHUNK_MAX) this.flush();
+      if (this.n === CHUNK_MAX || this.size >= CHUNK_MAX_BYTES) this.flush();
     }
   }
 
