@@ -12,6 +12,7 @@ import {
   quarantineDir,
   storageError,
 } from "./store-files.js";
+import { migrateToChunks } from "./store-migrate.js";
 import { APPLICATION_ID, FORMAT_VERSION, MARKS_TABLE, SCHEMA, TABLES } from "./store-schema.js";
 
 type DB = Database.Database;
@@ -29,10 +30,10 @@ function enableAutoVacuum(db: DB): void {
 }
 
 /**
- * True for a file without tables (new, or left so by a kill during its creation); throws unless
- * it is a buffer this version can use. Reads only.
+ * The file's format version, 0 for a file without tables (new, or left so by a kill during its
+ * creation); throws unless it is a buffer this version can use. Reads only.
  */
-function identify(db: DB, file: string): boolean {
+function identify(db: DB, file: string): number {
   const tables = new Set(
     (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all() as string[]).filter(
       (n) => !n.startsWith("sqlite_"),
@@ -40,7 +41,7 @@ function identify(db: DB, file: string): boolean {
   );
   const appId = db.pragma("application_id", { simple: true }) as number;
   const version = db.pragma("user_version", { simple: true }) as number;
-  if (appId === 0 && version === 0 && tables.size === 0) return true;
+  if (appId === 0 && version === 0 && tables.size === 0) return 0;
   if (appId !== APPLICATION_ID)
     throw new BufferFormatError(
       `${file} is a SQLite database of another application (application_id ${appId}); not touching it`,
@@ -49,9 +50,11 @@ function identify(db: DB, file: string): boolean {
     throw new BufferFormatError(
       `${file} has buffer format ${version}, newer than this gateway understands (${FORMAT_VERSION}); upgrade the gateway`,
     );
-  const missing = TABLES.filter((t) => !tables.has(t));
+  const expected = TABLES[version];
+  if (expected === undefined) throw new CorruptFileError(`unknown buffer format ${version}`);
+  const missing = expected.filter((t) => !tables.has(t));
   if (missing.length > 0) throw new CorruptFileError(`tables missing: ${missing.join(", ")}`);
-  return false;
+  return version;
 }
 
 /**
@@ -66,7 +69,8 @@ function openVerified(o: ResolvedOptions, minBase: number): DB {
   try {
     db.pragma("locking_mode = EXCLUSIVE");
     // Nothing is written before the file is known to be ours (or new).
-    const fresh = identify(db, o.file);
+    const version = identify(db, o.file);
+    const fresh = version === 0;
     if (fresh) enableAutoVacuum(db);
     const mode = db.pragma("journal_mode = WAL", { simple: true });
     if (mode !== "wal")
@@ -85,6 +89,7 @@ function openVerified(o: ResolvedOptions, minBase: number): DB {
       }
       // Added after format 1 was released: a file of an earlier version gets it here.
       db.exec(MARKS_TABLE);
+      if (version === 1) migrateToChunks(db);
       db.exec("COMMIT");
     } catch (err) {
       if (db.inTransaction) db.exec("ROLLBACK");

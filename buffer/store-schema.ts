@@ -5,21 +5,24 @@
 
 /** "IggE": marks the file as an iggy-edge buffer. */
 export const APPLICATION_ID = 0x49676745;
-export const FORMAT_VERSION = 1;
+/** 2: readings in chunks (see chunks.ts); format 1 kept a row per reading and is migrated on open. */
+export const FORMAT_VERSION = 2;
 
-export const TABLES = [
-  "meta",
-  "series",
-  "readings",
-  "batches",
-  "dead_letters",
-  "dead_letter_readings",
-] as const;
+const COMMON_TABLES = ["meta", "series", "batches", "dead_letters", "dead_letter_readings"];
+/** The tables of each format this version opens. */
+export const TABLES: Record<number, string[]> = {
+  1: [...COMMON_TABLES, "readings"],
+  2: [...COMMON_TABLES, "chunks"],
+};
+
+/** Readings first..last (rowids), their body lengths (u32 each) and bodies back to back. */
+export const CHUNKS_TABLE =
+  "CREATE TABLE chunks (first INTEGER PRIMARY KEY, last INTEGER NOT NULL, lengths BLOB NOT NULL, body BLOB NOT NULL)";
 
 export const SCHEMA = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE series (id INTEGER PRIMARY KEY, def BLOB NOT NULL);
-CREATE TABLE readings (seq INTEGER PRIMARY KEY, body BLOB NOT NULL);
+${CHUNKS_TABLE};
 CREATE TABLE batches (
   first_seq INTEGER PRIMARY KEY,
   last_seq INTEGER NOT NULL,
@@ -44,5 +47,5 @@ PRAGMA user_version = ${FORMAT_VERSION};
 /** Marks (AppendOptions.marks): keys a source commits together with its readings. */
 export const MARKS_TABLE = "CREATE TABLE IF NOT EXISTS marks (key TEXT PRIMARY KEY) WITHOUT ROWID";
 
-/** Cell header, rowid and cell pointer of one stored reading: what a row costs beyond its body. */
-export const ROW_OVERHEAD = 12;
+/** What a stored reading costs beyond its body: its length, and its share of its chunk's row. */
+export const ROW_OVERHEAD = 5;

@@ -7,27 +7,24 @@ export function statements(db: DB) {
   const raw = (sql: string) => db.prepare(sql).raw(true);
   const pluck = (sql: string) => db.prepare(sql).pluck(true);
   return {
-    insert: db.prepare("INSERT INTO readings (seq, body) VALUES (?, ?)"),
+    insertChunk: db.prepare("INSERT INTO chunks (first, last, lengths, body) VALUES (?, ?, ?, ?)"),
     insertSeries: db.prepare("INSERT OR IGNORE INTO series (id, def) VALUES (?, ?)"),
     pageCount: pluck("PRAGMA page_count"),
     freeCount: pluck("PRAGMA freelist_count"),
-    // A batch's rows as one row (see Store.unpack): a third of the cost of a Buffer per body.
-    headPacked: raw(
-      `SELECT group_concat(seq), group_concat(length(body)), CAST(group_concat(body, x'') AS BLOB)
-       FROM (SELECT seq, body FROM readings WHERE seq > ? ORDER BY seq LIMIT ?)`,
+    headChunks: raw("SELECT first, last, lengths, body FROM chunks WHERE first > ? ORDER BY first"),
+    rangeChunks: raw(
+      "SELECT first, last, lengths, body FROM chunks WHERE first BETWEEN ? AND ? ORDER BY first",
     ),
-    rangePacked: raw(
-      `SELECT group_concat(seq), group_concat(length(body)), CAST(group_concat(body, x'') AS BLOB)
-       FROM readings WHERE seq BETWEEN ? AND ?`,
+    /** The last chunk that starts before a rowid (it holds the rowid if its last reaches it). */
+    chunkBefore: raw(
+      "SELECT first, last, lengths, body FROM chunks WHERE first < ? ORDER BY first DESC LIMIT 1",
     ),
-    // Sequence numbers and bodies in two plucked queries: half the cost of one query of [seq, body] rows.
-    rangeSeqs: pluck("SELECT seq FROM readings WHERE seq BETWEEN ? AND ? ORDER BY seq"),
-    rangeBodies: pluck("SELECT body FROM readings WHERE seq BETWEEN ? AND ? ORDER BY seq"),
+    shortenChunk: db.prepare("UPDATE chunks SET last = ?, lengths = ?, body = ? WHERE first = ?"),
+    rangeCount: pluck("SELECT coalesce(sum(last - first + 1), 0) FROM chunks WHERE first BETWEEN ? AND ?"),
     syncNormal: db.prepare("PRAGMA synchronous = NORMAL"),
     syncFull: db.prepare("PRAGMA synchronous = FULL"),
-    dropScan: raw("SELECT seq, length(body) FROM readings WHERE seq > ? ORDER BY seq"),
-    deleteRange: db.prepare("DELETE FROM readings WHERE seq BETWEEN ? AND ?"),
-    oldest: pluck("SELECT body FROM readings ORDER BY seq LIMIT 1"),
+    deleteRange: db.prepare("DELETE FROM chunks WHERE first BETWEEN ? AND ?"),
+    oldest: raw("SELECT lengths, body FROM chunks ORDER BY first LIMIT 1"),
     insertBatch: db.prepare(
       "INSERT INTO batches (first_seq, last_seq, readings, attempts, leased_at) VALUES (?, ?, ?, ?, ?)",
     ),
@@ -41,8 +38,8 @@ export function statements(db: DB) {
       "INSERT INTO dead_letters (first_seq, last_seq, readings, reason, attempts, at) VALUES (?, ?, 0, ?, ?, ?)",
     ),
     setDeadLetterReadings: db.prepare("UPDATE dead_letters SET readings = ? WHERE id = ?"),
-    moveRangeToDeadLetters: db.prepare(
-      "INSERT INTO dead_letter_readings (seq, entry, body) SELECT seq, ?, body FROM readings WHERE seq BETWEEN ? AND ?",
+    insertDeadLetterReading: db.prepare(
+      "INSERT INTO dead_letter_readings (seq, entry, body) VALUES (?, ?, ?)",
     ),
     listDeadLetters: raw(
       "SELECT id, first_seq, last_seq, readings, reason, attempts, at FROM dead_letters ORDER BY id",

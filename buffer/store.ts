@@ -16,6 +16,17 @@ import { SpaceReserve } from "./space-reserve.js";
 import { CorruptFileError, countQuarantined, fileBytes, isCorruption, storageError } from "./store-files.js";
 import { closeQuietly, openDatabase, quarantine } from "./store-open.js";
 import type { MarkChanges } from "./api.js";
+import {
+  type ChunkRow,
+  ChunkWriter,
+  type Packed,
+  type Piece,
+  lengthsBlob,
+  lengthsOf,
+  packPieces,
+  pieceOf,
+  splitPiece,
+} from "./chunks.js";
 import { ROW_OVERHEAD } from "./store-schema.js";
 import { type Statements, statements } from "./store-statements.js";
 import type {
@@ -58,22 +69,14 @@ interface BatchRow {
   out: boolean;
 }
 
-/** Stored readings in rowid order, packed as the worker hands them over. */
-interface Packed {
-  rowids: Float64Array;
-  lengths: Uint32Array;
-  bytes: Uint8Array;
-}
-
-/** group_concat of the rowids and of the body lengths, and the bodies concatenated; null when no rows. */
-type PackedRow = [string | null, string | null, Buffer | null];
-
 /** A batch a lease would hand out: recorded before (`fresh` false) or new. */
 interface LeasePlan {
   b: BatchRow;
   rows: Packed;
   attempts: number;
   fresh: boolean;
+  /** The batch ends inside a chunk: the lease splits it there. */
+  split: boolean;
 }
 
 type Row = [number, Buffer];
@@ -110,21 +113,21 @@ function fullLog(
   };
 }
 
-/** The non-negative integers of a group_concat ("12,13,14"). */
-function parseList<T extends Float64Array | Uint32Array>(text: string, Type: new (n: number) => T): T {
-  let count = 1;
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 44) count++;
-  const out = new Type(count);
-  let n = 0;
-  let v = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 44) {
-      out[n++] = v;
-      v = 0;
-    } else v = v * 10 + c - 48;
+/** Takes the first `k` readings (at most) off the front of `pieces`, splitting a piece if need be. */
+function takeReadings(pieces: Piece[], k: number): Piece[] {
+  const out: Piece[] = [];
+  while (k > 0 && pieces.length > 0) {
+    const p = pieces[0]!;
+    if (p.lengths.length <= k) {
+      out.push(pieces.shift()!);
+      k -= p.lengths.length;
+    } else {
+      const [head, rest] = splitPiece(p, k);
+      out.push(head);
+      pieces[0] = rest;
+      k = 0;
+    }
   }
-  out[n] = v;
   return out;
 }
 
@@ -233,11 +236,11 @@ export class Store {
     this.nextRowid =
       Math.max(
         this.persistedHigh,
-        num("SELECT max(seq) FROM readings"),
+        num("SELECT max(last) FROM chunks"),
         num("SELECT max(seq) FROM dead_letter_readings"),
         num("SELECT max(last_seq) FROM batches"),
       ) + 1;
-    this.count = num("SELECT count(*) FROM readings");
+    this.count = num("SELECT sum(last - first + 1) FROM chunks");
     this.batches.clear();
     this.leasedReadings = 0;
     this.cursor = 0;
@@ -310,17 +313,49 @@ export class Store {
     let freed = 0;
     let n = 0;
     let last = -1;
-    for (const [seq, len] of this.s.dropScan.iterate(this.cursor) as IterableIterator<[number, number]>) {
-      freed += len + ROW_OVERHEAD;
-      n++;
-      last = seq;
-      if (freed >= bytes && n >= rows) break;
+    scan: for (const [first, , lengths] of this.s.headChunks.iterate(
+      this.cursor,
+    ) as IterableIterator<ChunkRow>) {
+      const lens = lengthsOf(lengths);
+      for (let i = 0; i < lens.length; i++) {
+        freed += lens[i]! + ROW_OVERHEAD;
+        n++;
+        last = first + i;
+        if (freed >= bytes && n >= rows) break scan;
+      }
     }
     if (n > 0) {
+      this.boundaryAt(last + 1);
       this.s.deleteRange.run(this.cursor + 1, last);
       this.keepHighWater(last);
     }
     return { rows: n, bytes: freed };
+  }
+
+  /** Inside a write: makes `rowid` the first reading of its chunk, splitting the chunk that holds it. */
+  private boundaryAt(rowid: number): void {
+    const row = this.s.chunkBefore.get(rowid) as ChunkRow | undefined;
+    if (row === undefined || row[1] < rowid) return;
+    const [head, rest] = splitPiece(pieceOf(row), rowid - row[0]);
+    this.s.shortenChunk.run(rowid - 1, lengthsBlob(head.lengths), head.body, row[0]);
+    this.s.insertChunk.run(rowid, row[1], lengthsBlob(rest.lengths), rest.body);
+  }
+
+  /** Inside a write: moves the readings first..last to the dead-letter entry; how many there were. */
+  private moveToDeadLetters(entry: number, first: number, last: number): number {
+    let moved = 0;
+    for (const row of this.s.rangeChunks.all(first, last) as ChunkRow[]) {
+      const p = pieceOf(row);
+      let off = 0;
+      for (let i = 0; i < p.lengths.length; i++) {
+        const end = off + p.lengths[i]!;
+        this.s.insertDeadLetterReading.run(p.first + i, entry, p.body.subarray(off, end));
+        off = end;
+      }
+      moved += p.lengths.length;
+    }
+    this.s.deleteRange.run(first, last);
+    return moved;
   }
 
   /**
@@ -371,7 +406,7 @@ export class Store {
     let rejectedRows = 0;
     let rejectReason: FullReason | null = null;
     const o = this.o;
-    const insert = this.s.insert;
+    const chunks = this.chunkWriter();
     const run = db.transaction(() => {
       for (const [id, def] of this.pendingSeries) this.s.insertSeries.run(id, def);
       let used = this.usedBytes();
@@ -397,6 +432,7 @@ export class Store {
           const need = callBytes + n * ROW_OVERHEAD;
           let full = this.overBudget(used + need, count + n);
           if (full !== null && o.onFull === "drop_oldest" && need <= o.maxBytes && n <= o.maxRows) {
+            chunks.flush();
             const freed = this.dropOldest(used + need - o.maxBytes, count + n - o.maxRows);
             used -= freed.bytes;
             count -= freed.rows;
@@ -423,18 +459,17 @@ export class Store {
             continue;
           }
           out.firsts[ci] = this.base + this.nextRowid;
-          for (let k = 0; k < n; k++) {
-            const len = lengths[row]!;
-            insert.run(this.nextRowid++, bytes.subarray(off, off + len));
-            off += len;
-            row++;
-          }
+          chunks.addRun(this.nextRowid, lengths.subarray(row, row + n), bytes.subarray(off, off + callBytes));
+          this.nextRowid += n;
+          off += callBytes;
+          row += n;
           if (marks !== undefined) this.applyMarks(marks);
           written += n;
           used += need;
           count += n;
         }
       }
+      chunks.flush();
     });
     try {
       run();
@@ -533,6 +568,13 @@ export class Store {
     }
   }
 
+  /** Writes the readings a transaction adds as chunk rows. */
+  private chunkWriter(): ChunkWriter {
+    return new ChunkWriter((first, last, lengths, body) =>
+      this.s.insertChunk.run(first, last, lengths, body),
+    );
+  }
+
   private addSeries(id: number, def: Uint8Array): void {
     this.series.set(id, def);
     if (def.length > this.longestSeries) this.longestSeries = def.length;
@@ -554,30 +596,6 @@ export class Store {
       lengths: rows.lengths,
       seqs,
     };
-  }
-
-  /**
-   * One batch's rows from one statement that concatenates them (rowids, body lengths, bodies): far
-   * cheaper than a Buffer per row. The three aggregates see the rows in one order; SQLite does not
-   * promise it is rowid order, so that is checked, and else the rows are read one by one.
-   */
-  private unpack([rowidText, lengthText, body]: PackedRow): Packed | null {
-    if (rowidText === null || lengthText === null || body === null) return null;
-    const rowids = parseList(rowidText, Float64Array);
-    for (let i = 1; i < rowids.length; i++) {
-      if (rowids[i]! > rowids[i - 1]!) continue;
-      const sorted = rowids.slice().sort();
-      const rows = this.rangeRows(sorted[0]!, sorted[sorted.length - 1]!);
-      const bytes = new Uint8Array(rows.bodies.reduce((n, b) => n + b.length, 0));
-      let off = 0;
-      for (const b of rows.bodies) off += (bytes.set(b, off), b.length);
-      return {
-        rowids: Float64Array.from(rows.seqs),
-        lengths: Uint32Array.from(rows.bodies, (b) => b.length),
-        bytes,
-      };
-    }
-    return { rowids, lengths: parseList(lengthText, Uint32Array), bytes: new Uint8Array(body) };
   }
 
   /** Keeps the readings whose stored bytes plus series definitions stay within `maxBytes` (at least one). */
@@ -616,13 +634,6 @@ export class Store {
     return { bytes: bytes.buffer, lengths, seqs: out };
   }
 
-  private rangeRows(first: number, last: number): Rows {
-    return {
-      seqs: this.s.rangeSeqs.all(first, last) as number[],
-      bodies: this.s.rangeBodies.all(first, last) as Buffer[],
-    };
-  }
-
   /**
    * One transaction: deletes the readings of each batch in `release` (Iggy confirmed them; null in
    * `released` for a batch this buffer does not know), then leases up to `lease.batches` batches.
@@ -656,12 +667,14 @@ export class Store {
         const now = Date.now();
         for (const b of releasing) {
           if (b === undefined) continue;
-          deleted.push(this.s.deleteRange.run(b.first, b.last).changes);
+          deleted.push(this.s.rangeCount.get(b.first, b.last) as number);
+          this.s.deleteRange.run(b.first, b.last);
           this.s.deleteBatch.run(b.first);
           this.keepHighWater(b.last);
         }
         for (const b of emptied) this.s.deleteBatch.run(b.first);
-        for (const { b, attempts, fresh } of plans) {
+        for (const { b, attempts, fresh, split } of plans) {
+          if (split) this.boundaryAt(b.last + 1);
           if (fresh) this.s.insertBatch.run(b.first, b.last, b.readings, attempts, now);
           else this.s.bumpAttempts.run(attempts, now, b.first);
         }
@@ -703,16 +716,33 @@ export class Store {
     for (const b of this.batches.values()) {
       if (plans.length === n) break;
       if (b.out || skip.has(b)) continue;
-      const rows = this.unpack(this.s.rangePacked.get(b.first, b.last) as PackedRow);
-      if (rows === null) emptied.push(b);
-      else plans.push({ b, rows, attempts: b.attempts + 1, fresh: false });
+      const rows = this.s.rangeChunks.all(b.first, b.last) as ChunkRow[];
+      if (rows.length === 0) emptied.push(b);
+      else
+        plans.push({
+          b,
+          rows: packPieces(rows.map(pieceOf)),
+          attempts: b.attempts + 1,
+          fresh: false,
+          split: false,
+        });
     }
-    let cursor = this.cursor;
-    while (plans.length < n) {
-      const head = this.unpack(this.s.headPacked.get(cursor, maxReadings) as PackedRow);
-      if (head === null) break;
-      const rows = this.trimmed(head, maxBytes);
+    if (plans.length === n) return { plans, emptied };
+    // The oldest unleased readings, as many as the new batches can take.
+    const want = (n - plans.length) * maxReadings;
+    const pieces: Piece[] = [];
+    let have = 0;
+    for (const row of this.s.headChunks.iterate(this.cursor) as IterableIterator<ChunkRow>) {
+      pieces.push(pieceOf(row));
+      have += row[1] - row[0] + 1;
+      if (have >= want) break;
+    }
+    while (plans.length < n && pieces.length > 0) {
+      const taken = takeReadings(pieces, maxReadings);
+      const rows = this.trimmed(packPieces(taken), maxBytes);
       const count = rows.rowids.length;
+      takeReadings(taken, count);
+      pieces.unshift(...taken);
       const b: BatchRow = {
         first: rows.rowids[0]!,
         last: rows.rowids[count - 1]!,
@@ -720,8 +750,7 @@ export class Store {
         attempts: 0,
         out: false,
       };
-      plans.push({ b, rows, attempts: 1, fresh: true });
-      cursor = b.last;
+      plans.push({ b, rows, attempts: 1, fresh: true, split: pieces.length > 0 && !pieces[0]!.rowStart });
     }
     return { plans, emptied };
   }
@@ -776,13 +805,13 @@ export class Store {
       );
       if (only) {
         for (const r of only) {
-          moved += this.s.moveRangeToDeadLetters.run(entry, r, r).changes;
-          this.s.deleteRange.run(r, r);
+          this.boundaryAt(r);
+          this.boundaryAt(r + 1);
+          moved += this.moveToDeadLetters(entry, r, r);
         }
         this.s.setBatchReadings.run(b.readings - moved, b.first);
       } else {
-        moved = this.s.moveRangeToDeadLetters.run(entry, b.first, b.last).changes;
-        this.s.deleteRange.run(b.first, b.last);
+        moved = this.moveToDeadLetters(entry, b.first, b.last);
         this.s.deleteBatch.run(b.first);
       }
       this.s.setDeadLetterReadings.run(moved, entry);
@@ -847,16 +876,18 @@ export class Store {
       );
     const startRowid = this.nextRowid;
     let moved = 0;
+    const chunks = this.chunkWriter();
     try {
       this.db!.transaction(() => {
         for (const [id, first, last] of entries) {
           for (const [, body] of this.s.deadLetterRows.all(first, last, id, -1, 0) as Row[]) {
-            this.s.insert.run(this.nextRowid++, body);
+            chunks.addRun(this.nextRowid++, Uint32Array.of(body.length), body);
             moved++;
           }
           this.s.deleteDeadLetterRows.run(first, last, id);
           this.s.deleteDeadLetter.run(id);
         }
+        chunks.flush();
       })();
     } catch (err) {
       this.nextRowid = startRowid;
@@ -909,11 +940,11 @@ export class Store {
   }
 
   stats(): StoreStats {
-    const oldest = this.s.oldest.get() as Buffer | undefined;
+    const oldest = this.s.oldest.get() as [Uint8Array, Uint8Array] | undefined;
     let oldestTs: number | null = null;
     if (oldest !== undefined) {
       try {
-        oldestTs = tsOf(oldest);
+        oldestTs = tsOf(oldest[1].subarray(0, lengthsOf(oldest[0])[0]));
       } catch {
         oldestTs = null;
       }

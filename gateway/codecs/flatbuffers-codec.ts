@@ -92,7 +92,8 @@ function seriesTable(b: flatbuffers.Builder, s: Series): number {
 
 export function encodeFlatbuffers(input: BatchInput): Uint8Array {
   const batch = toSeries(input);
-  const b = new flatbuffers.Builder(64 + batch.count * 24);
+  // Room for the usual size (about 25 bytes a reading, 50 a series), so the buffer rarely grows.
+  const b = new flatbuffers.Builder(256 + batch.count * 32 + batch.series.length * 64);
   const strings = Batch.createStringsVector(
     b,
     batch.strings.map((s) => b.createString(s)),

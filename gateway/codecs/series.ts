@@ -118,7 +118,7 @@ class SeriesGrouping {
     ts: number,
     value: ReadingValue,
     quality: Quality,
-  ): void {
+  ): OpenSeries {
     const kind = valueKind(value);
     let entry: OpenSeries | undefined;
     for (const c of candidates)
@@ -152,6 +152,18 @@ class SeriesGrouping {
     s.seqOffsets.push(this.count++);
     s.qualities?.push(quality);
     if (kind !== "null") s.values.push(value);
+    return entry ?? candidates[candidates.length - 1]!;
+  }
+
+  /** Adds a good reading to `e`'s open series if it fits there (what `add` would do); false if not. */
+  tryAppend(e: OpenSeries, ts: number, value: ReadingValue): boolean {
+    const s = e.s;
+    if (s.qualities !== null || ts < s.baseTs || ts - s.baseTs > MAX_OFFSET || valueKind(value) !== e.kind)
+      return false;
+    s.tsOffsets.push(ts - s.baseTs);
+    s.seqOffsets.push(this.count++);
+    if (e.kind !== "null") s.values.push(value);
+    return true;
   }
 }
 
@@ -171,17 +183,21 @@ function groupReadings(g: SeriesGrouping, readings: readonly Reading[]): void {
   }
 }
 
-/** The same grouping, looking each stored series up once per batch rather than once per reading. */
+/**
+ * The same grouping, looking each stored series up once per batch rather than once per reading,
+ * and adding a good reading straight to the series its stored series joined last.
+ */
 function groupColumns(g: SeriesGrouping, c: ReadingColumns): void {
-  const known = new Map<SeriesDef, { candidates: OpenSeries[]; tk: string }>();
+  const known = new Map<SeriesDef, { candidates: OpenSeries[]; tk: string; last: OpenSeries | null }>();
   for (let i = 0; i < c.ts.length; i++) {
     const def = c.series[i]!;
     let k = known.get(def);
     if (k === undefined) {
-      k = { candidates: g.candidates(def.device, def.point), tk: tagsKey(def.tags) };
+      k = { candidates: g.candidates(def.device, def.point), tk: tagsKey(def.tags), last: null };
       known.set(def, k);
     }
-    g.add(
+    if (k.last !== null && c.quality[i] === 0 && g.tryAppend(k.last, c.ts[i]!, c.values[i]!)) continue;
+    k.last = g.add(
       k.candidates,
       def.device,
       def.point,

@@ -4,9 +4,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import Database from "better-sqlite3";
 import { BufferNotFoundError } from "../../buffer/index.js";
-import { drain, open, readings, scratch } from "./helpers.js";
+import { corruptStored, drain, open, readings, scratch } from "./helpers.js";
 
 test("a dead-lettered batch is listed with its reason and readings, and no longer leased", async (t) => {
   const b = await open(t, scratch(t));
@@ -83,9 +82,7 @@ test("a stored reading that does not decode is dead-lettered alone; its batch go
   let b = await open(t, dir);
   await b.append(readings(0, 10));
   await b.close();
-  const db = new Database(join(dir, "buffer", "buffer.db"));
-  db.prepare("UPDATE readings SET body = x'ff0102' WHERE seq = (SELECT min(seq) + 3 FROM readings)").run();
-  db.close();
+  corruptStored(join(dir, "buffer", "buffer.db"), 3, 4);
   b = await open(t, dir);
   const batch = (await b.lease({ maxReadings: 100 }))!;
   const expected = readings(0, 10).filter((_, i) => i !== 3);

@@ -5,9 +5,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import Database from "better-sqlite3";
 import type { Batch } from "../../buffer/index.js";
-import { open, readings, scratch } from "./helpers.js";
+import { corruptStored, open, readings, scratch } from "./helpers.js";
 
 const values = (batches: Batch[]) => batches.flatMap((b) => b.readings.map((r) => r.value));
 const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
@@ -106,11 +105,7 @@ test("a batch whose readings all fail to decode comes back empty and dead-letter
   let b = await open(t, dir);
   await b.append(readings(0, 15));
   await b.close();
-  const db = new Database(join(dir, "buffer", "buffer.db"));
-  db.prepare(
-    "UPDATE readings SET body = x'ff0102' WHERE seq >= (SELECT min(seq) + 5 FROM readings) AND seq < (SELECT min(seq) + 10 FROM readings)",
-  ).run();
-  db.close();
+  corruptStored(join(dir, "buffer", "buffer.db"), 5, 10);
   b = await open(t, dir);
   const [r1, r2] = await Promise.all([
     b.exchange({ lease: { maxReadings: 5, batches: 2 } }),

@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
+import Database from "better-sqlite3";
 import pino, { type Logger } from "pino";
+import { type ChunkRow, lengthsBlob, lengthsOf } from "../../buffer/chunks.js";
 import { type BufferOptions, type ReadingBuffer, openBuffer } from "../../buffer/index.js";
 import type { Reading } from "../../protocols/adapter.js";
 
@@ -59,5 +61,46 @@ export async function drain(b: ReadingBuffer, maxReadings = 1000): Promise<Readi
     if (batch === null) return out;
     out.push(...batch.readings);
     await b.release(batch.id);
+  }
+}
+
+/** The stored readings of a closed buffer's file, oldest first: [rowid, body]. */
+export function storedRows(db: Database.Database): [number, Uint8Array][] {
+  const out: [number, Uint8Array][] = [];
+  for (const [first, , lengths, body] of db
+    .prepare("SELECT first, last, lengths, body FROM chunks ORDER BY first")
+    .raw()
+    .all() as ChunkRow[]) {
+    let off = 0;
+    lengthsOf(lengths).forEach((len, i) => {
+      out.push([first + i, body.subarray(off, off + len)]);
+      off += len;
+    });
+  }
+  return out;
+}
+
+/** Overwrites the bodies of the stored readings `from` to `to - 1` (counted oldest first) of a closed buffer. */
+export function corruptStored(
+  file: string,
+  from: number,
+  to: number,
+  body = Uint8Array.of(0xff, 1, 2),
+): void {
+  const db = new Database(file);
+  try {
+    const rows = storedRows(db);
+    const hit = new Set(rows.slice(from, to).map(([rowid]) => rowid));
+    const update = db.prepare("UPDATE chunks SET lengths = ?, body = ? WHERE first = ?");
+    for (const [first, last] of db.prepare("SELECT first, last FROM chunks").raw().all() as [
+      number,
+      number,
+    ][]) {
+      const bodies = rows.filter(([r]) => r >= first && r <= last).map(([r, b]) => (hit.has(r) ? body : b));
+      if (!bodies.some((b) => b === body)) continue;
+      update.run(lengthsBlob(Uint32Array.from(bodies, (b) => b.length)), Buffer.concat(bodies), first);
+    }
+  } finally {
+    db.close();
   }
 }

@@ -4,6 +4,7 @@
 // would differ and the readings in Iggy would not be the stored ones.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import fc from "fast-check";
 import { ByteReader, ByteWriter } from "../../buffer/bytes.js";
 import {
   emptyColumns,
@@ -53,6 +54,22 @@ function decodeBoth(readings: Reading[]) {
   return { columns, objects };
 }
 
+/** Encoded from the columns and from the objects: [columns, objects] as hex, one per message. */
+function encodeBoth(name: CodecName, readings: Reading[]): [string[], string[]] {
+  const { columns, objects } = decodeBoth(readings);
+  const hex = (ps: Uint8Array[]) => ps.map((p) => Buffer.from(p).toString("hex"));
+  const fromObjects = codecs[name].encode({ gateway: "gw", firstSeq: 7, readings: objects });
+  const fromColumns = codecs[name].encode({
+    gateway: "gw",
+    firstSeq: 7,
+    columns,
+    get readings(): Reading[] {
+      throw new Error("the binary codecs must not build the objects");
+    },
+  });
+  return [hex(fromColumns), hex(fromObjects)];
+}
+
 const batches: [string, Reading[]][] = [
   ["every value kind and edge value", edgeReadings()],
   ["a realistic batch", realisticReadings(1000)],
@@ -67,20 +84,35 @@ for (const [what, readings] of batches) {
 
   for (const name of ["flatbuffers", "msgpack"] as CodecName[]) {
     test(`${name}, ${what}: encoded from the columns, the same bytes as from the objects`, () => {
-      const { columns, objects } = decodeBoth(readings);
-      const fromObjects = codecs[name].encode({ gateway: "gw", firstSeq: 7, readings: objects });
-      const fromColumns = codecs[name].encode({
-        gateway: "gw",
-        firstSeq: 7,
-        columns,
-        get readings(): Reading[] {
-          throw new Error("the binary codecs must not build the objects");
-        },
-      });
-      assert.deepEqual(
-        fromColumns.map((p) => Buffer.from(p).toString("hex")),
-        fromObjects.map((p) => Buffer.from(p).toString("hex")),
-      );
+      const [fromColumns, fromObjects] = encodeBoth(name, readings);
+      assert.deepEqual(fromColumns, fromObjects);
     });
   }
+}
+
+// Series interleaved, value kinds and qualities changing within a series, timestamps going back or
+// jumping past a series' 49-day offset range: the grouping by column must match the one by object.
+const mixedReading = fc.record({
+  device: fc.constantFrom("a", "b"),
+  point: fc.constantFrom("x", "y", "z"),
+  ts: fc.oneof(fc.integer({ min: 0, max: 10 }), fc.constant(5_000_000_000)),
+  value: fc.oneof(fc.double({ noNaN: true }), fc.constant(null), fc.boolean(), fc.constantFrom("on", "off")),
+  quality: fc.constantFrom("good", "good", "good", "uncertain", "bad") as fc.Arbitrary<Reading["quality"]>,
+  unit: fc.constantFrom("degC", undefined),
+});
+
+for (const name of ["flatbuffers", "msgpack"] as CodecName[]) {
+  test(`${name}: any mix of series, kinds, qualities and timestamps encodes the same from the columns`, () => {
+    fc.assert(
+      fc.property(fc.array(mixedReading, { minLength: 1, maxLength: 60 }), (rs) => {
+        const readings = rs.map((r) => {
+          const { unit, ...rest } = r;
+          return (unit === undefined ? rest : { ...rest, unit }) as Reading;
+        });
+        const [fromColumns, fromObjects] = encodeBoth(name, readings);
+        assert.deepEqual(fromColumns, fromObjects);
+      }),
+      { numRuns: 300 },
+    );
+  });
 }
