@@ -86,6 +86,21 @@ export function iggyClient(config: Config, log: Logger): IggyClient {
   });
 }
 
+/** Calls `each` once per run of readings of one device (a source's batch is mostly one device). */
+function countByDevice(readings: readonly Reading[], each: (device: string, n: number) => void): void {
+  let device = readings[0]!.device;
+  let n = 0;
+  for (const r of readings) {
+    if (r.device !== device) {
+      each(device, n);
+      device = r.device;
+      n = 0;
+    }
+    n++;
+  }
+  each(device, n);
+}
+
 export interface RuntimeOptions {
   /**
    * Called once when the gateway cannot go on (the buffer's worker died, the forwarder gave up):
@@ -283,7 +298,7 @@ export class GatewayRuntime {
       // A refusal is counted by the buffer (readings_rejected_total) and reaches the source.
       await buffer.append(readings, { awaited: options?.awaited === true, ...(marks ? { marks } : {}) });
       if (readings.length === 0) return;
-      for (const r of readings) this.metrics.readingsReceived.inc({ protocol, device: r.device });
+      countByDevice(readings, (device, n) => this.metrics.readingsReceived.inc({ protocol, device }, n));
       this.board.record(readings);
       this.forwarder?.notify(readings.length);
     };

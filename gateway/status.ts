@@ -107,9 +107,20 @@ export class StatusBoard {
     for (const r of readings) {
       const d = this.devices.get(r.device);
       if (!d) continue;
-      const last: LastValue = { value: displayValue(r.value), ts: r.ts, quality: r.quality };
+      // Updated in place: a new object a reading would live until the point's next reading, long
+      // enough to be promoted to the old generation, which then fills with them between collections.
+      const last = d.points[r.point];
+      if (last === undefined) {
+        const fresh: LastValue = { value: displayValue(r.value), ts: r.ts, quality: r.quality };
+        if (r.unit !== undefined) fresh.unit = r.unit;
+        d.points[r.point] = fresh;
+        continue;
+      }
+      last.value = displayValue(r.value);
+      last.ts = r.ts;
+      last.quality = r.quality;
       if (r.unit !== undefined) last.unit = r.unit;
-      d.points[r.point] = last;
+      else if (last.unit !== undefined) delete last.unit;
     }
   }
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env -S node --max-semi-space-size=4 --max-old-space-size=512
 // The `iggy-edge` command. Each command's module declares only its options; what it does is
 // imported when it runs, so `run` loads no dev server, simulator or CLI-only code, and `--help` loads
 // almost nothing.
