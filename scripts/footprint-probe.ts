@@ -18,11 +18,10 @@ type StepId = (typeof STEP_IDS)[number];
 async function probe(step: StepId, file: string): Promise<void> {
   const reached = (id: StepId) => STEP_IDS.indexOf(id) <= STEP_IDS.indexOf(step);
   if (!reached("cli")) return;
-  // What gateway/cli/main.ts imports before it parses the command line.
+  // What gateway/cli/main.ts imports before it parses `run`'s command line.
   await import("commander");
   await import("../gateway/version.js");
-  for (const m of ["run", "check", "simulate", "tail", "dev-iggy", "buffer", "command"])
-    await import(`../gateway/cli/${m}-command.js`);
+  await import("../gateway/cli/run-command.js");
   if (!reached("config")) return;
   const { loadConfig } = await import("../gateway/config.js");
   const loaded = loadConfig(file);
