@@ -1,6 +1,7 @@
 // The forwarder against the dev server with the real buffer: order, exactly once through an outage,
 // a crash between Iggy's confirm and the release, a lost reply, and a batch Iggy refuses.
 import assert from "node:assert/strict";
+import { cpSync, rmSync } from "node:fs";
 import { createServer, connect, type AddressInfo, type Socket } from "node:net";
 import { after, test } from "node:test";
 import { BufferClosedError, openBuffer, type ReadingBuffer } from "../../buffer/index.js";
@@ -221,6 +222,74 @@ for (const protocol of generations) {
       await f2.stop();
       await client2.close();
       await second.close();
+      await server.close();
+    }
+  });
+}
+
+// What ext4 can do when it fails under the buffer (errors=remount-ro): report the commit that
+// recorded a lease durable, let the batch go to Iggy, and lose the commit (and every commit after
+// it). After the restart the buffer holds those readings unleased and hands them out as a new batch.
+for (const [lost, leasesKept] of [
+  ["every lease", 0],
+  ["the second lease", 1],
+] as const) {
+  test(`the disk lost ${lost} after the batches were sent: they are found in Iggy, not sent twice`, async () => {
+    const server = await startDev({ dedup: { enabled: false } });
+    const port = server.address.port;
+    const dir = temp("fwd-lost-lease-");
+    const kept = temp("fwd-lost-lease-kept-");
+    const first = await openBuffer({ dir });
+    await append(first, null, readings(0, 250));
+    await first.close();
+    if (leasesKept === 0) cpSync(dir, kept, { recursive: true });
+
+    // One batch per lease; the buffer's files are kept as they were after `leasesKept` exchanges,
+    // and the run "dies" at the exchange that would release the second batch.
+    const buffer1 = await openBuffer({ dir });
+    let exchanges = 0;
+    let releases = 0;
+    const dying: ReadingBuffer = Object.create(buffer1) as ReadingBuffer;
+    dying.exchange = async (request) => {
+      releases += request.release?.length ?? 0;
+      if (releases >= 2) throw new BufferClosedError("simulated crash before the release");
+      const r = await buffer1.exchange(request);
+      if (++exchanges === leasesKept) cpSync(dir, kept, { recursive: true });
+      return r;
+    };
+    const client1 = clientFor(port);
+    const f1 = new Forwarder(dying, client1, { ...options(), pipeline: 1 });
+    f1.start();
+    await until("the crash", () => releases >= 2);
+    await f1.stop();
+    await client1.close();
+    await buffer1.close();
+    const sent = await stored(port);
+    assert.equal(sent.firstSeqs.length, 2, "two batches in Iggy");
+
+    rmSync(dir, { recursive: true, force: true });
+    cpSync(kept, dir, { recursive: true });
+    const buffer2 = await openBuffer({ dir });
+    assert.equal((await buffer2.stats()).leasedBatches, leasesKept, "the leases the disk kept");
+    const client2 = clientFor(port);
+    const metrics = new GatewayMetrics({ processMetrics: false });
+    const f2 = new Forwarder(buffer2, client2, options(metrics));
+    try {
+      f2.start();
+      await until("the rest sent", async () => (await buffer2.stats()).readings === 0);
+      const s = await stored(port);
+      assert.deepEqual(s.values, range(250), "each reading once");
+      assert.equal(new Set(s.ids).size, s.ids.length, "no message id twice");
+      const results = (await metrics.forwardBatches.get()).values;
+      assert.equal(
+        results.find((v) => v.labels.result === "duplicate")?.value,
+        2,
+        "both batches Iggy had were found there, not resent",
+      );
+    } finally {
+      await f2.stop();
+      await client2.close();
+      await buffer2.close();
       await server.close();
     }
   });
