@@ -28,7 +28,13 @@ function codeOf(err: unknown): string {
 export function isCorruption(err: unknown): boolean {
   if (err instanceof CorruptFileError) return true;
   const code = codeOf(err);
-  return code.startsWith("SQLITE_CORRUPT") || code.startsWith("SQLITE_NOTADB");
+  // "unsupported file format": the header's schema format is beyond any SQLite's (4 since 2006):
+  // damage, not a newer writer (and a quarantined file is moved aside, never deleted).
+  return (
+    code.startsWith("SQLITE_CORRUPT") ||
+    code.startsWith("SQLITE_NOTADB") ||
+    (code === "SQLITE_ERROR" && err instanceof Error && /unsupported file format/.test(err.message))
+  );
 }
 
 /** Maps an error from SQLite or the file system onto the buffer's errors (never a corruption error). */

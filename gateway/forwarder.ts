@@ -6,7 +6,10 @@
 // batches in order. Each batch is recorded in the buffer (its boundaries durable) before it is
 // sent, and leaves the buffer only after Iggy confirmed it. After a crash, or a restart of the loop,
 // every batch the buffer still records comes back, in order; one look at the partition's tail
-// tells which of them Iggy has (first_seq at or below the newest there) and which to send.
+// tells which of them Iggy has (first_seq at or below the newest there) and which to send. That
+// look is taken before a run's first send whatever the batch: a disk that fails can report the
+// commit that recorded a lease durable and lose it (ext4 with errors=remount-ro does), and then
+// a batch Iggy has comes back as a new one; it is not resent when Iggy has all of its readings.
 //
 // What a failure does (classifyFailure):
 // - Iggy (unreachable, timeouts, refusals): retried in place with backoff; the loop keeps running.
@@ -107,6 +110,12 @@ interface Held {
   defect?: unknown;
 }
 
+/** The gateway's newest batch in the partition: its first sequence and (at least) its last. */
+interface Tail {
+  firstSeq: number;
+  lastSeq: number;
+}
+
 /** A batch Iggy has; its release rides on the next exchange with the buffer. */
 interface Confirmed {
   batch: Batch;
@@ -154,10 +163,10 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
   /** The run's first exchange takes back every batch the buffer records (the run holds none). */
   private resumeNext = true;
   /**
-   * The newest first_seq of this gateway in the partition, as far as known: null when none is
-   * there, undefined when unknown (not looked yet this run, or a send's fate is unknown).
+   * The newest batch of this gateway in the partition, as far as known: null when none is there,
+   * undefined when unknown (not looked yet this run, or a send's fate is unknown).
    */
-  private knownTail: number | null | undefined = undefined;
+  private knownTail: Tail | null | undefined = undefined;
   private readonly depth: number;
   private readonly retry: Backoff;
   private readonly restartDelay: Backoff;
@@ -488,9 +497,11 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
     const { batch } = h;
     const messages = h.messages!;
     const { stream, topic } = this.options;
-    // Leased before (by a run that crashed, or by this process before the loop started over): it
-    // may be in Iggy already.
-    let fateUnknown = batch.attempts > 1;
+    // Leased before (by a run that crashed, or by this process before the loop started over), the
+    // run's first, or not past what Iggy has: it may be in Iggy already.
+    const tail = this.knownTail;
+    let fateUnknown =
+      batch.attempts > 1 || tail === undefined || (tail !== null && tail.lastSeq >= batch.firstSeq);
     while (this.running) {
       const partition = this.partition;
       if (partition === null) {
@@ -531,7 +542,7 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
       }
       switch (outcome.status) {
         case "confirmed":
-          this.knownTail = batch.firstSeq;
+          this.knownTail = { firstSeq: batch.firstSeq, lastSeq: batch.lastSeq };
           this.held.shift();
           this.confirmedQueue.push({ batch, duplicate: false });
           this.topUp();
@@ -576,17 +587,28 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
   }
 
   /**
-   * Whether Iggy has the batch: whether the gateway's newest batch in the partition is this one or a
-   * later one. Batches reach the partition in order, so one look answers for every batch after it
-   * too, until a send's fate is unknown again.
+   * Whether Iggy has the batch. A batch leased before has the boundaries it was sent with: Iggy has
+   * it when the gateway's newest batch in the partition is this one or a later one. A new batch
+   * (its lease record lost) may not: Iggy has it when it has its last reading. Batches reach the
+   * partition in order, so one look answers for every batch after it too, until a send's fate is
+   * unknown again.
    */
   private async alreadyStored(batch: Batch, partition: number): Promise<boolean> {
     if (this.knownTail === undefined) this.knownTail = await this.newestInPartition(batch, partition);
-    return this.knownTail !== null && this.knownTail >= batch.firstSeq;
+    const tail = this.knownTail;
+    if (tail === null) return false;
+    if (batch.attempts > 1) return tail.firstSeq >= batch.firstSeq;
+    if (tail.lastSeq >= batch.lastSeq) return true;
+    if (tail.lastSeq >= batch.firstSeq)
+      this.log.warn(
+        { first_seq: batch.firstSeq, last_seq: batch.lastSeq, in_iggy_to: tail.lastSeq },
+        "Iggy has the first readings of a batch the buffer did not record as leased (a lost write of the disk); sending it whole",
+      );
+    return false;
   }
 
-  /** The first_seq of the gateway's newest batch in the partition's recent tail, or null. */
-  private async newestInPartition(batch: Batch, partition: number): Promise<number | null> {
+  /** The gateway's newest batch in the partition's recent tail, or null. */
+  private async newestInPartition(batch: Batch, partition: number): Promise<Tail | null> {
     const { stream, topic, gatewayId } = this.options;
     const pageSize = this.options.tailPageSize ?? Math.max(100, this.options.batch.maxReadings + 1);
     let page = await this.client.poll(stream, topic, {
@@ -599,7 +621,8 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
         const envelope = readEnvelope(page.messages[i]!);
         if (envelope.gateway !== gatewayId) continue;
         if (envelope.firstSeq === undefined) continue;
-        return envelope.firstSeq;
+        // Without a count, only its first reading is known to be there.
+        return { firstSeq: envelope.firstSeq, lastSeq: envelope.firstSeq + (envelope.count ?? 1) - 1 };
       }
       const oldest = page.messages[0]?.offset;
       if (oldest === undefined || oldest === 0n) return null;
@@ -610,10 +633,11 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
         count: Number(oldest - from),
       });
     }
-    this.log.warn(
-      { first_seq: batch.firstSeq },
-      "no batch of this gateway in the partition's recent tail; resending",
-    );
+    if (batch.attempts > 1)
+      this.log.warn(
+        { first_seq: batch.firstSeq },
+        "no batch of this gateway in the partition's recent tail; resending",
+      );
     return null;
   }
 

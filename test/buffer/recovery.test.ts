@@ -90,6 +90,19 @@ test("a buffer with damaged pages is found by the check at open, quarantined, an
   await assertQuarantined(t, dir, bytes);
 });
 
+test("a buffer whose header's schema format was overwritten (SQLite: unsupported file format) is quarantined", async (t) => {
+  // Found by the disk drill's corrupt rounds: before, the gateway retried opening it for ever.
+  const dir = scratch(t);
+  const seed = await openBuffer({ dir: join(dir, "buffer"), log: quiet });
+  await seed.append(readings(0, 100));
+  await seed.close();
+  const file = join(dir, "buffer", "buffer.db");
+  const bytes = readFileSync(file);
+  bytes.writeUInt32BE(0x5a5a5a5a, 44);
+  writeFileSync(file, bytes);
+  await assertQuarantined(t, dir, bytes);
+});
+
 test("a file left without tables by a kill during creation opens as a fresh buffer that can reclaim space", async (t) => {
   const dir = scratch(t);
   mkdirSync(join(dir, "buffer"));

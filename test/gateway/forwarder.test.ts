@@ -1,6 +1,7 @@
 // The forwarder against the dev server with the real buffer: order, exactly once through an outage,
 // a crash between Iggy's confirm and the release, a lost reply, and a batch Iggy refuses.
 import assert from "node:assert/strict";
+import { cpSync, rmSync } from "node:fs";
 import { createServer, connect, type AddressInfo, type Socket } from "node:net";
 import { after, test } from "node:test";
 import { BufferClosedError, openBuffer, type ReadingBuffer } from "../../buffer/index.js";
@@ -93,6 +94,63 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 const generations = ["0.8", "0.9", "0.10"] as const;
 
+/**
+ * `buffer` as a first run sees it until it "dies" at the round trip to the buffer that would
+ * release its second batch (a buffer gone under the forwarder ends it for good, as a crash would;
+ * any other exception restarts the loop, which would go on and release the batch). `after` sees
+ * each exchange that went through.
+ */
+function dyingAtSecondRelease(
+  buffer: ReadingBuffer,
+  after: (result: Awaited<ReturnType<ReadingBuffer["exchange"]>>) => void = () => {},
+): { buffer: ReadingBuffer; died: () => boolean } {
+  let releases = 0;
+  const dying: ReadingBuffer = Object.create(buffer) as ReadingBuffer;
+  dying.exchange = async (request) => {
+    releases += request.release?.length ?? 0;
+    if (releases >= 2) throw new BufferClosedError("simulated crash before the release");
+    const r = await buffer.exchange(request);
+    after(r);
+    return r;
+  };
+  return { buffer: dying, died: () => releases >= 2 };
+}
+
+/**
+ * A second run on the buffer in `dir` after the first one died: it sends the rest, and Iggy then
+ * holds the 250 readings once each, `duplicates` batches having been found there and not resent.
+ * Closes the server at the end.
+ */
+async function resumeAndCheck(
+  server: Awaited<ReturnType<typeof startDev>>,
+  dir: string,
+  duplicates: number,
+  why: string,
+  protocol: (typeof generations)[number] = "0.8",
+  before?: (buffer: ReadingBuffer) => Promise<void>,
+): Promise<void> {
+  const port = server.address.port;
+  const buffer = await openBuffer({ dir });
+  const client = clientFor(port, { protocol });
+  const metrics = new GatewayMetrics({ processMetrics: false });
+  const forwarder = new Forwarder(buffer, client, options(metrics));
+  try {
+    await before?.(buffer);
+    forwarder.start();
+    await until("the rest sent", async () => (await buffer.stats()).readings === 0);
+    const s = await stored(port);
+    assert.deepEqual(s.values, range(250), "each reading once");
+    assert.equal(new Set(s.ids).size, s.ids.length, "no message id twice");
+    const results = (await metrics.forwardBatches.get()).values;
+    assert.equal(results.find((v) => v.labels.result === "duplicate")?.value, duplicates, why);
+  } finally {
+    await forwarder.stop();
+    await client.close();
+    await buffer.close();
+    await server.close();
+  }
+}
+
 for (const [codec, protocol] of [
   ["flatbuffers", "0.8"],
   ["msgpack", "0.8"],
@@ -175,24 +233,14 @@ for (const protocol of generations) {
     const dir = temp("fwd-crash-");
     const first = await openBuffer({ dir });
     await append(first, null, readings(0, 250));
-    let releases = 0;
     let released = 0;
-    // The first run "dies" at the round trip to the buffer that would release its second batch: Iggy
-    // has that batch (and perhaps the next, sent while the release was on its way), the buffer
-    // still has them leased. (A buffer gone under the forwarder ends it for good, as a crash would;
-    // any other exception restarts the loop, which would go on and release the batch.)
-    const dying: ReadingBuffer = Object.create(first) as ReadingBuffer;
-    dying.exchange = async (request) => {
-      releases += request.release?.length ?? 0;
-      if (releases >= 2) throw new BufferClosedError("simulated crash before the release");
-      const r = await first.exchange(request);
-      released += r.released.filter((ok) => ok).length;
-      return r;
-    };
+    // Iggy has the second batch (and perhaps the next, sent while the release was on its way), the
+    // buffer still has them leased.
+    const dying = dyingAtSecondRelease(first, (r) => (released += r.released.filter((ok) => ok).length));
     const client1 = clientFor(port, { protocol });
-    const f1 = new Forwarder(dying, client1, options());
+    const f1 = new Forwarder(dying.buffer, client1, options());
     f1.start();
-    await until("the crash", () => releases >= 2);
+    await until("the crash", dying.died);
     await f1.stop();
     await client1.close();
     await first.close();
@@ -201,28 +249,60 @@ for (const protocol of generations) {
     assert.ok(before.firstSeqs.length >= 2, "the second batch is in Iggy, unreleased");
     assert.deepEqual(before.values, range(before.values.length), "a prefix, in order");
 
-    const second = await openBuffer({ dir });
-    const client2 = clientFor(port, { protocol });
-    const metrics = new GatewayMetrics({ processMetrics: false });
-    const f2 = new Forwarder(second, client2, options(metrics));
-    try {
-      f2.start();
-      await until("the rest sent", async () => (await second.stats()).readings === 0);
-      const s = await stored(port);
-      assert.deepEqual(s.values, range(250), "each reading once");
-      assert.equal(new Set(s.ids).size, s.ids.length, "no message id twice");
-      const results = (await metrics.forwardBatches.get()).values;
-      assert.equal(
-        results.find((v) => v.labels.result === "duplicate")?.value,
-        before.firstSeqs.length - 1,
-        "each batch Iggy had and the buffer had not released was found there, not resent",
-      );
-    } finally {
-      await f2.stop();
-      await client2.close();
-      await second.close();
-      await server.close();
-    }
+    await resumeAndCheck(
+      server,
+      dir,
+      before.firstSeqs.length - 1,
+      "each batch Iggy had and the buffer had not released was found there, not resent",
+      protocol,
+    );
+  });
+}
+
+// What ext4 can do when it fails under the buffer (errors=remount-ro): report the commit that
+// recorded a lease durable, let the batch go to Iggy, and lose the commit (and every commit after
+// it). After the restart the buffer holds those readings unleased and hands them out as a new batch.
+for (const [lost, leasesKept] of [
+  ["every lease", 0],
+  ["the second lease", 1],
+] as const) {
+  test(`the disk lost ${lost} after the batches were sent: they are found in Iggy, not sent twice`, async () => {
+    const server = await startDev({ dedup: { enabled: false } });
+    const port = server.address.port;
+    const dir = temp("fwd-lost-lease-");
+    const kept = temp("fwd-lost-lease-kept-");
+    const first = await openBuffer({ dir });
+    await append(first, null, readings(0, 250));
+    await first.close();
+    if (leasesKept === 0) cpSync(dir, kept, { recursive: true });
+
+    // One batch per lease; the buffer's files are kept as they were after `leasesKept` exchanges,
+    // and the run "dies" at the exchange that would release the second batch.
+    const buffer1 = await openBuffer({ dir });
+    let exchanges = 0;
+    const dying = dyingAtSecondRelease(buffer1, () => {
+      if (++exchanges === leasesKept) cpSync(dir, kept, { recursive: true });
+    });
+    const client1 = clientFor(port);
+    const f1 = new Forwarder(dying.buffer, client1, { ...options(), pipeline: 1 });
+    f1.start();
+    await until("the crash", dying.died);
+    await f1.stop();
+    await client1.close();
+    await buffer1.close();
+    const sent = await stored(port);
+    assert.equal(sent.firstSeqs.length, 2, "two batches in Iggy");
+
+    rmSync(dir, { recursive: true, force: true });
+    cpSync(kept, dir, { recursive: true });
+    await resumeAndCheck(
+      server,
+      dir,
+      2,
+      "both batches Iggy had were found there, not resent",
+      "0.8",
+      async (b) => assert.equal((await b.stats()).leasedBatches, leasesKept, "the leases the disk kept"),
+    );
   });
 }
 
