@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { connectAsync } from "mqtt";
+import { connectAsync, type MqttClient } from "mqtt";
 import { freePort } from "../../scripts/bench-kit.js";
 import { GatewayProcess } from "../../scripts/drill/gateway-process.js";
 import { until } from "../../scripts/drill/kit.js";
@@ -63,13 +63,19 @@ test(
 
     rmSync(dataDir);
     await until("the buffer to open", async () => !/buffer cannot open/.test((await gw.get("/readyz")).body));
-    const client = await connectAsync(`mqtt://127.0.0.1:${mqttPort}`, {
-      username: "u",
-      password: "p",
-      reconnectPeriod: 0,
+    // The broker starts listening after the buffer opened, not with it: connect once it does.
+    let client: MqttClient | undefined;
+    t.after(() => client?.endAsync(true));
+    await until("the broker to accept a device", async () => {
+      client = await connectAsync(`mqtt://127.0.0.1:${mqttPort}`, {
+        username: "u",
+        password: "p",
+        reconnectPeriod: 0,
+        connectTimeout: 5_000,
+      }).catch(() => undefined);
+      return client !== undefined;
     });
-    t.after(() => client.endAsync(true));
-    await client.publishAsync("t/v", "42", { qos: 1 });
+    await client!.publishAsync("t/v", "42", { qos: 1 });
     await gw.stop();
     assert.deepEqual(gw.crashes, []);
   },
