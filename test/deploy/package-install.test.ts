@@ -1,7 +1,8 @@
 // The package for this machine's architecture (scripts/package-deb.sh --arch amd64 on x86), installed
 // into a throwaway Debian root without a running systemd: install makes the user, folders and
 // owners and enables the unit; the installed gateway runs as that user to READY; an upgrade keeps an
-// edited config and the buffer and keeps the previous version runnable; remove keeps data; purge
+// edited config and the buffer and keeps the previous version runnable, and a rollback to a version
+// that knows only buffer format 1 downgrades the buffer first (or stops); remove keeps data; purge
 // removes it; every maintainer script runs again without harm. The same for the tarball's install.sh.
 //
 // Needs the package built (scripts/test.sh builds it) and the cached root of scripts/make-chroot.sh;
@@ -184,11 +185,27 @@ test(
       ].join("\n"),
     );
     await sh("rm /usr/lib/iggy-edge.previous/BUFFER_FORMAT");
+    const userVersion = async () =>
+      (await sh(`od -An -tu1 -j60 -N4 ${buffer}`)).trim().split(/\s+/).join(" ");
+    // SQLite keeps user_version at offset 60 of the file (big-endian).
+    assert.equal(await userVersion(), "0 0 0 2");
+    // A config neither version loads: no downgrade, the rollback stops, the buffer is as it was.
+    await sh(
+      "cp /etc/iggy-edge/config.yaml /tmp/config.yaml && echo 'gateway: [' >> /etc/iggy-edge/config.yaml",
+    );
+    const failed = await root.run("iggy-edge-rollback");
+    assert.equal(failed.status, 1, failed.stdout + failed.stderr);
+    assert.match(failed.stderr, /could not be rewritten into format 1 .* the rollback stopped/);
+    assert.equal(
+      (await root.run("test -e /etc/systemd/system/iggy-edge.service.d/zz-rollback.conf")).status,
+      1,
+    );
+    assert.equal(await userVersion(), "0 0 0 2");
+    await sh("cp /tmp/config.yaml /etc/iggy-edge/config.yaml");
     const rolled = await sh("iggy-edge-rollback 2>&1");
     assert.match(rolled, /understands buffer format 1, .* format 2: rewriting the buffer into format 1/);
     assert.match(rolled, /buffer format 2 -> 1, 30 readings rewritten/);
-    // SQLite keeps user_version at offset 60 of the file (big-endian).
-    assert.equal((await sh(`od -An -tu1 -j60 -N4 ${buffer}`)).trim().split(/\s+/).join(" "), "0 0 0 1");
+    assert.equal(await userVersion(), "0 0 0 1");
     assert.doesNotMatch(
       await sh("ls /var/lib/iggy-edge/data/buffer"),
       /-wal|-shm|-journal/,
