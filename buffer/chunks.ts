@@ -24,6 +24,18 @@ export function lengthsBlob(lengths: Uint32Array): Uint8Array {
   return new Uint8Array(lengths.buffer, lengths.byteOffset, lengths.byteLength);
 }
 
+/** Calls `fn` with each reading of a chunk row: its rowid and its body. */
+export function eachReading(
+  [first, , lengths, body]: ChunkRow,
+  fn: (rowid: number, body: Uint8Array) => void,
+): void {
+  let off = 0;
+  lengthsOf(lengths).forEach((len, i) => {
+    fn(first + i, body.subarray(off, off + len));
+    off += len;
+  });
+}
+
 /** Consecutive readings of one chunk: rowids first.. first + lengths.length - 1. */
 export interface Piece {
   first: number;

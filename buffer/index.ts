@@ -11,6 +11,8 @@ export type {
   StoredReading,
 } from "./api.js";
 export { openBuffer } from "./buffer.js";
+export { downgradeBuffer, type DowngradeResult } from "./store-downgrade.js";
+export { FORMAT_VERSION } from "./store-schema.js";
 export { readingAt, type ReadingColumns, type SeriesDef } from "./reading-codec.js";
 export {
   BufferClosedError,

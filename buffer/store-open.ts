@@ -21,7 +21,7 @@ type DB = Database.Database;
 const CACHE_KIB = 8000;
 /** Bounds the write-ahead log left on disk after a large transaction. */
 const JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024;
-const BUSY_TIMEOUT_MS = 1000;
+export const BUSY_TIMEOUT_MS = 1000;
 
 /** auto_vacuum can only be chosen while there are no tables; on a file already written it takes a VACUUM. */
 function enableAutoVacuum(db: DB): void {
@@ -33,7 +33,7 @@ function enableAutoVacuum(db: DB): void {
  * The file's format version, 0 for a file without tables (new, or left so by a kill during its
  * creation); throws unless it is a buffer this version can use. Reads only.
  */
-function identify(db: DB, file: string): number {
+export function identify(db: DB, file: string): number {
   const tables = new Set(
     (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all() as string[]).filter(
       (n) => !n.startsWith("sqlite_"),

@@ -15,6 +15,9 @@ export const TABLES: Record<number, string[]> = {
   2: [...COMMON_TABLES, "chunks"],
 };
 
+/** Format 1's table of readings, a row each: what a downgrade to format 1 writes. */
+export const READINGS_TABLE = "CREATE TABLE readings (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)";
+
 /** Readings first..last (rowids), their body lengths (u32 each) and bodies back to back. */
 export const CHUNKS_TABLE =
   "CREATE TABLE chunks (first INTEGER PRIMARY KEY, last INTEGER NOT NULL, lengths BLOB NOT NULL, body BLOB NOT NULL)";

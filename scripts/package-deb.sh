@@ -113,6 +113,9 @@ SH
 chmod 0755 "$LIB/bin/iggy-edge"
 install -m 0755 deploy/iggy-edge-rollback "$LIB/bin/iggy-edge-rollback"
 echo "$VERSION" >"$LIB/VERSION"
+# The buffer format this version understands: iggy-edge-rollback rewrites the buffer into it when
+# going back to this version from a newer one.
+node --input-type=module -e 'console.log((await import("./dist/buffer/store-schema.js")).FORMAT_VERSION)' >"$LIB/BUFFER_FORMAT"
 mkdir -p "$ROOT/usr/sbin"
 ln -s ../lib/iggy-edge/bin/iggy-edge "$ROOT/usr/bin/iggy-edge"
 ln -s ../lib/iggy-edge/bin/iggy-edge-rollback "$ROOT/usr/sbin/iggy-edge-rollback"

@@ -1,6 +1,6 @@
-// `iggy-edge buffer`: looks into the durable buffer and manages its dead letters. The running
-// gateway holds the buffer file exclusively, so these commands work on a stopped gateway and say so
-// when it is running.
+// `iggy-edge buffer`: looks into the durable buffer, manages its dead letters, and rewrites it
+// into an older format for a rollback. The running gateway holds the buffer file exclusively, so
+// these commands work on a stopped gateway and say so when it is running.
 import { Command, InvalidArgumentError } from "commander";
 import type { BufferOptions, ReadingBuffer, StoredReading } from "../../buffer/index.js";
 import type { ReadingValue } from "../../protocols/adapter.js";
@@ -84,43 +84,54 @@ export function bufferCommand(deps: BufferCommandDeps = {}): Command {
   const resolveOptions = deps.resolveOptions ?? defaultResolve;
   const out = (line: string) => write(`${line}\n`);
 
-  async function withBuffer(
+  /** Runs `fn` on the buffer's options; any failure becomes one clear error line and exit code 1. */
+  async function withOptions(
     cmd: Command,
-    fn: (b: ReadingBuffer, given: Given) => Promise<void>,
+    fn: (options: BufferOptions, given: Given, lib: typeof import("../../buffer/index.js")) => Promise<void>,
   ): Promise<void> {
     const given = cmd.optsWithGlobals<Given>();
-    const [{ BufferLockedError, openBuffer }, { pino }] = await Promise.all([
-      import("../../buffer/index.js"),
-      import("pino"),
-    ]);
-    let buffer: ReadingBuffer | null = null;
+    const lib = await import("../../buffer/index.js");
     let failure: string | null = null;
     try {
       const options = await resolveOptions({
         ...(given.config !== undefined ? { config: given.config } : {}),
         ...(given.dataDir !== undefined ? { dataDir: given.dataDir } : {}),
       });
-      buffer = await openBuffer({
-        ...options,
-        create: false,
-        log: options.log ?? pino({ name: "buffer", level: "warn" }, pino.destination(2)),
-      });
-      await fn(buffer, given);
+      await fn(options, given, lib);
     } catch (err) {
       failure =
-        err instanceof BufferLockedError
+        err instanceof lib.BufferLockedError
           ? "the buffer is in use: stop the gateway first (it holds the buffer file while it runs)"
           : err instanceof Error
             ? err.message
             : String(err);
-    } finally {
-      await buffer?.close().catch(() => undefined);
     }
     if (failure !== null) cmd.error(`error: ${failure}`, { exitCode: 1, code: "iggy-edge.buffer" });
   }
 
+  async function withBuffer(
+    cmd: Command,
+    fn: (b: ReadingBuffer, given: Given) => Promise<void>,
+  ): Promise<void> {
+    await withOptions(cmd, async (options, given, { openBuffer }) => {
+      const { pino } = await import("pino");
+      const buffer = await openBuffer({
+        ...options,
+        create: false,
+        log: options.log ?? pino({ name: "buffer", level: "warn" }, pino.destination(2)),
+      });
+      try {
+        await fn(buffer, given);
+      } finally {
+        await buffer.close().catch(() => undefined);
+      }
+    });
+  }
+
   const root = new Command("buffer")
-    .description("look into the durable buffer and manage its dead letters (with the gateway stopped)")
+    .description(
+      "look into the durable buffer, manage its dead letters, downgrade its format (with the gateway stopped)",
+    )
     .option("-c, --config <file>", "the gateway's YAML config (the buffer is in its gateway.data_dir)")
     .option("--data-dir <dir>", "the gateway's data directory (the buffer is DIR/buffer)");
 
@@ -140,6 +151,24 @@ export function bufferCommand(deps: BufferCommandDeps = {}): Command {
         out(`next sequence     ${s.nextSeq}`);
         out(`dead letters      ${s.deadLetterReadings} readings in ${s.deadLetterEntries} entries`);
         out(`quarantined       ${s.quarantinedOnDisk} corrupt buffer directories next to this one`);
+      }),
+    );
+
+  root
+    .command("downgrade")
+    .description(
+      "rewrite the buffer into an older format, for a rollback to a version that knows only that one (readings, unconfirmed batches, dead letters kept); this version migrates it up again when it opens it",
+    )
+    .requiredOption("--format <n>", "the format to go to (1 for every version before buffer format 2)", count)
+    .action(async (opts: { format: number }, cmd: Command) =>
+      withOptions(cmd, async (options, _given, { downgradeBuffer }) => {
+        const r = downgradeBuffer(options.dir, opts.format);
+        if (r.from === 0) out(`no buffer at ${r.file} yet: nothing to do (any version creates one)`);
+        else if (r.from === r.to) out(`${r.file} is in buffer format ${r.from} already: nothing to do`);
+        else
+          out(
+            `${r.file}: buffer format ${r.from} -> ${r.to}, ${r.readings} readings rewritten; a version that knows format ${r.to} opens it now`,
+          );
       }),
     );
 

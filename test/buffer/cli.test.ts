@@ -110,3 +110,36 @@ test("the commands say so when the gateway holds the buffer, when there is none,
   assert.equal(noDir.exitCode, 1);
   assert.match(noDir.err, /--data-dir/);
 });
+
+test("downgrade: refuses while the gateway holds the buffer, rewrites it once stopped, then has nothing to do", async (t) => {
+  const dataDir = scratch(t);
+  const running = await open(t, dataDir);
+  await running.append(readings(0, 5));
+  const locked = await cli("downgrade", "--format", "1", "--data-dir", dataDir);
+  assert.equal(locked.exitCode, 1);
+  assert.match(locked.err, /stop the gateway first/);
+  await running.close();
+
+  const done = await cli("downgrade", "--format", "1", "--data-dir", dataDir);
+  assert.equal(done.exitCode, 0, done.err);
+  assert.match(
+    done.out,
+    /buffer format 2 -> 1, 5 readings rewritten; a version that knows format 1 opens it now/,
+  );
+  const again = await cli("downgrade", "--format", "1", "--data-dir", dataDir);
+  assert.equal(again.exitCode, 0, again.err);
+  assert.match(again.out, /in buffer format 1 already: nothing to do/);
+
+  const none = await cli("downgrade", "--format", "1", "--data-dir", join(dataDir, "nowhere"));
+  assert.equal(none.exitCode, 0, none.err);
+  assert.match(none.out, /no buffer at .*nowhere.* yet: nothing to do/);
+  const unknown = await cli("downgrade", "--format", "7", "--data-dir", dataDir);
+  assert.equal(unknown.exitCode, 1);
+  assert.match(unknown.err, /no buffer format 7 to go to/);
+  const noFormat = await cli("downgrade", "--data-dir", dataDir);
+  assert.notEqual(noFormat.exitCode, 0);
+  assert.match(noFormat.err, /--format/);
+
+  const b = await open(t, dataDir);
+  assert.deepStrictEqual((await b.lease({ maxReadings: 10 }))!.readings, readings(0, 5), "migrated up again");
+});

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { TestContext } from "node:test";
 import Database from "better-sqlite3";
 import pino, { type Logger } from "pino";
-import { type ChunkRow, lengthsBlob, lengthsOf } from "../../buffer/chunks.js";
+import { type ChunkRow, eachReading, lengthsBlob } from "../../buffer/chunks.js";
 import { type BufferOptions, type ReadingBuffer, openBuffer } from "../../buffer/index.js";
 import type { Reading } from "../../protocols/adapter.js";
 
@@ -67,16 +67,11 @@ export async function drain(b: ReadingBuffer, maxReadings = 1000): Promise<Readi
 /** The stored readings of a closed buffer's file, oldest first: [rowid, body]. */
 export function storedRows(db: Database.Database): [number, Uint8Array][] {
   const out: [number, Uint8Array][] = [];
-  for (const [first, , lengths, body] of db
+  for (const row of db
     .prepare("SELECT first, last, lengths, body FROM chunks ORDER BY first")
     .raw()
-    .all() as ChunkRow[]) {
-    let off = 0;
-    lengthsOf(lengths).forEach((len, i) => {
-      out.push([first + i, body.subarray(off, off + len)]);
-      off += len;
-    });
-  }
+    .all() as ChunkRow[])
+    eachReading(row, (rowid, body) => out.push([rowid, body]));
   return out;
 }
 

@@ -1,7 +1,8 @@
 // The package for this machine's architecture (scripts/package-deb.sh --arch amd64 on x86), installed
 // into a throwaway Debian root without a running systemd: install makes the user, folders and
 // owners and enables the unit; the installed gateway runs as that user to READY; an upgrade keeps an
-// edited config and the buffer and keeps the previous version runnable; remove keeps data; purge
+// edited config and the buffer and keeps the previous version runnable, and a rollback to a version
+// that knows only buffer format 1 downgrades the buffer first (or stops); remove keeps data; purge
 // removes it; every maintainer script runs again without harm. The same for the tarball's install.sh.
 //
 // Needs the package built (scripts/test.sh builds it) and the cached root of scripts/make-chroot.sh;
@@ -18,6 +19,8 @@ import { tempDir } from "../iggy/helpers.js";
 import { builtPackage, requireThrowawayRoot, ThrowawayRoot } from "./throwaway-root.js";
 
 const PKG = "/tmp/pkg";
+/** Runs the rest of the line as the service user, with the unit's UMask. */
+const AS_SERVICE = "umask 0027; setpriv --reuid=iggy-edge --regid=iggy-edge --init-groups --";
 
 /** Owner, group and mode of each path, one line each, as `stat` prints them inside the root. */
 async function modes(root: ThrowawayRoot, paths: string[]): Promise<string[]> {
@@ -54,7 +57,7 @@ async function assertInstalled(root: ThrowawayRoot, version: string): Promise<vo
  * The installed gateway, as its service user with the installed config, until READY; then a clean
  * stop. Proves the user can read its config and write its buffer into /var/lib/iggy-edge.
  */
-async function runAsService(t: TestContext, root: ThrowawayRoot): Promise<void> {
+async function runAsService(t: TestContext, root: ThrowawayRoot, bin = "/usr/bin/iggy-edge"): Promise<void> {
   const sd = new NotifyListener(t);
   chmodSync(dirname(sd.path), 0o711);
   chmodSync(sd.path, 0o777);
@@ -62,10 +65,9 @@ async function runAsService(t: TestContext, root: ThrowawayRoot): Promise<void> 
     t,
     root.spawn(
       [
-        // The unit's UMask=0027.
-        "umask 0027; setpriv --reuid=iggy-edge --regid=iggy-edge --init-groups --",
+        AS_SERVICE,
         "env NOTIFY_SOCKET=/run/notify/notify.sock WATCHDOG_USEC=30000000 IGGY_EDGE_LOG_FORMAT=json",
-        "/usr/bin/iggy-edge run -c /etc/iggy-edge/config.yaml &",
+        `${bin} run -c /etc/iggy-edge/config.yaml &`,
         "read stop; kill -TERM $!; wait $! && echo exit=$? || echo exit=$?",
       ].join(" "),
       [{ host: dirname(sd.path), inside: "/run/notify" }],
@@ -163,6 +165,63 @@ test(
       new RegExp(`installed version, ${next.replace("+", "\\+")}`),
     );
     await runAsService(t, root);
+
+    // A rollback to a version that understands only buffer format 1 (a package from before format 2
+    // has no BUFFER_FORMAT; the copy kept here is this version, so removing the file stands in for
+    // one): the installed version rewrites the buffer into format 1, as the service user, before the
+    // drop-in; the previous version then runs on it with every reading. (No systemd here: the
+    // script stops and restarts nothing.) A real format 1 version is not built by the test suite.
+    assert.equal((await sh("cat /usr/lib/iggy-edge/BUFFER_FORMAT")).trim(), "2");
+    // A file, not --eval: the buffer's worker thread would inherit --input-type.
+    await sh(
+      [
+        "cat >/tmp/append.mjs <<'JS'",
+        'const { openBuffer } = await import("/usr/lib/iggy-edge/app/dist/buffer/index.js");',
+        'const b = await openBuffer({ dir: "/var/lib/iggy-edge/data/buffer", create: false });',
+        'await b.append(Array.from({ length: 30 }, (_, i) => ({ device: "d", point: "p", ts: 1.7e12 + i, value: i, quality: "good" })));',
+        "await b.close();",
+        "JS",
+        `${AS_SERVICE} /usr/lib/iggy-edge/node/bin/node /tmp/append.mjs`,
+      ].join("\n"),
+    );
+    await sh("rm /usr/lib/iggy-edge.previous/BUFFER_FORMAT");
+    const userVersion = async () =>
+      (await sh(`od -An -tu1 -j60 -N4 ${buffer}`)).trim().split(/\s+/).join(" ");
+    // SQLite keeps user_version at offset 60 of the file (big-endian).
+    assert.equal(await userVersion(), "0 0 0 2");
+    // A config neither version loads: no downgrade, the rollback stops, the buffer is as it was.
+    await sh(
+      "cp /etc/iggy-edge/config.yaml /tmp/config.yaml && echo 'gateway: [' >> /etc/iggy-edge/config.yaml",
+    );
+    const failed = await root.run("iggy-edge-rollback");
+    assert.equal(failed.status, 1, failed.stdout + failed.stderr);
+    assert.match(failed.stderr, /could not be rewritten into format 1 .* the rollback stopped/);
+    assert.equal(
+      (await root.run("test -e /etc/systemd/system/iggy-edge.service.d/zz-rollback.conf")).status,
+      1,
+    );
+    assert.equal(await userVersion(), "0 0 0 2");
+    await sh("cp /tmp/config.yaml /etc/iggy-edge/config.yaml");
+    const rolled = await sh("iggy-edge-rollback 2>&1");
+    assert.match(rolled, /understands buffer format 1, .* format 2: rewriting the buffer into format 1/);
+    assert.match(rolled, /buffer format 2 -> 1, 30 readings rewritten/);
+    assert.equal(await userVersion(), "0 0 0 1");
+    assert.doesNotMatch(
+      await sh("ls /var/lib/iggy-edge/data/buffer"),
+      /-wal|-shm|-journal/,
+      "no journal left",
+    );
+    assert.deepEqual(await modes(root, [buffer]), [`${buffer} iggy-edge:iggy-edge 640`]);
+    assert.match(await sh("iggy-edge-rollback --status"), /^rolled back: the service runs /);
+    await runAsService(t, root, "/usr/lib/iggy-edge.previous/bin/iggy-edge");
+    const stats = JSON.parse(
+      await sh(
+        `${AS_SERVICE} /usr/lib/iggy-edge.previous/bin/iggy-edge buffer stats --json -c /etc/iggy-edge/config.yaml`,
+      ),
+    ) as { readings: number };
+    assert.equal(stats.readings, 30, "every reading still there");
+    assert.match(await sh("iggy-edge-rollback --undo 2>&1"), /runs the installed version/);
+    assert.equal((await root.run("test -e /etc/systemd/system/iggy-edge.service.d")).status, 1);
 
     // remove: the program goes, the config, the buffer and the user stay.
     await sh("dpkg -r iggy-edge");

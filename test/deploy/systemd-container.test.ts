@@ -58,7 +58,11 @@ rmdir /etc/systemd/system/iggy-edge.service.d
 systemctl daemon-reload
 systemctl restart iggy-edge
 
-# An upgrade to a version that cannot start: dpkg fails, the previous version runs.
+# An upgrade to a version that cannot start: dpkg fails, the previous version runs. The installed
+# version stands in for one from before buffer format 2 (no BUFFER_FORMAT): the rollback stops the
+# service and has the broken version downgrade the buffer, which fails; the previous version opens
+# the buffer as it is, so the rollback goes on.
+rm /usr/lib/iggy-edge/BUFFER_FORMAT
 rm -rf /tmp/bad && dpkg-deb -R "$deb" /tmp/bad
 sed -i "s/^Version: .*/Version: $version+broken1/" /tmp/bad/DEBIAN/control
 echo "$version+broken1" >/tmp/bad/usr/lib/iggy-edge/VERSION
@@ -66,6 +70,7 @@ printf 'console.error("broken on purpose");\nprocess.exit(1);\n' >/tmp/bad/usr/l
 dpkg-deb --root-owner-group -Zgzip -z1 -b /tmp/bad /tmp/bad.deb >/dev/null
 dpkg -i /tmp/bad.deb >/out/upgrade.log 2>&1 && r bad_upgrade 0 || r bad_upgrade $?
 r after_bad_active "$(systemctl is-active iggy-edge)"
+r after_bad_buffer "$(grep -c -e 'rewriting the buffer into format 1' -e 'opens it as it is' /out/upgrade.log)"
 r after_bad_rollback "$(iggy-edge-rollback --status)"
 r after_bad_main "$(tr '\0' ' ' </proc/"$(systemctl show -p MainPID --value iggy-edge)"/cmdline)"
 r after_bad_dpkg "$(dpkg-query -s iggy-edge | grep -E '^(Status|Version):' | tr '\n' ' ')"
@@ -161,6 +166,7 @@ test(
     assert.match(file("upgrade.log"), /going back to the version from before the upgrade/, context);
     assert.equal(result.after_bad_active, "active", context);
     assert.match(result.after_bad_rollback ?? "", /^rolled back: the service runs /, context);
+    assert.equal(result.after_bad_buffer, "2", `the rollback tried the downgrade and went on: ${context}`);
     assert.match(result.after_bad_main ?? "", /\/usr\/lib\/iggy-edge\.previous\//, context);
     assert.match(result.after_bad_dpkg ?? "", /half-configured .*\+broken1/, context);
     assert.equal(result.downgrade, "0", context);
