@@ -110,7 +110,9 @@ test(
     const first = libcoapServer(t, port);
     const device = coapDevice({
       id: "clock-1",
-      connection: { mode: "observe", url: `coap://127.0.0.1:${port}`, timeout_ms: 1000 },
+      // Not shorter: on a loaded machine an answer can take over a second, and a request without
+      // one marks the device down (once more than this test counts).
+      connection: { mode: "observe", url: `coap://127.0.0.1:${port}`, timeout_ms: 4000 },
       points: [{ name: "clock", path: "/time", decode: "string" }],
     });
     const { adapter, rec } = adapterFor(t, [device]);
