@@ -5,7 +5,7 @@
 // in both formats: a recorded batch and a dead letter name rowids, which both formats keep.
 import type Database from "better-sqlite3";
 import { ChunkWriter, eachReading, type ChunkRow } from "./chunks.js";
-import { CHUNKS_TABLE, READINGS_TABLE } from "./store-schema.js";
+import { CHUNKS_TABLE, INSERT_CHUNK, READINGS_TABLE } from "./store-schema.js";
 
 const PAGE = 10_000;
 
@@ -23,7 +23,7 @@ function* inPages<R extends [number, ...unknown[]]>(select: Database.Statement):
 
 export function migrateToChunks(db: Database.Database): void {
   db.exec(CHUNKS_TABLE);
-  const insert = db.prepare("INSERT INTO chunks (first, last, lengths, body) VALUES (?, ?, ?, ?)");
+  const insert = db.prepare(INSERT_CHUNK);
   const chunks = new ChunkWriter((first, last, lengths, body) => insert.run(first, last, lengths, body));
   // A recorded batch must be whole chunks: a chunk never runs across one's first or past its last.
   const edges = new Set<number>();

@@ -19,6 +19,7 @@ export const TABLES: Record<number, string[]> = {
 export const READINGS_TABLE = "CREATE TABLE readings (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)";
 
 /** Readings first..last (rowids), their body lengths (u32 each) and bodies back to back. */
+export const INSERT_CHUNK = "INSERT INTO chunks (first, last, lengths, body) VALUES (?, ?, ?, ?)";
 export const CHUNKS_TABLE =
   "CREATE TABLE chunks (first INTEGER PRIMARY KEY, last INTEGER NOT NULL, lengths BLOB NOT NULL, body BLOB NOT NULL)";
 

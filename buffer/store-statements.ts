@@ -1,5 +1,6 @@
 // Every SQL statement the store runs, prepared once per connection.
 import type Database from "better-sqlite3";
+import { INSERT_CHUNK } from "./store-schema.js";
 
 type DB = Database.Database;
 
@@ -7,7 +8,7 @@ export function statements(db: DB) {
   const raw = (sql: string) => db.prepare(sql).raw(true);
   const pluck = (sql: string) => db.prepare(sql).pluck(true);
   return {
-    insertChunk: db.prepare("INSERT INTO chunks (first, last, lengths, body) VALUES (?, ?, ?, ?)"),
+    insertChunk: db.prepare(INSERT_CHUNK),
     insertSeries: db.prepare("INSERT OR IGNORE INTO series (id, def) VALUES (?, ?)"),
     pageCount: pluck("PRAGMA page_count"),
     freeCount: pluck("PRAGMA freelist_count"),

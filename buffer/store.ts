@@ -19,6 +19,7 @@ import type { MarkChanges } from "./api.js";
 import {
   type ChunkRow,
   ChunkWriter,
+  eachReading,
   type Packed,
   type Piece,
   lengthsBlob,
@@ -345,14 +346,8 @@ export class Store {
   private moveToDeadLetters(entry: number, first: number, last: number): number {
     let moved = 0;
     for (const row of this.s.rangeChunks.all(first, last) as ChunkRow[]) {
-      const p = pieceOf(row);
-      let off = 0;
-      for (let i = 0; i < p.lengths.length; i++) {
-        const end = off + p.lengths[i]!;
-        this.s.insertDeadLetterReading.run(p.first + i, entry, p.body.subarray(off, end));
-        off = end;
-      }
-      moved += p.lengths.length;
+      eachReading(row, (seq, body) => this.s.insertDeadLetterReading.run(seq, entry, body));
+      moved += row[1] - row[0] + 1;
     }
     this.s.deleteRange.run(first, last);
     return moved;
