@@ -55,6 +55,11 @@ export interface DecodedBatch {
 export const QUALITIES: readonly Quality[] = ["good", "uncertain", "bad"];
 const MAX_OFFSET = 0xffffffff;
 
+/** Whether a reading at `ts` can join series `s` (its offset from the base fits a uint32). */
+function fits(s: Series, ts: number): boolean {
+  return ts >= s.baseTs && ts - s.baseTs <= MAX_OFFSET;
+}
+
 export class StringTable {
   readonly strings: string[] = [];
   private readonly index = new Map<string, number>();
@@ -129,7 +134,7 @@ class SeriesGrouping {
     let s = entry?.s;
     // uint32 timestamp offsets: a reading earlier than its series' base, or more than 49 days after
     // it, starts a new series of the same point.
-    if (s === undefined || ts < s.baseTs || ts - s.baseTs > MAX_OFFSET) {
+    if (s === undefined || !fits(s, ts)) {
       const names = this.names;
       s = {
         device: names.intern(device),
@@ -147,22 +152,22 @@ class SeriesGrouping {
       else candidates.push({ s, kind, unit, tags: tk });
       this.series.push(s);
     }
+    this.push(s, kind, ts, value, quality);
+    return entry ?? candidates[candidates.length - 1]!;
+  }
+
+  private push(s: Series, kind: ValueKind, ts: number, value: ReadingValue, quality: Quality): void {
     if (quality !== "good" && s.qualities === null) s.qualities = s.tsOffsets.map(() => "good");
     s.tsOffsets.push(ts - s.baseTs);
     s.seqOffsets.push(this.count++);
     s.qualities?.push(quality);
     if (kind !== "null") s.values.push(value);
-    return entry ?? candidates[candidates.length - 1]!;
   }
 
   /** Adds a good reading to `e`'s open series if it fits there (what `add` would do); false if not. */
   tryAppend(e: OpenSeries, ts: number, value: ReadingValue): boolean {
-    const s = e.s;
-    if (s.qualities !== null || ts < s.baseTs || ts - s.baseTs > MAX_OFFSET || valueKind(value) !== e.kind)
-      return false;
-    s.tsOffsets.push(ts - s.baseTs);
-    s.seqOffsets.push(this.count++);
-    if (e.kind !== "null") s.values.push(value);
+    if (e.s.qualities !== null || !fits(e.s, ts) || valueKind(value) !== e.kind) return false;
+    this.push(e.s, e.kind, ts, value, "good");
     return true;
   }
 }
