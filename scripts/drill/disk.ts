@@ -373,7 +373,7 @@ async function readOnly(
  * does on an error with errors=remount-ro (a loop-mounted ext4 image and its trigger_fs_error):
  * writers open or not, nothing can be written until it is checked and mounted again.
  */
-export async function readOnlyWhileRunning(
+async function readOnlyWhileRunning(
   options: DrillOptions,
   ctx: DrillContext,
   iggy: RealIggyServer,
