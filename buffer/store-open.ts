@@ -48,7 +48,7 @@ export function identify(db: DB, file: string): number {
     );
   if (version > FORMAT_VERSION)
     throw new BufferFormatError(
-      `${file} has buffer format ${version}, newer than this gateway understands (${FORMAT_VERSION}); upgrade the gateway`,
+      `${file} has buffer format ${version}, newer than this gateway understands (${FORMAT_VERSION}); upgrade the gateway, or stop the newer one and have it rewrite the file with \`iggy-edge buffer downgrade --format ${FORMAT_VERSION}\``,
     );
   const expected = TABLES[version];
   if (expected === undefined) throw new CorruptFileError(`unknown buffer format ${version}`);

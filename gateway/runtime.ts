@@ -6,6 +6,7 @@ import { Backoff } from "../protocols/backoff.js";
 import { sleep } from "../protocols/sleep.js";
 import {
   BufferError,
+  BufferFormatError,
   bufferDir,
   openBuffer,
   type BufferOptions,
@@ -161,7 +162,9 @@ export class GatewayRuntime {
     try {
       buffer = await opening;
     } catch (e) {
-      if (!(e instanceof BufferError)) throw e;
+      // A buffer in a format this version cannot read stays so however often it is tried: the
+      // gateway does not start (see EXIT_BUFFER_FORMAT).
+      if (!(e instanceof BufferError) || e instanceof BufferFormatError) throw e;
       // A data directory that is read-only, full or held by another process: exiting would only make
       // the service manager restart into the same failure. The gateway stays up (/healthz answers,
       // /readyz says why it is not ready) and tries again; devices are not served until then.

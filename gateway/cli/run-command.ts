@@ -10,6 +10,13 @@ import { configOption } from "./config-option.js";
  */
 export const EXIT_FATAL = 70;
 
+/**
+ * Exit status when the buffer is a file this version cannot use (written by a newer version, or
+ * not a buffer at all): EX_DATAERR. Restarting cannot help, so the unit does not restart on it
+ * (RestartPreventExitStatus=).
+ */
+export const EXIT_BUFFER_FORMAT = 65;
+
 export function runCommand(): Command {
   return new Command("run")
     .description("run the gateway: SIGTERM/SIGINT stop it cleanly, SIGHUP reloads the device map")
@@ -78,11 +85,11 @@ export function runCommand(): Command {
       try {
         await runtime.start();
       } catch (e) {
-        log.fatal({ err: e }, "cannot start");
+        log.fatal({ err: e }, `cannot start: ${(e as Error).message}`);
         systemd?.stopping(`cannot start: ${(e as Error).message}`);
         await runtime.stop().catch(() => undefined);
         systemd?.close();
-        process.exit(1);
+        process.exit((e as { code?: unknown }).code === "BUFFER_FORMAT" ? EXIT_BUFFER_FORMAT : 1);
       }
       if (!stopping) systemd?.ready();
     });
