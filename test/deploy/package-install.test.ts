@@ -3,116 +3,24 @@
 // owners and enables the unit; the installed gateway runs as that user to READY; an upgrade keeps an
 // edited config and the buffer and keeps the previous version runnable, and a rollback to a version
 // that knows only buffer format 1 downgrades the buffer first (or stops); remove keeps data; purge
-// removes it; every maintainer script runs again without harm. The same for the tarball's install.sh.
+// removes it; every maintainer script runs again without harm (the tarball: package-install-tarball.test.ts).
 //
 // Needs the package built (scripts/test.sh builds it) and the cached root of scripts/make-chroot.sh;
 // without them the test is skipped saying so, and fails under CI=true.
 import assert from "node:assert/strict";
-import { once } from "node:events";
-import { chmodSync, copyFileSync, existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { test, type TestContext } from "node:test";
-import { killAtEnd } from "../helpers/cleanup.js";
-import { NotifyListener } from "../helpers/notify-socket.js";
+import { existsSync } from "node:fs";
+import { test } from "node:test";
 import { requirePeer } from "../helpers/peers.js";
-import { tempDir } from "../iggy/helpers.js";
 import { builtPackage, requireThrowawayRoot, ThrowawayRoot } from "./throwaway-root.js";
-
-const PKG = "/tmp/pkg";
-/** Runs the rest of the line as the service user, with the unit's UMask. */
-const AS_SERVICE = "umask 0027; setpriv --reuid=iggy-edge --regid=iggy-edge --init-groups --";
-
-/** Owner, group and mode of each path, one line each, as `stat` prints them inside the root. */
-async function modes(root: ThrowawayRoot, paths: string[]): Promise<string[]> {
-  return (await root.sh(`stat -c '%n %U:%G %a' ${paths.join(" ")}`)).trim().split("\n");
-}
-
-/** The state a fresh install must leave, whichever way it was installed. */
-async function assertInstalled(root: ThrowawayRoot, version: string): Promise<void> {
-  const [name, , uid, gid, , home, shell] = (await root.sh("getent passwd iggy-edge")).trim().split(":");
-  assert.equal(name, "iggy-edge");
-  assert.ok(Number(uid) > 0 && Number(uid) < 1000, `a system user (uid ${uid})`);
-  assert.equal(home, "/var/lib/iggy-edge");
-  assert.equal(shell, "/usr/sbin/nologin");
-  assert.equal((await root.sh("getent group iggy-edge")).split(":")[2], gid, "its own group");
-  assert.match(await root.sh("id -nG iggy-edge"), /\bdialout\b/, "serial ports through dialout");
-  assert.deepEqual(
-    await modes(root, ["/var/lib/iggy-edge", "/etc/iggy-edge", "/etc/iggy-edge/config.yaml"]),
-    [
-      "/var/lib/iggy-edge iggy-edge:iggy-edge 750",
-      "/etc/iggy-edge root:iggy-edge 750",
-      "/etc/iggy-edge/config.yaml root:iggy-edge 640",
-    ],
-  );
-  assert.equal(
-    (await root.sh("readlink /etc/systemd/system/multi-user.target.wants/iggy-edge.service")).trim(),
-    "/lib/systemd/system/iggy-edge.service",
-    "the unit is enabled",
-  );
-  assert.equal((await root.sh("iggy-edge --version")).trim(), version);
-  assert.equal((await root.sh("cat /usr/lib/iggy-edge/VERSION")).trim(), version);
-}
-
-/**
- * The installed gateway, as its service user with the installed config, until READY; then a clean
- * stop. Proves the user can read its config and write its buffer into /var/lib/iggy-edge.
- */
-async function runAsService(t: TestContext, root: ThrowawayRoot, bin = "/usr/bin/iggy-edge"): Promise<void> {
-  const sd = new NotifyListener(t);
-  chmodSync(dirname(sd.path), 0o711);
-  chmodSync(sd.path, 0o777);
-  const gw = killAtEnd(
-    t,
-    root.spawn(
-      [
-        AS_SERVICE,
-        "env NOTIFY_SOCKET=/run/notify/notify.sock WATCHDOG_USEC=30000000 IGGY_EDGE_LOG_FORMAT=json",
-        `${bin} run -c /etc/iggy-edge/config.yaml &`,
-        "read stop; kill -TERM $!; wait $! && echo exit=$? || echo exit=$?",
-      ].join(" "),
-      [{ host: dirname(sd.path), inside: "/run/notify" }],
-    ),
-  );
-  let out = "";
-  gw.stdout!.on("data", (b: Buffer) => (out += b.toString()));
-  gw.stderr!.on("data", (b: Buffer) => (out += b.toString()));
-  const died = once(gw, "exit").then(([code]) => {
-    throw new Error(`the gateway in the root ended (${String(code)}): ${out}`);
-  });
-  died.catch(() => {});
-  await Promise.race([sd.next("READY=1 from the installed gateway", (m) => m.READY === "1"), died]);
-  const exited = once(gw, "exit");
-  gw.stdin!.end("stop\n");
-  await sd.next("STOPPING=1", (m) => m.STOPPING === "1");
-  await exited;
-  assert.match(out, /exit=0/, out);
-}
-
-/**
- * A later version of the same package: its version (control file, the app's package.json, VERSION)
- * raised and its shipped config changed, the way a real next release would change them.
- */
-async function nextDeb(sh: (script: string) => Promise<string>, deb: string, next: string): Promise<string> {
-  const out = `${PKG}/iggy-edge_${next}.deb`;
-  await sh(
-    [
-      `rm -rf /tmp/repack && dpkg-deb -R ${deb} /tmp/repack`,
-      `sed -i 's/^Version: .*/Version: ${next}/' /tmp/repack/DEBIAN/control`,
-      `echo ${next} > /tmp/repack/usr/lib/iggy-edge/VERSION`,
-      `sed -i 's/"version": *"[^"]*"/"version": "${next}"/' /tmp/repack/usr/lib/iggy-edge/app/package.json`,
-      "echo '# a new default of the next release' >> /tmp/repack/etc/iggy-edge/config.yaml",
-      `dpkg-deb --root-owner-group -Zgzip -z1 -b /tmp/repack ${out} >/dev/null && rm -rf /tmp/repack`,
-    ].join(" && "),
-  );
-  return out;
-}
-
-function packageDir(t: TestContext, files: string[]): string {
-  const dir = tempDir("iggy-edge-pkg-");
-  t.after(() => dir.remove());
-  for (const f of files) copyFileSync(f, join(dir.path, f.split("/").pop()!));
-  return dir.path;
-}
+import {
+  PKG,
+  AS_SERVICE,
+  modes,
+  assertInstalled,
+  runAsService,
+  nextDeb,
+  packageDir,
+} from "./installed-package.js";
 
 test(
   "the .deb in a throwaway Debian root: install, run as the service user, upgrade, remove, purge, reinstall",
@@ -267,83 +175,5 @@ test(
       assert.equal(r.status, 1);
       assert.match(r.stderr, /installed as a Debian package here; use dpkg\/apt/);
     }
-  },
-);
-
-test(
-  "the tarball's install.sh in a throwaway Debian root: install, again, upgrade, uninstall, purge",
-  { timeout: 1_800_000 },
-  async (t) => {
-    const tarball = builtPackage("tar.gz");
-    if (
-      !requirePeer(
-        t,
-        `the tarball ${tarball}`,
-        existsSync(tarball),
-        "bash scripts/package-deb.sh --arch amd64",
-      )
-    )
-      return;
-    if (!requireThrowawayRoot(t)) return;
-    const root = new ThrowawayRoot(t);
-    const pkgs = [{ host: packageDir(t, [tarball]), inside: PKG }];
-    const sh = (s: string): Promise<string> => root.sh(s, pkgs);
-    const name = tarball
-      .split("/")
-      .pop()!
-      .replace(/\.tar\.gz$/, "");
-    await sh(`mkdir -p /tmp/a && tar -C /tmp/a -xzf ${PKG}/${name}.tar.gz`);
-    const version = (await sh(`cat /tmp/a/${name}/root/usr/lib/iggy-edge/VERSION`)).trim();
-
-    assert.match(await sh(`/tmp/a/${name}/install.sh`), /installed and enabled; systemd is not running here/);
-    await assertInstalled(root, version);
-    await runAsService(t, root);
-    await sh(`/tmp/a/${name}/install.sh`);
-    await assertInstalled(root, version);
-    assert.equal(
-      (await root.run("test -e /usr/lib/iggy-edge.previous")).status,
-      1,
-      "a reinstall keeps no copy",
-    );
-
-    // A later version: edited config kept (the new default beside it), buffer kept, previous runnable.
-    await sh("echo '# edited on the device' >> /etc/iggy-edge/config.yaml");
-    const next = `${version}+next1`;
-    await sh(
-      [
-        `mkdir -p /tmp/b && tar -C /tmp/b -xzf ${PKG}/${name}.tar.gz`,
-        `echo ${next} > /tmp/b/${name}/root/usr/lib/iggy-edge/VERSION`,
-        `sed -i 's/"version": *"[^"]*"/"version": "${next}"/' /tmp/b/${name}/root/usr/lib/iggy-edge/app/package.json`,
-        `echo '# a new default' >> /tmp/b/${name}/root/etc/iggy-edge/config.yaml`,
-      ].join(" && "),
-    );
-    assert.match(await sh(`/tmp/b/${name}/install.sh`), /kept your \/etc\/iggy-edge\/config.yaml/);
-    await assertInstalled(root, next);
-    assert.match(await sh("cat /etc/iggy-edge/config.yaml"), /# edited on the device/);
-    assert.match(await sh("cat /etc/iggy-edge/config.yaml.dist"), /# a new default/);
-    const buffer = "/var/lib/iggy-edge/data/buffer/buffer.db";
-    assert.deepEqual(await modes(root, [buffer]), [`${buffer} iggy-edge:iggy-edge 640`]);
-    assert.equal((await sh("/usr/lib/iggy-edge.previous/bin/iggy-edge --version")).trim(), version);
-
-    await sh(`/tmp/b/${name}/install.sh --uninstall`);
-    for (const gone of [
-      "/usr/lib/iggy-edge",
-      "/usr/lib/iggy-edge.previous",
-      "/usr/bin/iggy-edge",
-      "/lib/systemd/system/iggy-edge.service",
-    ])
-      assert.equal((await root.run(`test -e ${gone}`)).status, 1, `${gone} removed`);
-    assert.match(await sh("cat /etc/iggy-edge/config.yaml"), /# edited on the device/);
-    assert.deepEqual(await modes(root, [buffer]), [`${buffer} iggy-edge:iggy-edge 640`]);
-    await sh(`/tmp/b/${name}/install.sh --uninstall`);
-
-    await sh(`/tmp/b/${name}/install.sh --uninstall --purge`);
-    for (const gone of [
-      "/etc/iggy-edge",
-      "/var/lib/iggy-edge",
-      "/etc/systemd/system/multi-user.target.wants/iggy-edge.service",
-    ])
-      assert.equal((await root.run(`test -e ${gone} || test -L ${gone}`)).status, 1, `${gone} purged`);
-    assert.equal((await root.run("getent passwd iggy-edge")).status, 2, "the user is gone");
   },
 );
