@@ -23,8 +23,8 @@ import {
   type ClientSession,
   type DataValue,
   type NodeId,
-  type OPCUACertificateManager,
-} from "node-opcua";
+} from "node-opcua-client";
+import type { OPCUACertificateManager } from "node-opcua-certificate-manager";
 import type { Logger } from "pino";
 import type {
   AdapterDeps,

@@ -1,6 +1,6 @@
 // What a DataValue from the server becomes in a Reading: its value (or why none), its quality from
 // the StatusCode's severity, and its timestamp (the source's, else the server's, else now).
-import { DataType, type DataValue, type StatusCode, type Variant } from "node-opcua";
+import { DataType, type DataValue, type StatusCode, type Variant } from "node-opcua-client";
 import type { Quality, ReadingValue } from "../adapter.js";
 import type { OpcuaType } from "./coerce.js";
 

@@ -183,8 +183,9 @@ async function gatewaySide(spec: ChildSpec): Promise<ChildSide> {
 }
 
 async function bareSide(spec: ChildSpec): Promise<ChildSide> {
-  const { AttributeIds, OPCUAClient, TimestampsToReturn, readOperationLimits } = await import("node-opcua");
-  type ClientSession = import("node-opcua").ClientSession;
+  const { AttributeIds, OPCUAClient, TimestampsToReturn, readOperationLimits } =
+    await import("node-opcua-client");
+  type ClientSession = import("node-opcua-client").ClientSession;
   let received = 0;
   let monitoredItems = 0;
   const client = OPCUAClient.create({ endpointMustExist: false, connectionStrategy: { maxRetry: 1 } });
