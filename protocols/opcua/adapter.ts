@@ -587,8 +587,11 @@ export class OpcuaAdapter implements ProtocolAdapter {
     if (p.cfg.unit !== undefined) r.unit = p.cfg.unit;
     if (status !== undefined) r.tags = { ...p.tags, status };
     else if (p.tags !== undefined) r.tags = p.tags;
-    dev.pending.push(r);
-    if (!dev.flushScheduled) {
+    // Readings wait for the end of the event-loop turn, but no more than a response's worth: the
+    // responses decoded in one turn would otherwise all be alive at once, and a scavenge meanwhile
+    // promotes their pages to the old generation.
+    if (dev.pending.push(r) >= MAX_NOTIFICATIONS_PER_PUBLISH) this.flush(dev);
+    else if (!dev.flushScheduled) {
       dev.flushScheduled = true;
       setImmediate(() => this.flush(dev));
     }
