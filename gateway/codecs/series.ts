@@ -131,29 +131,36 @@ class SeriesGrouping {
         entry = c;
         break;
       }
-    let s = entry?.s;
+    const s = entry?.s;
     // uint32 timestamp offsets: a reading earlier than its series' base, or more than 49 days after
     // it, starts a new series of the same point.
-    if (s === undefined || !fits(s, ts)) {
-      const names = this.names;
-      s = {
-        device: names.intern(device),
-        point: names.intern(point),
-        unit: unit === undefined ? null : names.intern(unit),
-        tags: tk ? (JSON.parse(tk) as [string, string][]) : null,
-        kind,
-        baseTs: ts,
-        tsOffsets: [],
-        seqOffsets: [],
-        qualities: null,
-        values: [],
-      };
-      if (entry) entry.s = s;
-      else candidates.push({ s, kind, unit, tags: tk });
-      this.series.push(s);
+    if (s !== undefined && fits(s, ts)) {
+      this.push(s, kind, ts, value, quality);
+      return entry!;
     }
-    this.push(s, kind, ts, value, quality);
-    return entry ?? candidates[candidates.length - 1]!;
+    const names = this.names;
+    // A new series holds its first reading from the start: vectors made empty and pushed to would
+    // each get room for 17, and in a batch of many points most series hold one reading.
+    const fresh: Series = {
+      device: names.intern(device),
+      point: names.intern(point),
+      unit: unit === undefined ? null : names.intern(unit),
+      tags: tk ? (JSON.parse(tk) as [string, string][]) : null,
+      kind,
+      baseTs: ts,
+      tsOffsets: [0],
+      seqOffsets: [this.count++],
+      qualities: quality === "good" ? null : [quality],
+      values: kind === "null" ? [] : [value],
+    };
+    this.series.push(fresh);
+    if (entry) {
+      entry.s = fresh;
+      return entry;
+    }
+    const open: OpenSeries = { s: fresh, kind, unit, tags: tk };
+    candidates.push(open);
+    return open;
   }
 
   private push(s: Series, kind: ValueKind, ts: number, value: ReadingValue, quality: Quality): void {

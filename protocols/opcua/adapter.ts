@@ -23,8 +23,8 @@ import {
   type ClientSession,
   type DataValue,
   type NodeId,
-  type OPCUACertificateManager,
-} from "node-opcua";
+} from "node-opcua-client";
+import type { OPCUACertificateManager } from "node-opcua-certificate-manager";
 import type { Logger } from "pino";
 import type {
   AdapterDeps,
@@ -49,7 +49,7 @@ import {
 } from "./pki.js";
 import { createClient, openSession } from "./session.js";
 import type { OpcuaDeviceConfig, OpcuaPointConfig } from "./schema.js";
-import { convertVariant, qualityOf, scaled, timestampOf } from "./values.js";
+import { Unconvertible, convertVariant, qualityOf, scaled, timestampOf } from "./values.js";
 
 /**
  * Notifications in one publish response at most. Unlimited, 10,000 items changing every second come
@@ -111,6 +111,7 @@ interface Point {
   /** The device's and the point's tags merged, shared by the point's good readings; undefined: none. */
   tags: Readonly<Record<string, string>> | undefined;
   lastQuality: Quality | undefined;
+  /** Polled points only (the server filters subscribed ones): kept, a value would outlive its reading. */
   lastValue: ReadingValue | undefined;
 }
 
@@ -558,7 +559,7 @@ export class OpcuaAdapter implements ProtocolAdapter {
       this.deps.reject("opcua_bad_status", dev.id);
     } else {
       const c = convertVariant(dv.value, p.cfg.type);
-      if (c.ok) value = scaled(c.value, p.cfg.scale, p.cfg.offset);
+      if (!(c instanceof Unconvertible)) value = scaled(c, p.cfg.scale, p.cfg.offset);
       else {
         dev.stats.unexpectedTypes++;
         this.deps.reject("opcua_unexpected_type", dev.id);
@@ -581,13 +582,16 @@ export class OpcuaAdapter implements ProtocolAdapter {
       }
     }
     p.lastQuality = quality;
-    p.lastValue = value;
+    if (polled) p.lastValue = value;
     const r: Reading = { device: dev.id, point: p.cfg.name, ts: timestampOf(dv), value, quality };
     if (p.cfg.unit !== undefined) r.unit = p.cfg.unit;
     if (status !== undefined) r.tags = { ...p.tags, status };
     else if (p.tags !== undefined) r.tags = p.tags;
-    dev.pending.push(r);
-    if (!dev.flushScheduled) {
+    // Readings wait for the end of the event-loop turn, but no more than a response's worth: the
+    // responses decoded in one turn would otherwise all be alive at once, and a scavenge meanwhile
+    // promotes their pages to the old generation.
+    if (dev.pending.push(r) >= MAX_NOTIFICATIONS_PER_PUBLISH) this.flush(dev);
+    else if (!dev.flushScheduled) {
       dev.flushScheduled = true;
       setImmediate(() => this.flush(dev));
     }

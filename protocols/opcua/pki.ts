@@ -2,7 +2,7 @@
 // <data_dir>/opcua/pki/{own,trusted,rejected,issuers}. node-opcua makes the certificate on the first
 // connection; a server certificate nobody trusted yet lands in rejected/ and the gateway names the
 // command that trusts it (`iggy-edge opcua trust THUMBPRINT`, see trust-list.ts).
-import { OPCUACertificateManager } from "node-opcua";
+import { OPCUACertificateManager } from "node-opcua-certificate-manager";
 import { join } from "node:path";
 import { pkiDirOf, rejectedFor, thumbprintOf, trustCommand, trustedDirOf } from "./trust-list.js";
 

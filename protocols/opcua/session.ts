@@ -7,9 +7,9 @@ import {
   SecurityPolicy,
   UserTokenType,
   type ClientSession,
-  type OPCUACertificateManager,
   type UserIdentityInfo,
-} from "node-opcua";
+} from "node-opcua-client";
+import type { OPCUACertificateManager } from "node-opcua-certificate-manager";
 import { readFileSync } from "node:fs";
 import type { SecurityModeName, SecurityPolicyName } from "./simulator.js";
 

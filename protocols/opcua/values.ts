@@ -1,6 +1,6 @@
 // What a DataValue from the server becomes in a Reading: its value (or why none), its quality from
 // the StatusCode's severity, and its timestamp (the source's, else the server's, else now).
-import { DataType, type DataValue, type StatusCode, type Variant } from "node-opcua";
+import { DataType, type DataValue, type StatusCode, type Variant } from "node-opcua-client";
 import type { Quality, ReadingValue } from "../adapter.js";
 import type { OpcuaType } from "./coerce.js";
 
@@ -10,14 +10,19 @@ export function qualityOf(status: StatusCode): Quality {
   return severity === 0 ? "good" : severity === 1 ? "uncertain" : "bad";
 }
 
-export function timestampOf(dv: DataValue, now = Date.now()): number {
+export function timestampOf(dv: DataValue, now?: number): number {
   const t = dv.sourceTimestamp ?? dv.serverTimestamp;
   const ms = t?.getTime();
-  return ms !== undefined && Number.isFinite(ms) && ms > 0 ? ms : now;
+  return ms !== undefined && Number.isFinite(ms) && ms > 0 ? ms : (now ?? Date.now());
 }
 
-/** The value, or a reason it has none that a Reading can carry. */
-export type Converted = { ok: true; value: ReadingValue } | { ok: false; reason: string };
+/** Why a value has none that a Reading can carry. */
+export class Unconvertible {
+  constructor(readonly reason: string) {}
+}
+
+/** The value itself (no object is made per value converted), or why there is none. */
+export type Converted = ReadingValue | Unconvertible;
 
 function int64(v: unknown, signed: boolean): bigint {
   if (Array.isArray(v) && v.length === 2) {
@@ -30,16 +35,16 @@ function int64(v: unknown, signed: boolean): bigint {
 export function convertVariant(variant: Variant, expected?: OpcuaType): Converted {
   const dt = variant.dataType;
   if (variant.arrayType !== undefined && variant.arrayType !== 0) {
-    return { ok: false, reason: `an array of ${DataType[dt]}` };
+    return new Unconvertible(`an array of ${DataType[dt]}`);
   }
-  if (dt === DataType.Null) return { ok: true, value: null };
+  if (dt === DataType.Null) return null;
   if (expected !== undefined && DataType[dt] !== expected) {
-    return { ok: false, reason: `${DataType[dt]} where the map says ${expected}` };
+    return new Unconvertible(`${DataType[dt]} where the map says ${expected}`);
   }
   const v: unknown = variant.value;
   switch (dt) {
     case DataType.Boolean:
-      return { ok: true, value: Boolean(v) };
+      return Boolean(v);
     case DataType.SByte:
     case DataType.Byte:
     case DataType.Int16:
@@ -48,24 +53,20 @@ export function convertVariant(variant: Variant, expected?: OpcuaType): Converte
     case DataType.UInt32:
     case DataType.Float:
     case DataType.Double:
-      return typeof v === "number"
-        ? { ok: true, value: v }
-        : { ok: false, reason: `${DataType[dt]} without a number` };
+      return typeof v === "number" ? v : new Unconvertible(`${DataType[dt]} without a number`);
     case DataType.Int64:
     case DataType.UInt64:
-      return { ok: true, value: int64(v, dt === DataType.Int64) };
+      return int64(v, dt === DataType.Int64);
     case DataType.String:
-      return { ok: true, value: v === null ? null : String(v) };
+      return v === null ? null : String(v);
     case DataType.ByteString:
-      return { ok: true, value: v === null ? null : new Uint8Array(v as Buffer) };
+      return v === null ? null : new Uint8Array(v as Buffer);
     case DataType.DateTime:
-      return v instanceof Date
-        ? { ok: true, value: v.getTime() }
-        : { ok: false, reason: "DateTime without a date" };
+      return v instanceof Date ? v.getTime() : new Unconvertible("DateTime without a date");
     case DataType.LocalizedText:
-      return { ok: true, value: (v as { text?: string | null } | null)?.text ?? null };
+      return (v as { text?: string | null } | null)?.text ?? null;
     default:
-      return { ok: false, reason: `a value of type ${DataType[dt] ?? dt}` };
+      return new Unconvertible(`a value of type ${DataType[dt] ?? dt}`);
   }
 }
 
