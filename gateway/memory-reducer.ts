@@ -8,10 +8,17 @@
 export interface MemoryReducerOptions {
   /** A tick with at most this many readings taken in and forwarded is quiet. */
   quietReadings: number;
+  /**
+   * After a burst, a tick with at most this fraction of the burst's busiest tick is quiet too: a
+   * gateway with steady light load behind the burst gives its memory back as well.
+   */
+  quietFractionOfPeak: number;
   /** Quiet ticks in a row before a collection. */
   quietTicks: number;
   /** Readings taken in and forwarded since the last collection that make one worth it when quiet. */
   burstReadings: number;
+  /** ... provided one tick had at least this many (a steady light load adds up to burstReadings too). */
+  burstPeak: number;
   /** Growth of the main heap's used bytes since the last collection that makes one worth it when quiet. */
   growthBytes: number;
   /** Ticks at least between two collections. */
@@ -20,8 +27,10 @@ export interface MemoryReducerOptions {
 
 export const DEFAULT_REDUCER_OPTIONS: MemoryReducerOptions = {
   quietReadings: 20,
+  quietFractionOfPeak: 0.1,
   quietTicks: 5,
   burstReadings: 10_000,
+  burstPeak: 1_000,
   growthBytes: 2 * 1024 * 1024,
   minTicksBetween: 30,
 };
@@ -33,6 +42,8 @@ export class MemoryReducer {
   private inTick = 0;
   /** Start-up's allocations count as a burst: the first quiet spell collects them. */
   private sinceCollection: number;
+  /** The busiest tick since the last collection. */
+  private peak: number;
   private quiet = 0;
   private ticksSinceCollection: number;
   private baseline: number | null = null;
@@ -41,6 +52,7 @@ export class MemoryReducer {
   constructor(options: Partial<MemoryReducerOptions> = {}) {
     this.o = { ...DEFAULT_REDUCER_OPTIONS, ...options };
     this.sinceCollection = this.o.burstReadings;
+    this.peak = this.o.burstPeak;
     this.ticksSinceCollection = this.o.minTicksBetween;
   }
 
@@ -57,8 +69,13 @@ export class MemoryReducer {
     const n = this.inTick;
     this.inTick = 0;
     this.sinceCollection += n;
+    this.peak = Math.max(this.peak, n);
     this.ticksSinceCollection++;
-    if (n > this.o.quietReadings) {
+    const burst = this.sinceCollection >= this.o.burstReadings && this.peak >= this.o.burstPeak;
+    const quietBelow = burst
+      ? Math.max(this.o.quietReadings, this.peak * this.o.quietFractionOfPeak)
+      : this.o.quietReadings;
+    if (n > quietBelow) {
       this.quiet = 0;
       return null;
     }
@@ -66,7 +83,7 @@ export class MemoryReducer {
     if (this.collecting || this.quiet < this.o.quietTicks) return null;
     if (this.ticksSinceCollection < this.o.minTicksBetween) return null;
     let reason: ReduceReason | null = null;
-    if (this.sinceCollection >= this.o.burstReadings) reason = "burst";
+    if (burst) reason = "burst";
     else {
       const used = heapUsed();
       this.baseline ??= used;
@@ -75,6 +92,7 @@ export class MemoryReducer {
     if (reason !== null) {
       this.collecting = true;
       this.sinceCollection = 0;
+      this.peak = 0;
       this.ticksSinceCollection = 0;
     }
     return reason;

@@ -7,8 +7,10 @@ import { MemoryReducer, type MemoryReducerOptions } from "../../gateway/memory-r
 const MiB = 1024 * 1024;
 const OPTIONS: MemoryReducerOptions = {
   quietReadings: 20,
+  quietFractionOfPeak: 0.1,
   quietTicks: 5,
   burstReadings: 10_000,
+  burstPeak: 1_000,
   growthBytes: 2 * MiB,
   minTicksBetween: 30,
 };
@@ -54,18 +56,41 @@ test("readings forwarded count as load: a drain is collected after it, once", ()
   const r = new MemoryReducer(OPTIONS);
   run(r, 40, 0);
   // Iggy away under load, then quiet with the backlog held: collected once quiet.
-  run(r, 60, 300);
+  run(r, 60, 2_000);
   assert.deepEqual(run(r, 40, 0), [[4, "burst"]]);
   // The drain (readings confirmed by Iggy, none coming in), then quiet again: one more.
   assert.deepEqual(run(r, 20, 5_000), []);
   assert.deepEqual(run(r, 40, 0), [[4, "burst"]]);
 });
 
-test("a little load is quiet: a tick at quietReadings still counts towards the quiet spell", () => {
+test("after a burst, a steady light load behind it is quiet: collected once, then left alone", () => {
   const r = new MemoryReducer(OPTIONS);
-  assert.deepEqual(run(r, 6, OPTIONS.quietReadings), [[4, "burst"]]);
+  run(r, 40, 0);
+  // 60 readings a tick all along; a burst of 5,000 a tick for 20 ticks in between.
+  assert.deepEqual(run(r, 60, 60), []);
+  assert.deepEqual(run(r, 20, 5_000), []);
+  assert.deepEqual(run(r, 200, 60), [[4, "burst"]]);
+});
+
+test("a steady load that adds up to burstReadings without a busy tick is not a burst", () => {
+  const r = new MemoryReducer(OPTIONS);
+  run(r, 40, 0);
+  // 900 a tick (under burstPeak) for long, then 100 a tick: never quiet (above quietReadings).
+  assert.deepEqual(run(r, 100, 900), []);
+  assert.deepEqual(run(r, 100, 100), []);
+});
+
+test("a little load is quiet: the idle heap's growth is collected at quietReadings a tick, not above", () => {
+  const grows = (i: number) => 10 * MiB + i * 64 * 1024;
+  const r = new MemoryReducer(OPTIONS);
+  run(r, 40, 0);
+  assert.deepEqual(
+    run(r, 40, OPTIONS.quietReadings, grows).map(([, reason]) => reason),
+    ["growth"],
+  );
   const busy = new MemoryReducer(OPTIONS);
-  assert.deepEqual(run(busy, 6, OPTIONS.quietReadings + 1), []);
+  run(busy, 40, 0);
+  assert.deepEqual(run(busy, 200, OPTIONS.quietReadings + 1, grows), []);
 });
 
 test("an idle heap that grows by growthBytes is collected, and counted from after the collection", () => {
