@@ -19,7 +19,7 @@ export interface MemoryReducerOptions {
   burstReadings: number;
   /** ... provided one tick had at least this many (a steady light load adds up to burstReadings too). */
   burstPeak: number;
-  /** Growth of the main heap's used bytes since the last collection that makes one worth it when quiet. */
+  /** Growth of the main heap's old generation since the last collection that makes one worth it when quiet. */
   growthBytes: number;
   /** Ticks at least between two collections. */
   minTicksBetween: number;

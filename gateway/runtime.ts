@@ -1,7 +1,7 @@
 // The composition root: opens the buffer, connects the Iggy client and forwarder, starts one adapter
 // per protocol in the config, and serves HTTP. Every part is started and stopped from here.
 import { resolve } from "node:path";
-import { getHeapStatistics } from "node:v8";
+import { getHeapSpaceStatistics } from "node:v8";
 import type { Logger } from "pino";
 import { Backoff } from "../protocols/backoff.js";
 import { collectGarbage } from "../protocols/collect-garbage.js";
@@ -88,6 +88,14 @@ export function iggyClient(config: Config, log: Logger): IggyClient {
       : {}),
     logger: log,
   });
+}
+
+/** The main heap's bytes in use outside the young generation (whose garbage a scavenge frees anyway). */
+function oldGenerationUsed(): number {
+  let used = 0;
+  for (const space of getHeapSpaceStatistics())
+    if (!space.space_name.startsWith("new_")) used += space.space_used_size;
+  return used;
 }
 
 /** Calls `each` once per run of readings of one device (a source's batch is mostly one device). */
@@ -298,13 +306,16 @@ export class GatewayRuntime {
     setTimeout(() => void this.refreshBufferStats(), 1000).unref();
   }
 
-  /** One tick of the memory reducer (gateway/memory-reducer.ts): both threads collect when it says so. */
+  /**
+   * One tick of the memory reducer (gateway/memory-reducer.ts). After a burst both threads collect;
+   * when the idle main heap grew, the main thread alone (the worker's idle heap hardly grows).
+   */
   private reduceMemoryWhenQuiet(buffer: ReadingBuffer): void {
-    const reason = this.reducer.tick(() => getHeapStatistics().used_heap_size);
+    const reason = this.reducer.tick(oldGenerationUsed);
     if (reason === null) return;
     this.metrics.memoryReductions.inc({ reason });
-    void Promise.allSettled([collectGarbage(), buffer.reduceMemory?.()]).then(() =>
-      this.reducer.collected(getHeapStatistics().used_heap_size),
+    void Promise.allSettled([collectGarbage(), reason === "burst" ? buffer.reduceMemory?.() : null]).then(
+      () => this.reducer.collected(oldGenerationUsed()),
     );
   }
 
