@@ -4,25 +4,28 @@
 // no API for it; the in-process inspector's HeapProfiler.collectGarbage makes that call. Works in
 // the main thread and in a worker, each on its own heap.
 
-type Post = (method: string, callback: () => void) => void;
-
-let session: Promise<{ connect(): void; disconnect(): void; post: Post } | null> | null = null;
-
-function inspectorSession(): Promise<{ connect(): void; disconnect(): void; post: Post } | null> {
-  // A node built without the inspector has no node:inspector: then nothing is collected.
-  session ??= import("node:inspector").then(
-    (m) => new m.Session() as unknown as { connect(): void; disconnect(): void; post: Post },
-    () => null,
-  );
-  return session;
+interface Session {
+  connect(): void;
+  disconnect(): void;
+  post(method: string, callback: () => void): void;
 }
 
-/** Resolves once the collection ran; false when this node cannot (built without its inspector). */
+let session: Promise<Session | null> | null = null;
+
+/** Resolves once the collection ran; false when it could not (a node built without its inspector, or a session already connected). Never rejects. */
 export async function collectGarbage(): Promise<boolean> {
-  const s = await inspectorSession();
+  session ??= import("node:inspector").then(
+    (m) => new m.Session() as Session,
+    () => null,
+  );
+  const s = await session;
   if (s === null) return false;
-  // Connected only for the call: an idle connected session costs nothing, but nor does connecting.
-  s.connect();
+  // Connected only for the call, so that nothing of the inspector stays attached.
+  try {
+    s.connect();
+  } catch {
+    return false;
+  }
   try {
     await new Promise<void>((resolve) => s.post("HeapProfiler.collectGarbage", () => resolve()));
   } finally {
