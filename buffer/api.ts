@@ -125,6 +125,11 @@ export interface ReadingBuffer {
   purgeDeadLetters(entries: DeadLetterSelector): Promise<PurgeResult>;
   stats(): Promise<BufferStats>;
   /**
+   * The worker gives back what it can do without: SQLite's page cache, and its V8 heap collected
+   * and compacted. For a quiet moment: the worker's thread is busy with it for a few ms.
+   */
+  reduceMemory?(): Promise<void>;
+  /**
    * Null while the buffer works; once its worker thread died, why. From then on every call fails
    * with that error: nothing more can be stored or read until the process restarts.
    */

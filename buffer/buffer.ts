@@ -582,6 +582,10 @@ class WorkerBuffer implements ReadingBuffer {
     };
   }
 
+  async reduceMemory(): Promise<void> {
+    await this.call((id) => ({ op: "reduceMemory", id }));
+  }
+
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.flush();

@@ -11,6 +11,7 @@
 // commits at once, and a busy one at most 1000 / gap times a second: each commit costs a WAL frame
 // of at least one page and an fsync, the writes that wear an SD card.
 import { parentPort, workerData } from "node:worker_threads";
+import { collectGarbage } from "../protocols/collect-garbage.js";
 import { errorToWire } from "./errors.js";
 import { packOutcomes, unpackFrame } from "./frame-codec.js";
 import type { ResolvedOptions } from "./options.js";
@@ -143,7 +144,10 @@ function scheduleVacuum(): void {
   }, VACUUM_PAUSE_MS);
 }
 
-function handle(m: Exclude<Request, AppendFrame>): { value: unknown; transfer?: ArrayBuffer[] } {
+function handle(m: Exclude<Request, AppendFrame | { op: "reduceMemory" }>): {
+  value: unknown;
+  transfer?: ArrayBuffer[];
+} {
   switch (m.op) {
     case "exchange": {
       const doing = m.lease === null ? "releasing a batch" : "leasing a batch";
@@ -196,6 +200,15 @@ function onMessage(message: Request | ArrayBuffer): void {
     pendingAwaited += m.awaitedCalls;
     if (pendingRows >= o.commitMaxRows) commit();
     else scheduleCommit();
+    return;
+  }
+  if (m.op === "reduceMemory") {
+    try {
+      store.shrinkMemory();
+    } catch {
+      // memory not given back is no failure: the next statement reports a broken database
+    }
+    void collectGarbage().then(() => post({ type: "reply", id: m.id, ok: true, value: null }));
     return;
   }
   try {

@@ -934,6 +934,11 @@ export class Store {
     return (this.s.freeCount.get() as number) * this.pageSize >= VACUUM_MIN_FREE_BYTES;
   }
 
+  /** SQLite gives back the page cache and other memory it can do without (PRAGMA shrink_memory). */
+  shrinkMemory(): void {
+    this.db!.exec("PRAGMA shrink_memory");
+  }
+
   stats(): StoreStats {
     const oldest = this.s.oldest.get() as [Uint8Array, Uint8Array] | undefined;
     let oldestTs: number | null = null;

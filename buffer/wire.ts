@@ -42,6 +42,7 @@ export type Request =
   | { op: "replayDeadLetters"; id: number; entries: DeadLetterSelector }
   | { op: "purgeDeadLetters"; id: number; entries: DeadLetterSelector }
   | { op: "stats"; id: number }
+  | { op: "reduceMemory"; id: number }
   | { op: "readMarks"; id: number; prefix: string }
   | { op: "close"; id: number };
 

@@ -21,6 +21,7 @@ export class GatewayMetrics {
   readonly bufferUp: Gauge;
   readonly deviceUp: Gauge<"device">;
   readonly commands: Counter<"result">;
+  readonly memoryReductions: Counter<"reason">;
   readonly connectionUp: Gauge<"protocol" | "connection">;
   readonly connectionInflight: Gauge<"protocol" | "connection">;
   readonly connectionAckDelay: Histogram<"protocol" | "connection">;
@@ -76,6 +77,12 @@ export class GatewayMetrics {
       name: `${PREFIX}commands_total`,
       help: "Commands from Iggy, by result (ok, rejected, failed, expired)",
       labelNames: ["result"],
+      registers: r,
+    });
+    this.memoryReductions = new Counter({
+      name: `${PREFIX}memory_reductions_total`,
+      help: "Memory given back once the gateway fell quiet, by reason (burst: after a burst of readings or a drained backlog; growth: the idle heap grew)",
+      labelNames: ["reason"],
       registers: r,
     });
     const connection = ["protocol", "connection"] as const;

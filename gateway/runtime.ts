@@ -1,8 +1,10 @@
 // The composition root: opens the buffer, connects the Iggy client and forwarder, starts one adapter
 // per protocol in the config, and serves HTTP. Every part is started and stopped from here.
 import { resolve } from "node:path";
+import { getHeapSpaceStatistics } from "node:v8";
 import type { Logger } from "pino";
 import { Backoff } from "../protocols/backoff.js";
+import { collectGarbage } from "../protocols/collect-garbage.js";
 import { sleep } from "../protocols/sleep.js";
 import {
   BufferError,
@@ -27,6 +29,7 @@ import { CommandRouter } from "./commands/router.js";
 import { Forwarder, type ForwarderOptions } from "./forwarder.js";
 import { HttpEndpoint } from "./http.js";
 import { IggyClient } from "./iggy/index.js";
+import { MemoryReducer } from "./memory-reducer.js";
 import { GatewayMetrics } from "./metrics.js";
 import { StatusBoard } from "./status.js";
 import { VERSION } from "./version.js";
@@ -87,6 +90,14 @@ export function iggyClient(config: Config, log: Logger): IggyClient {
   });
 }
 
+/** The main heap's bytes in use outside the young generation (whose garbage a scavenge frees anyway). */
+function oldGenerationUsed(): number {
+  let used = 0;
+  for (const space of getHeapSpaceStatistics())
+    if (!space.space_name.startsWith("new_")) used += space.space_used_size;
+  return used;
+}
+
 /** Calls `each` once per run of readings of one device (a source's batch is mostly one device). */
 function countByDevice(readings: readonly Reading[], each: (device: string, n: number) => void): void {
   let device = readings[0]!.device;
@@ -129,6 +140,7 @@ export class GatewayRuntime {
   /** The retries of a buffer that could not open at start (stop() waits for them). */
   private opening: Promise<void> = Promise.resolve();
   private readonly stopping = new AbortController();
+  private readonly reducer = new MemoryReducer();
 
   constructor(
     loaded: LoadedConfig,
@@ -255,6 +267,7 @@ export class GatewayRuntime {
       ...forwarderOptions(config, log),
       metrics: this.metrics,
       onFatal: (f) => this.fatal(`the forwarder gave up after a ${f.kind} failure: ${f.message}`),
+      onConfirmed: (batch) => this.reducer.note(batch.count),
     });
     const forwarder = this.forwarder;
     this.board.addReadinessCheck(() => forwarder.notReady());
@@ -289,7 +302,21 @@ export class GatewayRuntime {
     } catch {
       // a failed buffer is reported by its own state
     }
+    this.reduceMemoryWhenQuiet(buffer);
     setTimeout(() => void this.refreshBufferStats(), 1000).unref();
+  }
+
+  /**
+   * One tick of the memory reducer (gateway/memory-reducer.ts). After a burst both threads collect;
+   * when the idle main heap grew, the main thread alone (the worker's idle heap hardly grows).
+   */
+  private reduceMemoryWhenQuiet(buffer: ReadingBuffer): void {
+    const reason = this.reducer.tick(oldGenerationUsed);
+    if (reason === null) return;
+    this.metrics.memoryReductions.inc({ reason });
+    void Promise.allSettled([collectGarbage(), reason === "burst" ? buffer.reduceMemory?.() : null]).then(
+      () => this.reducer.collected(oldGenerationUsed()),
+    );
   }
 
   private emitFor(protocol: string): Emit {
@@ -301,6 +328,7 @@ export class GatewayRuntime {
       // A refusal is counted by the buffer (readings_rejected_total) and reaches the source.
       await buffer.append(readings, { awaited: options?.awaited === true, ...(marks ? { marks } : {}) });
       if (readings.length === 0) return;
+      this.reducer.note(readings.length);
       countByDevice(readings, (device, n) => this.metrics.readingsReceived.inc({ protocol, device }, n));
       this.board.record(readings);
       this.forwarder?.notify(readings.length);

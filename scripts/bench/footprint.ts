@@ -7,39 +7,18 @@
 // gateway's RSS is made of: fresh probe processes that each go
 // one step further on the way to a running gateway (scripts/footprint-probe.ts), measured the same way.
 import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, chmodSync, constants, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Benchmark, BenchContext, Figure } from "../bench-kit.js";
 import { freePort, withPeer } from "../bench-kit.js";
+import { BIN, binLine, binNodeFlags, executableBin, unitEnvironment } from "../installed.js";
 
-const BIN = fileURLToPath(new URL("../../gateway/cli/main.js", import.meta.url));
-const UNIT = fileURLToPath(new URL("../../../deploy/iggy-edge.service", import.meta.url));
 const MiB = 1024 * 1024;
 
-/** The variables the systemd unit's `Environment=` lines set (`NAME=value`, several to a line). */
-export function unitEnvironment(text = readFileSync(UNIT, "utf8")): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of text.split("\n")) {
-    const m = /^Environment=(.*)$/.exec(line.trim());
-    if (!m) continue;
-    for (const word of m[1]!.match(/"[^"]*"|\S+/g) ?? []) {
-      const unquoted = word.startsWith('"') ? word.slice(1, -1) : word;
-      const eq = unquoted.indexOf("=");
-      if (eq > 0) env[unquoted.slice(0, eq)] = unquoted.slice(eq + 1);
-    }
-  }
-  return env;
-}
-
-/** The V8 and Node flags on the bin's #! line (`#!/usr/bin/env -S node FLAGS`). */
-export function binNodeFlags(): string[] {
-  const first = readFileSync(BIN, "utf8").split("\n", 1)[0]!;
-  const m = /^#!\S*env\s+-S\s+node\s*(.*)$/.exec(first);
-  return m ? m[1]!.split(/\s+/).filter(Boolean) : [];
-}
+export { binNodeFlags, unitEnvironment };
 
 interface Mem {
   rss: number;
@@ -188,7 +167,8 @@ export async function runGateway(
       : [BIN, ["run", "-c", file]];
   const child = spawn(command, args, {
     stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, IGGY_EDGE_LOG_FORMAT: "json", NODE_OPTIONS: "", ...s.env },
+    // The #! line's own variables last: through the kernel they override the environment too.
+    env: { ...process.env, IGGY_EDGE_LOG_FORMAT: "json", NODE_OPTIONS: "", ...s.env, ...binLine().env },
   });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
@@ -291,7 +271,7 @@ async function runProbe(
 ): Promise<Settled> {
   const child = spawn(process.execPath, [...binNodeFlags(), PROBE, step, file], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NODE_OPTIONS: "", IGGY_EDGE_LOG_FORMAT: "json", ...env },
+    env: { ...process.env, NODE_OPTIONS: "", IGGY_EDGE_LOG_FORMAT: "json", ...env, ...binLine().env },
   });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
@@ -434,11 +414,7 @@ const bench: Benchmark = {
     "footprint: start-to-READY and idle RSS of `iggy-edge run` (MQTT alone, Modbus alone, all protocols) beside bare node, and what the RSS is made of",
   async run(ctx) {
     // The kernel runs the bin through its #! line, as npm's bin link and the systemd unit do.
-    try {
-      accessSync(BIN, constants.X_OK);
-    } catch {
-      chmodSync(BIN, 0o755);
-    }
+    executableBin();
     const flags = binNodeFlags();
     ctx.log(`bin: ${BIN} (node flags from its #! line: ${flags.join(" ") || "none"})`);
     const reps = ctx.quick ? 1 : 3;

@@ -11,6 +11,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connectAsync, type MqttClient } from "mqtt";
 import { type Benchmark, type Figure, freePort, percentile, waitPort, withPeer } from "../bench-kit.js";
+import { unitEnvironment } from "../installed.js";
 
 const USER = { username: "bench", password: "bench-pw" };
 const CHILD_FLAG = "--mqtt-bench-child";
@@ -122,7 +123,11 @@ async function startGateway(
     ackCommitGapMs === undefined ? "-" : String(ackCommitGapMs),
     mqtt5 ? "mqtt5" : "v311",
   ];
-  const gw = fork(new URL(import.meta.url).pathname, args, { stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  // With the environment the systemd unit gives the service (its malloc settings among it).
+  const gw = fork(new URL(import.meta.url).pathname, args, {
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+    env: { ...process.env, ...unitEnvironment() },
+  });
   try {
     const { port } = await new Promise<{ port: number }>((res, rej) => {
       gw.once("message", (m) => res(m as { port: number }));

@@ -1,7 +1,8 @@
-// The gateway as a user runs it (`iggy-edge run -c FILE`, the built CLI) in a child process the
-// drill can kill with SIGKILL, restart on the same data dir, and ask over HTTP.
+// The gateway as installed (`iggy-edge run -c FILE`: the built bin through its #! line, with the
+// systemd unit's environment) in a child process the drill can kill with SIGKILL, restart on the
+// same data dir, and ask over HTTP.
 import { spawn, type ChildProcess } from "node:child_process";
-import { cliPath } from "../../test/helpers/cli.js";
+import { executableBin, unitEnvironment } from "../installed.js";
 import { until } from "./kit.js";
 
 const OUTPUT_KEPT = 32 * 1024;
@@ -51,8 +52,8 @@ export class GatewayProcess {
   async launch(limitMs = 120_000): Promise<void> {
     if (this.running) throw new Error("the gateway is running already");
     this.out = "";
-    const child = spawn(process.execPath, [cliPath, "run", "-c", this.configFile], {
-      env: { ...process.env, IGGY_EDGE_LOG_FORMAT: "json", ...this.env },
+    const child = spawn(executableBin(), ["run", "-c", this.configFile], {
+      env: { ...process.env, ...unitEnvironment(), ...this.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child = child;

@@ -36,8 +36,15 @@ interface PhaseReport {
   drain_seconds: number;
   peak_depth: number;
   rss_mib_after_drain: number | null;
+  /** SETTLE_MS later: after the gateway, quiet again, gave back what the burst left (gateway/memory-reducer.ts). */
+  rss_mib_settled: number | null;
   fds_after_drain: number | null;
 }
+
+/** Five quiet one-second ticks of the memory reducer, its collection, and some slack. */
+const SETTLE_MS = 10_000;
+
+const mib = (bytes: number | null) => (bytes === null ? null : Math.round((bytes / 1048576) * 10) / 10);
 
 async function counter(m: MixedLoad, sample: string): Promise<number> {
   return (await metricsOf(m.gw)).get(sample) ?? 0;
@@ -66,20 +73,22 @@ async function phase(
   await restore();
   const drain = await drainBuffer(m.gw, guardMs);
   const rss = m.gw.pid === null ? null : rssOf(m.gw.pid);
+  const fds = m.gw.pid === null ? null : fdsOf(m.gw.pid);
+  await sleep(SETTLE_MS);
   const report: PhaseReport = {
     phase: name,
     figures,
     drain_seconds: drain.seconds,
     peak_depth: Math.max(drain.peakDepth, figures.depth_reached ?? 0),
-    rss_mib_after_drain: rss === null ? null : Math.round((rss / 1048576) * 10) / 10,
-    fds_after_drain: m.gw.pid === null ? null : fdsOf(m.gw.pid),
+    rss_mib_after_drain: mib(rss),
+    rss_mib_settled: mib(m.gw.pid === null ? null : rssOf(m.gw.pid)),
+    fds_after_drain: fds,
   };
   log(
     `${name}: ${Object.entries(figures)
       .map(([k, v]) => `${k} ${v}`)
-      .join(
-        ", ",
-      )}; drained in ${drain.seconds.toFixed(1)} s, RSS ${report.rss_mib_after_drain} MiB, ${report.fds_after_drain} fds`,
+      .join(", ")}; drained in ${drain.seconds.toFixed(1)} s, RSS ${report.rss_mib_after_drain} MiB ` +
+      `(${report.rss_mib_settled} MiB ${SETTLE_MS / 1000} s later), ${report.fds_after_drain} fds`,
   );
   return report;
 }
@@ -224,6 +233,7 @@ export async function runIggyAway(options: DrillOptions, ctx: DrillContext): Pro
   await gw.stop();
   const judged = await judgeIggy(m, options, "iggy-away");
   const rss = phases.map((p) => p.rss_mib_after_drain).filter((r): r is number => r !== null);
+  const settled = phases.map((p) => p.rss_mib_settled).filter((r): r is number => r !== null);
   const figures: Record<string, number> = {
     phases: phases.length,
     ...judged.figures,
@@ -231,6 +241,9 @@ export async function runIggyAway(options: DrillOptions, ctx: DrillContext): Pro
     rss_mib_first_drained: rss[0] ?? 0,
     rss_mib_last_drained: rss.at(-1) ?? 0,
     rss_mib_growth: Math.round(((rss.at(-1) ?? 0) - (rss[0] ?? 0)) * 10) / 10,
+    rss_mib_first_settled: settled[0] ?? 0,
+    rss_mib_last_settled: settled.at(-1) ?? 0,
+    rss_mib_settled_growth: Math.round(((settled.at(-1) ?? 0) - (settled[0] ?? 0)) * 10) / 10,
     fds_first_drained: phases[0]?.fds_after_drain ?? 0,
     fds_last_drained: phases.at(-1)?.fds_after_drain ?? 0,
     seconds: Math.round((Date.now() - started) / 1000),
