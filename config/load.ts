@@ -5,27 +5,12 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from "yaml";
 import type { z } from "zod";
+import { ConfigError, type ConfigIssue } from "./error.js";
 import { dataAt, issueMessage, unknownKeyMessage } from "./messages.js";
 import type { RuleIssue } from "./schema.js";
 import { SecretError, substitute } from "./secrets.js";
 
-export interface ConfigIssue {
-  file: string;
-  line: number;
-  col: number;
-  message: string;
-}
-
-export class ConfigError extends Error {
-  constructor(readonly issues: ConfigIssue[]) {
-    super(issues.map(formatIssue).join("\n"));
-    this.name = "ConfigError";
-  }
-}
-
-export function formatIssue(i: ConfigIssue): string {
-  return `${i.file}:${i.line}:${i.col}: ${i.message}`;
-}
+export { ConfigError, formatIssue, type ConfigIssue } from "./error.js";
 
 /** What a file is checked against: its schema, and the checks across keys once the schema passed. */
 export interface ConfigSpec<T> {

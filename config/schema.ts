@@ -224,6 +224,15 @@ export interface ProtocolConfigSpec<
 
 type SectionOutput<S> = S extends z.ZodType ? z.output<S> : undefined;
 
+/** Keeps a plug-in's precise types (its name literal, its schemas) for the tuple given to configSchemaOf. */
+export function defineProtocolConfig<
+  const N extends string,
+  D extends DeviceSchema,
+  S extends z.ZodType | undefined = undefined,
+>(spec: ProtocolConfigSpec<N, D, S>): ProtocolConfigSpec<N, D, S> {
+  return spec;
+}
+
 export interface CheckContext<D, S> {
   /** This protocol's devices, each with its index in `devices`. */
   devices: { device: D; index: number }[];

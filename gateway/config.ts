@@ -1,11 +1,12 @@
 // The gateway's config file: the generic loader of config/ with the schema and checks that the
-// protocol registry puts together.
+// protocols' parts make together (protocols/config-schema.ts). This loads yaml, zod and every
+// protocol's schema: `iggy-edge run` loads its config in a passing thread (config-thread.ts).
 import { loadConfig as load, parseConfig as parse, type LoadedConfig as Loaded } from "../config/load.js";
-import { configSpec, type Config } from "../protocols/registry.js";
-import type { Credentials } from "./iggy/types.js";
+import { configSpec, type Config } from "../protocols/config-schema.js";
 
-export { ConfigError, formatIssue, type ConfigIssue } from "../config/load.js";
-export { configSchema, type Config, type DeviceConfig } from "../protocols/registry.js";
+export { ConfigError, formatIssue, type ConfigIssue } from "../config/error.js";
+export { configSchema, type Config, type DeviceConfig } from "../protocols/config-schema.js";
+export { DEFAULT_IGGY_CREDENTIALS, iggyCredentials } from "./iggy-credentials.js";
 export type LoadedConfig = Loaded<Config>;
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
@@ -14,14 +15,4 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
 
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   return parse(text, file, configSpec, env);
-}
-
-/** Iggy's own default root user, used when the config gives no credentials (and said so at start). */
-export const DEFAULT_IGGY_CREDENTIALS = { username: "iggy", password: "iggy" } as const;
-
-export function iggyCredentials(config: Config): Credentials & { isDefault: boolean } {
-  const { token, username, password } = config.iggy;
-  if (token !== undefined) return { token, isDefault: false };
-  if (username === undefined) return { ...DEFAULT_IGGY_CREDENTIALS, isDefault: true };
-  return { username, password: password ?? "", isDefault: false };
 }

@@ -23,7 +23,8 @@ import {
   ProtocolNotAvailableError,
 } from "../protocols/registry.js";
 import { codecByName } from "./codecs/index.js";
-import { DEFAULT_IGGY_CREDENTIALS, iggyCredentials, type Config, type LoadedConfig } from "./config.js";
+import type { Config, LoadedConfig } from "./config.js";
+import { DEFAULT_IGGY_CREDENTIALS, iggyCredentials } from "./iggy-credentials.js";
 import { CommandLedger, ledgerPath } from "./commands/ledger.js";
 import { CommandRouter } from "./commands/router.js";
 import { Forwarder, type ForwarderOptions } from "./forwarder.js";

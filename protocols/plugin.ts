@@ -1,8 +1,8 @@
-// What a protocol folder hands the registry: its part of the config file (device schema, optional
-// top-level section, checks, listeners) and how to load its code. The descriptor is light (schemas
-// only), so the whole file can be validated without loading any protocol's code.
-import type { z } from "zod";
-import type { DeviceSchema, ProtocolConfigSpec } from "../config/schema.js";
+// What a protocol folder hands the registry for the running gateway: its name, how to load its code,
+// and what its writable points take. Its part of the config file (schemas, checks, listeners) is
+// handed over apart (its schema.ts, put together in config-schema.ts), so that the gateway, which
+// validates its config in a passing thread, never loads a schema library (type imports only here).
+import type { AnyDeviceConfig } from "../config/schema.js";
 import type { ProtocolModule, SimulatorModule } from "./adapter.js";
 import type { ContractEntry } from "./contract-entry.js";
 
@@ -15,28 +15,17 @@ export type WriteKind = "number" | "integer" | "boolean" | "string" | "any";
 
 type PointOf<D> = D extends { points: (infer P)[] } ? P : never;
 
-export interface ProtocolPlugin<
-  N extends string = string,
-  D extends DeviceSchema = DeviceSchema,
-  S extends z.ZodType | undefined = z.ZodType | undefined,
-> extends ProtocolConfigSpec<N, D, S> {
+/** A protocol of the config type D (its device) and S (its top-level section; undefined without one). */
+export interface ProtocolPlugin<N extends string = string, D = AnyDeviceConfig, S = unknown> {
+  name: N;
   /** A person's name for the protocol, for log lines and the status page. */
   title: string;
   /** What value a writable point takes (for commands); absent: "any", and the adapter checks. */
-  writeKind?: (point: PointOf<z.output<D>>) => WriteKind;
+  writeKind?: (point: PointOf<D>) => WriteKind;
   /** The adapter; absent while the protocol is not built into this version. */
-  load?: () => Promise<ProtocolModule<z.output<D>, S extends z.ZodType ? z.output<S> : undefined>>;
+  load?: () => Promise<ProtocolModule<D, S>>;
   /** The simulator, loaded apart from the adapter so that the gateway never loads it. */
-  loadSimulator?: () => Promise<SimulatorModule<z.output<D>, S extends z.ZodType ? z.output<S> : undefined>>;
+  loadSimulator?: () => Promise<SimulatorModule<D, S>>;
   /** Its entry in the adapter contract suite (test/protocols/contract.ts); every built protocol has one. */
   contract?: () => Promise<ContractEntry>;
-}
-
-/** Keeps a descriptor's precise types (its name literal, its schemas) for the registry's tuple. */
-export function defineProtocol<
-  const N extends string,
-  D extends DeviceSchema,
-  S extends z.ZodType | undefined = undefined,
->(plugin: ProtocolPlugin<N, D, S>): ProtocolPlugin<N, D, S> {
-  return plugin;
 }

@@ -1,27 +1,18 @@
-// Every protocol of the gateway, and what they make together: the schema of the whole config file,
-// its checks, and loading a protocol's code when the config uses it. Adding a protocol is a folder
-// protocols/<name>/ (schema.ts, plugin.ts, index.ts, example.yaml, simulator) and one line in PROTOCOLS.
-import type { z } from "zod";
-import type { ConfigSpec } from "../config/load.js";
-import { crossChecks } from "../config/rules.js";
-import { configSchemaOf } from "../config/schema.js";
+// Every protocol of the gateway and what the running gateway needs of them: loading a protocol's
+// code when the config uses it, its context, its devices. Adding a protocol is a folder
+// protocols/<name>/ (schema.ts, plugin.ts, index.ts, example.yaml, simulator), one line in PROTOCOLS
+// and one in config-schema.ts. Nothing here loads a schema: the config arrives validated.
 import type { ProtocolContext, ProtocolModule, SimulatorModule } from "./adapter.js";
 import { coap } from "./coap/plugin.js";
+import type { Config } from "./config-schema.js";
 import { modbus } from "./modbus/plugin.js";
 import { mqtt } from "./mqtt/plugin.js";
 import { opcua } from "./opcua/plugin.js";
 import type { ProtocolPlugin } from "./plugin.js";
 
+export type { Config, DeviceConfig } from "./config-schema.js";
+
 export const PROTOCOLS = [modbus, mqtt, coap, opcua] as const;
-
-export const configSchema = configSchemaOf(PROTOCOLS);
-export type Config = z.output<typeof configSchema>;
-export type DeviceConfig = Config["devices"][number];
-
-export const configSpec: ConfigSpec<Config> = {
-  schema: configSchema,
-  checks: (config) => crossChecks(config, PROTOCOLS),
-};
 
 export class ProtocolNotAvailableError extends Error {
   override name = "ProtocolNotAvailableError";

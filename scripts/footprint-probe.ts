@@ -23,8 +23,9 @@ async function probe(step: StepId, file: string): Promise<void> {
   await import("../gateway/version.js");
   await import("../gateway/cli/run-command.js");
   if (!reached("config")) return;
-  const { loadConfig } = await import("../gateway/config.js");
-  const loaded = loadConfig(file);
+  // As `run` does: in a passing thread, which loads yaml, zod and the schemas and ends.
+  const { loadConfigInThread } = await import("../gateway/config-thread.js");
+  const loaded = await loadConfigInThread(file);
   if (!reached("log")) return;
   const { createLogger } = await import("../gateway/log.js");
   const log = createLogger({ format: "json", level: "warn", destination: process.stderr });

@@ -3,7 +3,7 @@
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { configJsonSchemaText } from "../config/json-schema.js";
-import { configSchema } from "../protocols/registry.js";
+import { configSchema } from "../protocols/config-schema.js";
 
 const out = resolve(import.meta.dirname, "../../config/schema.json");
 writeFileSync(out, configJsonSchemaText(configSchema));

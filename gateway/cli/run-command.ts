@@ -1,6 +1,8 @@
 // `iggy-edge run`: the gateway. SIGTERM/SIGINT stop it cleanly; SIGHUP reloads the device map.
 import { Command } from "commander";
+import { ConfigError, formatIssue } from "../../config/error.js";
 import type { LoadedConfig } from "../config.js";
+import { loadConfigInThread } from "../config-thread.js";
 import { configOption } from "./config-option.js";
 
 /**
@@ -22,21 +24,19 @@ export function runCommand(): Command {
     .description("run the gateway: SIGTERM/SIGINT stop it cleanly, SIGHUP reloads the device map")
     .addOption(configOption())
     .action(async (opts: { config: string }) => {
-      // The gateway's code is imported when it runs, not when the CLI starts (see main.ts).
-      const [
-        { ConfigError, loadConfig },
-        { createLogger, registerSecrets },
-        { GatewayRuntime },
-        { SystemdService },
-      ] = await Promise.all([
-        import("../config.js"),
+      // The config is loaded in a passing thread (the main thread never loads yaml, zod or a
+      // schema) while the gateway's code is imported here; that is imported when it runs, not when
+      // the CLI starts (see main.ts).
+      const loading = loadConfigInThread(opts.config);
+      loading.catch(() => {});
+      const [{ createLogger, registerSecrets }, { GatewayRuntime }, { SystemdService }] = await Promise.all([
         import("../log.js"),
         import("../runtime.js"),
         import("../systemd/service.js"),
       ]);
       let loaded: LoadedConfig;
       try {
-        loaded = loadConfig(opts.config);
+        loaded = await loading;
       } catch (e) {
         if (!(e instanceof ConfigError)) throw e;
         console.error(e.message);
@@ -65,22 +65,26 @@ export function runCommand(): Command {
       const systemd = SystemdService.start(() => runtime.board.snapshot(), log);
       process.on("SIGTERM", () => void stop("SIGTERM"));
       process.on("SIGINT", () => void stop("SIGINT"));
-      process.on("SIGHUP", () => {
+      // One reload at a time, in the order the signals came: each reads the file as it is then.
+      let reloads = Promise.resolve();
+      const reload = async () => {
+        let next: LoadedConfig;
         try {
-          const next = loadConfig(opts.config);
-          registerSecrets(next.secrets);
-          systemd?.reloading();
-          void runtime
-            .reload(next)
-            .catch((e: unknown) => log.error({ err: e }, "reload failed"))
-            .finally(() => systemd?.ready());
+          next = await loadConfigInThread(opts.config);
         } catch (e) {
           if (!(e instanceof ConfigError)) throw e;
-          log.error(
-            { issues: e.issues.map((i) => `${i.file}:${i.line}:${i.col}: ${i.message}`) },
-            "config invalid: keeping the running device map",
-          );
+          log.error({ issues: e.issues.map(formatIssue) }, "config invalid: keeping the running device map");
+          return;
         }
+        registerSecrets(next.secrets);
+        systemd?.reloading();
+        await runtime
+          .reload(next)
+          .catch((e: unknown) => log.error({ err: e }, "reload failed"))
+          .finally(() => systemd?.ready());
+      };
+      process.on("SIGHUP", () => {
+        reloads = reloads.then(reload).catch((e: unknown) => log.error({ err: e }, "reload failed"));
       });
       try {
         await runtime.start();

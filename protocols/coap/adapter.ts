@@ -18,12 +18,8 @@ import { DeviceStates } from "../device-state.js";
 import { codeName, encodeWrite, exchange, targetOf } from "./exchange.js";
 import { DeviceFetcher, type FetcherStats } from "./fetcher.js";
 import { CoapIngest, type IngestStats, type Route } from "./ingest.js";
-import {
-  coapSection,
-  type CoapDeviceConfig,
-  type CoapPointConfig,
-  type CoapSectionConfig,
-} from "./schema.js";
+import type { CoapDeviceConfig, CoapPointConfig, CoapSectionConfig } from "./schema.js";
+import { COAP_SECTION_DEFAULTS } from "./section-defaults.js";
 
 export class CoapWriteError extends Error {
   override name = "CoapWriteError";
@@ -74,7 +70,7 @@ export class CoapAdapter implements ProtocolAdapter {
   ) {
     this.devices = new Map(devices.map((d) => [d.id, d]));
     this.deadbands = devices.some((d) => d.points.some((p) => p.deadband !== undefined));
-    this.section = context.section ?? coapSection.parse({});
+    this.section = context.section ?? COAP_SECTION_DEFAULTS;
     this.states = new DeviceStates(
       "coap",
       devices.map((d) => d.id),

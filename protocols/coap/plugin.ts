@@ -1,15 +1,11 @@
-// The CoAP protocol's entry in the registry.
-import { defineProtocol } from "../plugin.js";
-import { checkCoap, coapDevice, coapSection } from "./schema.js";
+// The CoAP protocol's entry in the registry (its part of the config file: schema.ts).
+import type { ProtocolPlugin } from "../plugin.js";
+import type { CoapDeviceConfig, CoapSectionConfig } from "./schema.js";
 
-export const coap = defineProtocol({
+export const coap = {
   name: "coap",
   title: "CoAP",
-  device: coapDevice,
-  section: coapSection,
-  check: checkCoap,
-  listeners: (section) => (section ? [{ address: section.listen, path: ["coap", "listen"] }] : []),
   load: () => import("./index.js"),
   loadSimulator: () => import("./simulate.js"),
   contract: async () => (await import("./contract.js")).contract,
-});
+} satisfies ProtocolPlugin<"coap", CoapDeviceConfig, CoapSectionConfig>;

@@ -3,7 +3,16 @@
 // gateway; observe or poll: the gateway fetches from the device's own CoAP server).
 import { z } from "../../config/zod.cjs";
 import type { CheckContext, RuleIssue } from "../../config/schema.js";
-import { deviceCommon, fieldPath, hostPort, pointCommon, points, positiveMs } from "../../config/schema.js";
+import { COAP_SECTION_DEFAULTS } from "./section-defaults.js";
+import {
+  defineProtocolConfig,
+  deviceCommon,
+  fieldPath,
+  hostPort,
+  pointCommon,
+  points,
+  positiveMs,
+} from "../../config/schema.js";
 
 const DTLS_REFUSED =
   "DTLS is not supported: no maintained Node.js library speaks DTLS with PSK (see protocols/coap/README.md); " +
@@ -11,20 +20,20 @@ const DTLS_REFUSED =
 
 export const coapSection = z
   .strictObject({
-    listen: hostPort.default("127.0.0.1:5683"),
+    listen: hostPort.default(COAP_SECTION_DEFAULTS.listen),
     /** A request whose payload is larger is answered 4.13 (Request Entity Too Large). */
-    max_request_bytes: z.number().int().min(16).max(65_000).default(1024),
+    max_request_bytes: z.number().int().min(16).max(65_000).default(COAP_SECTION_DEFAULTS.max_request_bytes),
     /** Requests a second one source address may send; beyond it the answer is 4.29 with Max-Age. */
-    source_rate: z.number().int().positive().default(1000),
+    source_rate: z.number().int().positive().default(COAP_SECTION_DEFAULTS.source_rate),
     /** Requests one source may send at once above its rate (the token bucket's depth). */
-    source_burst: z.number().int().positive().default(200),
+    source_burst: z.number().int().positive().default(COAP_SECTION_DEFAULTS.source_burst),
     /**
      * Bytes of responses kept to answer retransmitted requests (duplicate detection). Each kept
      * response is at least 4 bytes, so at most this/4 responses are kept (see README: memory).
      */
-    dedup_cache_bytes: z.number().int().min(0).default(65_536),
+    dedup_cache_bytes: z.number().int().min(0).default(COAP_SECTION_DEFAULTS.dedup_cache_bytes),
     /** Max-Age (seconds) of a 5.03 answer to a request whose readings the buffer refused. */
-    busy_max_age_s: z.number().int().min(0).max(3600).default(5),
+    busy_max_age_s: z.number().int().min(0).max(3600).default(COAP_SECTION_DEFAULTS.busy_max_age_s),
     dtls: z.unknown().optional(),
   })
   .superRefine((s, ctx) => {
@@ -105,3 +114,12 @@ export function checkCoap(ctx: CheckContext<CoapDeviceConfig, CoapSectionConfig>
   }
   return issues;
 }
+
+/** CoAP's part of the file, for the file's schema (protocols/config-schema.ts). */
+export const coapConfig = defineProtocolConfig({
+  name: "coap",
+  device: coapDevice,
+  section: coapSection,
+  check: checkCoap,
+  listeners: (section) => (section ? [{ address: section.listen, path: ["coap", "listen"] }] : []),
+});

@@ -1,11 +1,10 @@
-// The Modbus protocol's entry in the registry.
-import { defineProtocol } from "../plugin.js";
-import { modbusDevice } from "./schema.js";
+// The Modbus protocol's entry in the registry (its part of the config file: schema.ts).
+import type { ProtocolPlugin } from "../plugin.js";
+import type { ModbusDeviceConfig } from "./schema.js";
 
-export const modbus = defineProtocol({
+export const modbus = {
   name: "modbus",
   title: "Modbus",
-  device: modbusDevice,
   // Engineering values: a scaled integer register takes a fraction.
   writeKind: (p) =>
     p.type === "bool"
@@ -18,4 +17,4 @@ export const modbus = defineProtocol({
   load: () => import("./index.js"),
   loadSimulator: () => import("./simulate.js"),
   contract: async () => (await import("./contract.js")).contract,
-});
+} satisfies ProtocolPlugin<"modbus", ModbusDeviceConfig, undefined>;

@@ -1,7 +1,14 @@
 // The device map of a Modbus device: its connection (TCP, RTU on a serial line, RTU over TCP) and
 // its points (table and address, type, byte and word order).
 import { z } from "../../config/zod.cjs";
-import { deviceCommon, pointCommon, points, port, positiveMs } from "../../config/schema.js";
+import {
+  defineProtocolConfig,
+  deviceCommon,
+  pointCommon,
+  points,
+  port,
+  positiveMs,
+} from "../../config/schema.js";
 
 export const MODBUS_TYPES = [
   "bool",
@@ -106,3 +113,6 @@ export const modbusDevice = z.strictObject({
 
 export type ModbusDeviceConfig = z.output<typeof modbusDevice>;
 export type ModbusPointConfig = ModbusDeviceConfig["points"][number];
+
+/** Modbus's part of the file, for the file's schema (protocols/config-schema.ts). */
+export const modbusConfig = defineProtocolConfig({ name: "modbus", device: modbusDevice });

@@ -1,18 +1,14 @@
-// The MQTT protocol's entry in the registry.
-import { defineProtocol } from "../plugin.js";
-import { checkMqtt, mqttDevice, mqttListeners, mqttSection } from "./schema.js";
+// The MQTT protocol's entry in the registry (its part of the config file: schema.ts).
+import type { ProtocolPlugin } from "../plugin.js";
+import type { MqttDeviceConfig, MqttSectionConfig } from "./schema.js";
 
-export const mqtt = defineProtocol({
+export const mqtt = {
   name: "mqtt",
   title: "MQTT",
-  device: mqttDevice,
   // The command payload is the inverse of the point's decode; JSON, MessagePack and raw take any value.
   writeKind: (p) =>
     p.decode === "number" || p.decode === "boolean" || p.decode === "string" ? p.decode : "any",
-  section: mqttSection,
-  check: checkMqtt,
-  listeners: mqttListeners,
   load: () => import("./index.js"),
   loadSimulator: () => import("./simulate.js"),
   contract: async () => (await import("./contract.js")).contract,
-});
+} satisfies ProtocolPlugin<"mqtt", MqttDeviceConfig, MqttSectionConfig>;

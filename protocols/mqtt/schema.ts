@@ -4,6 +4,7 @@
 import { z } from "../../config/zod.cjs";
 import {
   byteSize,
+  defineProtocolConfig,
   deviceCommon,
   fieldPath,
   hostPort,
@@ -274,3 +275,12 @@ export function mqttListeners(
       : []),
   ];
 }
+
+/** MQTT's part of the file, for the file's schema (protocols/config-schema.ts). */
+export const mqttConfig = defineProtocolConfig({
+  name: "mqtt",
+  device: mqttDevice,
+  section: mqttSection,
+  check: checkMqtt,
+  listeners: mqttListeners,
+});

@@ -1,11 +1,10 @@
-// The OPC-UA protocol's entry in the registry.
-import { defineProtocol } from "../plugin.js";
-import { opcuaDevice } from "./schema.js";
+// The OPC-UA protocol's entry in the registry (its part of the config file: schema.ts).
+import type { ProtocolPlugin } from "../plugin.js";
+import type { OpcuaDeviceConfig } from "./schema.js";
 
-export const opcua = defineProtocol({
+export const opcua = {
   name: "opcua",
   title: "OPC-UA",
-  device: opcuaDevice,
   // Without a declared type the node's DataType decides, read by the adapter at the first write.
   writeKind: (p) =>
     p.type === undefined
@@ -20,4 +19,4 @@ export const opcua = defineProtocol({
   load: () => import("./index.js"),
   loadSimulator: () => import("./simulate.js"),
   contract: async () => (await import("./contract.js")).contract,
-});
+} satisfies ProtocolPlugin<"opcua", OpcuaDeviceConfig, undefined>;

@@ -1,7 +1,7 @@
 // The device map of an OPC-UA device: its endpoint, security and user, how it is read (subscription
 // or polling), and its points by NodeId or by browse path.
 import { z } from "../../config/zod.cjs";
-import { deviceCommon, pointCommon, points, positiveMs } from "../../config/schema.js";
+import { defineProtocolConfig, deviceCommon, pointCommon, points, positiveMs } from "../../config/schema.js";
 import { OPCUA_TYPES } from "./coerce.js";
 
 const nodeId = z
@@ -93,3 +93,6 @@ export const opcuaDevice = z.strictObject({
 
 export type OpcuaDeviceConfig = z.output<typeof opcuaDevice>;
 export type OpcuaPointConfig = OpcuaDeviceConfig["points"][number];
+
+/** OPC-UA's part of the file, for the file's schema (protocols/config-schema.ts). */
+export const opcuaConfig = defineProtocolConfig({ name: "opcua", device: opcuaDevice });

@@ -37,7 +37,10 @@ async function child(kind: Kind, dir: string): Promise<void> {
   if (kind.startsWith("gateway")) {
     const pino = (await import("pino")).default;
     const { openBuffer } = await import("../../buffer/index.js");
-    const { configSchema, protocolContext } = await import("../../protocols/registry.js");
+    const [{ configSchema }, { protocolContext }] = await Promise.all([
+      import("../../protocols/config-schema.js"),
+      import("../../protocols/registry.js"),
+    ]);
     const { CoapAdapter } = await import("../../protocols/coap/adapter.js");
     const buffer = await openBuffer({
       dir: join(dir, kind),

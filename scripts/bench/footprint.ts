@@ -250,7 +250,10 @@ const PROBE = fileURLToPath(new URL("../footprint-probe.js", import.meta.url));
 const STEPS = [
   { id: "node", title: "a probe that loads nothing: node with the bin's flags, an ES module, stdout a pipe" },
   { id: "cli", title: "+ CLI: commander and the run command's definition" },
-  { id: "config", title: "+ config loaded: yaml, zod, every protocol's schema" },
+  {
+    id: "config",
+    title: "+ config loaded in a passing thread (yaml, zod, every protocol's schema there): what stays",
+  },
   { id: "log", title: "+ logger (pino, JSON lines)" },
   {
     id: "modules",

@@ -26,7 +26,10 @@ interface ChildDone {
 async function child(dir: string, url: string, expect: number): Promise<void> {
   const pino = (await import("pino")).default;
   const { openBuffer } = await import("../../buffer/index.js");
-  const { configSchema, protocolContext } = await import("../../protocols/registry.js");
+  const [{ configSchema }, { protocolContext }] = await Promise.all([
+    import("../../protocols/config-schema.js"),
+    import("../../protocols/registry.js"),
+  ]);
   const { MqttAdapter } = await import("../../protocols/mqtt/adapter.js");
   const buffer = await openBuffer({ dir, sync: "full", maxBytes: 4 * 1024 ** 3 });
   const config = configSchema.parse({

@@ -23,7 +23,10 @@ const CHILD_FLAG = "--mqtt-bench-child";
 async function child(dir: string, ackCommitGapMs: number | undefined, mqtt5: boolean): Promise<void> {
   const pino = (await import("pino")).default;
   const { openBuffer } = await import("../../buffer/index.js");
-  const { configSchema, protocolContext } = await import("../../protocols/registry.js");
+  const [{ configSchema }, { protocolContext }] = await Promise.all([
+    import("../../protocols/config-schema.js"),
+    import("../../protocols/registry.js"),
+  ]);
   const { MqttAdapter } = await import("../../protocols/mqtt/adapter.js");
   const buffer = await openBuffer({
     dir,

@@ -99,7 +99,10 @@ interface ChildSide {
 async function gatewaySide(spec: ChildSpec): Promise<ChildSide> {
   const pino = (await import("pino")).default;
   const { openBuffer } = await import("../../buffer/index.js");
-  const { configSchema, loadProtocol, protocolContext } = await import("../../protocols/registry.js");
+  const [{ configSchema }, { loadProtocol, protocolContext }] = await Promise.all([
+    import("../../protocols/config-schema.js"),
+    import("../../protocols/registry.js"),
+  ]);
   const { bufferOptions, forwarderOptions, iggyClient } = await import("../../gateway/runtime.js");
   const { Forwarder } = await import("../../gateway/forwarder.js");
   const log = pino({ level: "warn" }, pino.destination(2));

@@ -2,7 +2,7 @@
 // every kind (Modbus numbers, bool and text; a disabled device; MQTT text and JSON), and a polled
 // Iggy message as the router gets it.
 import { header, type PolledMessage } from "../../gateway/iggy/index.js";
-import { configSchema } from "../../protocols/registry.js";
+import { configSchema } from "../../protocols/config-schema.js";
 
 export const commandConfig = configSchema.parse({
   gateway: { id: "gw" },

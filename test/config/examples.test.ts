@@ -6,7 +6,8 @@ import { Ajv } from "ajv";
 import { parse } from "yaml";
 import { configJsonSchemaText } from "../../config/json-schema.js";
 import { loadConfig } from "../../gateway/config.js";
-import { configSchema, PROTOCOLS } from "../../protocols/registry.js";
+import { configSchema } from "../../protocols/config-schema.js";
+import { PROTOCOLS } from "../../protocols/registry.js";
 import { runCli } from "../helpers/cli.js";
 import { repoRoot } from "../helpers/peers.js";
 

@@ -5,7 +5,8 @@
 import pino from "pino";
 import { openBuffer } from "../../buffer/index.js";
 import { MqttAdapter } from "../../protocols/mqtt/adapter.js";
-import { configSchema, protocolContext } from "../../protocols/registry.js";
+import { configSchema } from "../../protocols/config-schema.js";
+import { protocolContext } from "../../protocols/registry.js";
 import { mqttDevices } from "./helpers.js";
 
 interface ChildArgs {

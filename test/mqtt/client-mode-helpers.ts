@@ -4,7 +4,8 @@
 import type { TestContext } from "node:test";
 import type { Emit, EmitOptions, Reading } from "../../protocols/adapter.js";
 import { MqttAdapter } from "../../protocols/mqtt/adapter.js";
-import { configSchema, protocolContext } from "../../protocols/registry.js";
+import { configSchema } from "../../protocols/config-schema.js";
+import { protocolContext } from "../../protocols/registry.js";
 import { mqttDevices, recorder, run, waitFor, type Mosquitto } from "./helpers.js";
 
 export const CLIENT_ID = "edge-test";

@@ -2,7 +2,8 @@
 // reconnect after a broker restart, acknowledgement held until the commit, commands.
 import assert from "node:assert/strict";
 import { test, type TestContext } from "node:test";
-import { configSchema, protocolContext } from "../../protocols/registry.js";
+import { configSchema } from "../../protocols/config-schema.js";
+import { protocolContext } from "../../protocols/registry.js";
 import type { Emit } from "../../protocols/adapter.js";
 import { MqttAdapter } from "../../protocols/mqtt/adapter.js";
 import {

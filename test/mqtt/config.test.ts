@@ -1,7 +1,7 @@
 // The MQTT sections of the config schema and rules, and broker password hashes.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { configSpec } from "../../protocols/registry.js";
+import { configSpec } from "../../protocols/config-schema.js";
 import { Credentials, hashPassword, verifyHash } from "../../protocols/mqtt/password.js";
 
 const base = (

@@ -6,8 +6,10 @@ import { once } from "node:events";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { coapSection } from "../../protocols/coap/schema.js";
+import { COAP_SECTION_DEFAULTS } from "../../protocols/coap/section-defaults.js";
+import { configSchema, PROTOCOL_CONFIGS } from "../../protocols/config-schema.js";
 import {
-  configSchema,
   loadProtocol,
   loadSimulator,
   PROTOCOLS,
@@ -45,11 +47,22 @@ test("each protocol is one folder: schema, plug-in, example, README; built ones 
   await assert.rejects(loadSimulator("bacnet"), ProtocolNotAvailableError);
 });
 
+test("every protocol has its part of the config file, listed in the registry's order", () => {
+  assert.deepEqual(
+    PROTOCOL_CONFIGS.map((p) => p.name),
+    PROTOCOLS.map((p) => p.name),
+  );
+});
+
 test("the file's schema is made from the plug-ins: their sections and their device kinds", () => {
   const keys = Object.keys(configSchema.shape);
-  for (const p of PROTOCOLS) if (p.section) assert.ok(keys.includes(p.name), p.name);
+  for (const p of PROTOCOL_CONFIGS) if (p.section) assert.ok(keys.includes(p.name), p.name);
   assert.deepEqual(keys.slice(0, 4), ["gateway", "iggy", "buffer", "http"]);
   assert.equal(keys.at(-1), "devices");
+});
+
+test("the CoAP adapter's section without a coap: section is the schema's defaults", () => {
+  assert.deepEqual(coapSection.parse({}), COAP_SECTION_DEFAULTS);
 });
 
 test("simulate names the protocol once per log line", { timeout: 60_000 }, async (t) => {
