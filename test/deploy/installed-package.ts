@@ -112,3 +112,12 @@ export function packageDir(t: TestContext, files: string[]): string {
   for (const f of files) copyFileSync(f, join(dir.path, f.split("/").pop()!));
   return dir.path;
 }
+
+/** A reinstall of the same version keeps no copy of the version it replaced. */
+export async function assertNoPreviousCopy(root: ThrowawayRoot): Promise<void> {
+  assert.equal(
+    (await root.run("test -e /usr/lib/iggy-edge.previous")).status,
+    1,
+    "a reinstall keeps no copy",
+  );
+}

@@ -10,7 +10,14 @@ import { existsSync } from "node:fs";
 import { test } from "node:test";
 import { requirePeer } from "../helpers/peers.js";
 import { builtPackage, requireThrowawayRoot, ThrowawayRoot } from "./throwaway-root.js";
-import { PKG, modes, assertInstalled, runAsService, packageDir } from "./installed-package.js";
+import {
+  PKG,
+  modes,
+  assertInstalled,
+  runAsService,
+  packageDir,
+  assertNoPreviousCopy,
+} from "./installed-package.js";
 
 test(
   "the tarball's install.sh in a throwaway Debian root: install, again, upgrade, uninstall, purge",
@@ -42,11 +49,7 @@ test(
     await runAsService(t, root);
     await sh(`/tmp/a/${name}/install.sh`);
     await assertInstalled(root, version);
-    assert.equal(
-      (await root.run("test -e /usr/lib/iggy-edge.previous")).status,
-      1,
-      "a reinstall keeps no copy",
-    );
+    await assertNoPreviousCopy(root);
 
     // A later version: edited config kept (the new default beside it), buffer kept, previous runnable.
     await sh("echo '# edited on the device' >> /etc/iggy-edge/config.yaml");

@@ -17,6 +17,7 @@ import {
   AS_SERVICE,
   modes,
   assertInstalled,
+  assertNoPreviousCopy,
   runAsService,
   nextDeb,
   packageDir,
@@ -50,11 +51,7 @@ test(
     await sh(`/var/lib/dpkg/info/iggy-edge.postinst configure ${version}`);
     await sh(`dpkg -i ${theDeb}`);
     await assertInstalled(root, version);
-    assert.equal(
-      (await root.run("test -e /usr/lib/iggy-edge.previous")).status,
-      1,
-      "a reinstall keeps no copy",
-    );
+    await assertNoPreviousCopy(root);
 
     // Upgrade: the edited config stays (the new default goes beside it), the buffer stays, and the
     // version upgraded from stays runnable for iggy-edge-rollback.
