@@ -2,8 +2,9 @@
 // device map. A request is answered 2.04 (PUT) or 2.01 (POST) only once its readings are committed;
 // a refused append 5.03 with Max-Age; a malformed payload 4.00 with a diagnostic; an unknown path
 // 4.04; a payload over the limit 4.13 (with Size1); a source over its rate 4.29 (with Max-Age).
-// Retransmitted requests are answered from the coap package's response cache, bounded in bytes.
-import { createServer, type IncomingMessage, type OutgoingMessage, type Server } from "coap";
+// Retransmitted requests are answered from the coap package's response cache, bounded in bytes, and
+// from the ingest's own record of the exchanges it committed (see `answered`).
+import { createServer, parameters, type IncomingMessage, type OutgoingMessage, type Server } from "coap";
 import type { AddressInfo } from "node:net";
 import type { AdapterDeps, Emit, Reading } from "../adapter.js";
 import { formatOf, parsePayload, PayloadError, pointValue, scaled, senmlMatches } from "./payload.js";
@@ -29,7 +30,8 @@ export interface IngestStats {
   inflight: number;
   /**
    * Retransmissions (same source, message id and token) that arrived while the first copy's readings
-   * were being committed: answered with the first copy's outcome, not stored again.
+   * were being committed, or after its answer without the package's cache knowing it: answered with
+   * the first copy's outcome, not stored again.
    */
   retransmitted: number;
 }
@@ -88,6 +90,54 @@ class SourceLimiter {
 /** The device waits for the commit: its answer is the acknowledgement. */
 const AWAITED = { awaited: true } as const;
 
+/** An exchange's answer, given again to its retransmissions. */
+interface Outcome {
+  code: string;
+  text?: string;
+  options?: Record<string, number>;
+}
+
+/** The answer to every committed request. */
+const CREATED: Outcome = { code: "2.01" };
+const CHANGED: Outcome = { code: "2.04" };
+
+/**
+ * The exchanges committed in the last EXCHANGE_LIFETIME (RFC 7252: how long a retransmission can
+ * come), oldest first, at most `limit` of them.
+ */
+export class AnsweredExchanges {
+  private readonly entries = new Map<string, { outcome: Outcome; at: number }>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly lifetimeMs: number,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: string, now = performance.now()): Outcome | undefined {
+    this.expire(now);
+    return this.entries.get(key)?.outcome;
+  }
+
+  set(key: string, outcome: Outcome, now = performance.now()): void {
+    if (this.limit === 0) return;
+    this.expire(now);
+    this.entries.delete(key);
+    this.entries.set(key, { outcome, at: now });
+    if (this.entries.size > this.limit) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  private expire(now: number): void {
+    for (const [key, e] of this.entries) {
+      if (now - e.at < this.lifetimeMs) return;
+      this.entries.delete(key);
+    }
+  }
+}
+
 /** Source address and port, message id and token: what makes two datagrams the same request. */
 function exchangeKey(req: IncomingMessage): string {
   const p = req._packet;
@@ -122,9 +172,21 @@ export class CoapIngest {
    * own cache; the value holds the retransmissions' responses, answered with the first copy's outcome.
    */
   private readonly committing = new Map<string, OutgoingMessage[]>();
+  /**
+   * When a commit outlasts the package's piggyback wait (50 ms), the package acknowledges the request
+   * with an empty ACK and sends the answer later as a confirmable response of its own, which it caches
+   * under that response's new message id: a retransmission of the request (sent before the device saw
+   * the empty ACK, arriving after the answer) finds nothing in its cache. This keeps the outcome of
+   * each exchange answered that way for EXCHANGE_LIFETIME, at most as many as the package's cache.
+   */
+  private readonly answered: AnsweredExchanges;
 
   constructor(private readonly opts: IngestOptions) {
     this.limiter = new SourceLimiter(opts.section.source_rate, opts.section.source_burst);
+    this.answered = new AnsweredExchanges(
+      Math.floor(opts.section.dedup_cache_bytes / 4),
+      parameters.exchangeLifetime * 1000,
+    );
   }
 
   async start(emit: Emit): Promise<void> {
@@ -184,6 +246,11 @@ export class CoapIngest {
       copies.push(res);
       return;
     }
+    const outcome = this.answered.get(exchange);
+    if (outcome !== undefined) {
+      this.counters.retransmitted++;
+      return this.answer(res, outcome.code, outcome.text, outcome.options);
+    }
     this.counters.requests++;
     const source = req.rsinfo.address;
     if (!this.limiter.take(source)) {
@@ -236,7 +303,7 @@ export class CoapIngest {
       );
       return this.answer(res, "4.00", `${err.reason}: ${err.message}`);
     }
-    const success = req.method === "POST" ? "2.01" : "2.04";
+    const success = req.method === "POST" ? CREATED : CHANGED;
     const kept = route.points.some((p) => p.deadband !== undefined)
       ? readings.filter((r) =>
           this.opts.keep(
@@ -248,16 +315,18 @@ export class CoapIngest {
       : readings;
     if (kept.length === 0) {
       this.counters.acked++;
-      return this.answer(res, success);
+      return this.answer(res, success.code);
     }
     this.counters.inflight++;
     const retransmissions: OutgoingMessage[] = [];
     this.committing.set(exchange, retransmissions);
     const arrived = performance.now();
-    const answerAll = (code: string, text?: string, options?: Record<string, number>): void => {
+    const answerAll = (outcome: Outcome): void => {
       this.committing.delete(exchange);
-      this.answer(res, code, text, options);
-      for (const copy of retransmissions) this.answer(copy, code, text, options);
+      // Still to be piggybacked on the ACK: the package caches it under the request's own key.
+      if (res._packet.ack !== true) this.answered.set(exchange, outcome);
+      this.answer(res, outcome.code, outcome.text, outcome.options);
+      for (const copy of retransmissions) this.answer(copy, outcome.code, outcome.text, outcome.options);
     };
     this.emit!(kept, AWAITED).then(
       () => {
@@ -270,8 +339,10 @@ export class CoapIngest {
         this.counters.inflight--;
         this.counters.refused++;
         this.opts.deps.log.debug({ device, err: e.message }, "coap readings refused by the buffer");
-        answerAll("5.03", `not stored: ${e.message}; retry later`, {
-          "Max-Age": this.opts.section.busy_max_age_s,
+        answerAll({
+          code: "5.03",
+          text: `not stored: ${e.message}; retry later`,
+          options: { "Max-Age": this.opts.section.busy_max_age_s },
         });
       },
     );

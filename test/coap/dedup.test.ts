@@ -15,18 +15,28 @@ interface Answer {
   code: string;
 }
 
+/** RFC 7252 message types. */
+const TYPES = ["CON", "NON", "ACK", "RST"] as const;
+
+interface Datagram extends Answer {
+  type: (typeof TYPES)[number];
+}
+
 /** A loopback socket that sends raw confirmable POSTs to `port` and keeps every answer's id and code. */
 async function rawClient(t: TestContext, port: number) {
   const sock = createSocket("udp4");
   t.after(() => new Promise<void>((r) => sock.close(() => r())));
   await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
   const answers: Answer[] = [];
+  const datagrams: Datagram[] = [];
   sock.on("message", (m) => {
     // RFC 7252 header: version/type/token length, code (class.detail), message id.
-    answers.push({
+    const answer = {
       messageId: m.readUInt16BE(2),
       code: `${m[1]! >> 5}.${String(m[1]! & 31).padStart(2, "0")}`,
-    });
+    };
+    answers.push(answer);
+    datagrams.push({ ...answer, type: TYPES[(m[0]! >> 4) & 3]! });
   });
   const post = (messageId: number, value: number): Promise<void> =>
     new Promise((resolve, reject) => {
@@ -38,7 +48,13 @@ async function rawClient(t: TestContext, port: number) {
       ]);
       sock.send(datagram, port, "127.0.0.1", (e) => (e ? reject(e) : resolve()));
     });
-  return { answers, post };
+  /** The empty ACK of a confirmable (separate) response. */
+  const ack = (messageId: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const datagram = Buffer.from([0x60, 0x00, messageId >> 8, messageId & 0xff]);
+      sock.send(datagram, port, "127.0.0.1", (e) => (e ? reject(e) : resolve()));
+    });
+  return { answers, datagrams, post, ack };
 }
 
 test(
@@ -95,12 +111,10 @@ test(
     await post(7, 70);
     await waitFor("both retransmissions seen", () => adapter.stats().server!.retransmitted === 2);
     commits[0]!();
-    await waitFor("three answers", () => answers.length === 3);
-    assert.deepEqual(answers, [
-      { messageId: 7, code: "2.01" },
-      { messageId: 7, code: "2.01" },
-      { messageId: 7, code: "2.01" },
-    ]);
+    // A copy whose answer outlasted the package's piggyback wait (50 ms) got an empty ACK first.
+    const codes = (): string[] => answers.filter((a) => a.code !== "0.00").map((a) => a.code);
+    await waitFor("three answers", () => codes().length === 3);
+    assert.deepEqual(codes(), ["2.01", "2.01", "2.01"]);
     assert.equal(stored.length, 1, "the retransmissions were not stored");
     assert.equal(adapter.stats().server!.requests, 1);
 
@@ -108,7 +122,53 @@ test(
     await post(8, 80);
     await waitFor("the next request stored", () => stored.length === 2);
     commits[1]!();
-    await waitFor("its answer", () => answers.length === 4);
-    assert.deepEqual(answers[3], { messageId: 8, code: "2.01" });
+    await waitFor("its answer", () => codes().length === 4);
+    assert.equal(codes()[3], "2.01");
+  },
+);
+
+test(
+  "a retransmission after a separate response (the commit outlasted the piggyback wait) is answered again, stored once",
+  { timeout: 120_000 },
+  async (t) => {
+    const device = coapDevice({ id: "m", points: [{ name: "v", path: "/v" }] });
+    const stored: Reading[][] = [];
+    const commits: (() => void)[] = [];
+    const emit = (readings: Reading[]): Promise<void> =>
+      new Promise((resolve) => {
+        stored.push(readings);
+        commits.push(resolve);
+      });
+    const { adapter, port } = await startAdapter(t, [device], section(), emit);
+    const { datagrams, post, ack } = await rawClient(t, port);
+
+    await post(9, 90);
+    await waitFor("the first copy waiting for its commit", () => stored.length === 1);
+    // The commit outlasts the package's piggyback wait: it acknowledges the request with an empty ACK
+    // and sends the answer later as a confirmable response of its own, under a new message id.
+    await waitFor("the empty ACK", () => datagrams.length === 1);
+    assert.deepEqual(datagrams[0], { messageId: 9, code: "0.00", type: "ACK" });
+    commits[0]!();
+    await waitFor("the separate response", () => datagrams.length === 2);
+    const separate = datagrams[1]!;
+    assert.equal(separate.type, "CON");
+    assert.equal(separate.code, "2.01");
+    assert.notEqual(separate.messageId, 9);
+
+    // The device's retransmission crossed the answer (it had not seen the empty ACK in time).
+    await post(9, 90);
+    await waitFor("an answer to the retransmission", () => datagrams.length === 3);
+    assert.equal(stored.length, 1, "the retransmission after the answer was not stored again");
+    assert.deepEqual(datagrams[2], { messageId: 9, code: "2.01", type: "ACK" });
+
+    // The device acknowledges the separate response (the package forgets it); a late copy still is
+    // answered, not stored: from the package's cache now, which holds the piggybacked answer above.
+    await ack(separate.messageId);
+    await post(9, 90);
+    await waitFor("an answer to the late copy", () => datagrams.length === 4);
+    assert.equal(stored.length, 1, "the late copy was not stored again");
+    assert.deepEqual(datagrams[3], { messageId: 9, code: "2.01", type: "ACK" });
+    assert.equal(adapter.stats().server!.requests, 1);
+    assert.equal(adapter.stats().server!.retransmitted, 1);
   },
 );
