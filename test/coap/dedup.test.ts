@@ -57,6 +57,22 @@ async function rawClient(t: TestContext, port: number) {
   return { answers, datagrams, post, ack };
 }
 
+/** A buffer whose commit finishes only when the test says so: commits[i]() ends the i-th. */
+function heldCommits(): {
+  stored: Reading[][];
+  commits: (() => void)[];
+  emit: (r: Reading[]) => Promise<void>;
+} {
+  const stored: Reading[][] = [];
+  const commits: (() => void)[] = [];
+  const emit = (readings: Reading[]): Promise<void> =>
+    new Promise((resolve) => {
+      stored.push(readings);
+      commits.push(resolve);
+    });
+  return { stored, commits, emit };
+}
+
 test(
   "a retransmission is answered from the cache; the cache stays within its bytes",
   { timeout: 120_000 },
@@ -94,14 +110,7 @@ test(
   { timeout: 120_000 },
   async (t) => {
     const device = coapDevice({ id: "m", points: [{ name: "v", path: "/v" }] });
-    const stored: Reading[][] = [];
-    const commits: (() => void)[] = [];
-    // A buffer whose commit finishes only when the test says so.
-    const emit = (readings: Reading[]): Promise<void> =>
-      new Promise((resolve) => {
-        stored.push(readings);
-        commits.push(resolve);
-      });
+    const { stored, commits, emit } = heldCommits();
     const { adapter, port } = await startAdapter(t, [device], section(), emit);
     const { answers, post } = await rawClient(t, port);
 
@@ -132,13 +141,7 @@ test(
   { timeout: 120_000 },
   async (t) => {
     const device = coapDevice({ id: "m", points: [{ name: "v", path: "/v" }] });
-    const stored: Reading[][] = [];
-    const commits: (() => void)[] = [];
-    const emit = (readings: Reading[]): Promise<void> =>
-      new Promise((resolve) => {
-        stored.push(readings);
-        commits.push(resolve);
-      });
+    const { stored, commits, emit } = heldCommits();
     const { adapter, port } = await startAdapter(t, [device], section(), emit);
     const { datagrams, post, ack } = await rawClient(t, port);
 

@@ -121,3 +121,16 @@ export async function assertNoPreviousCopy(root: ThrowawayRoot): Promise<void> {
     "a reinstall keeps no copy",
   );
 }
+
+/** After a remove or uninstall: the program is gone; the edited config and the buffer stay, owned as before. */
+export async function assertRemovedKeepingData(root: ThrowawayRoot, buffer: string): Promise<void> {
+  for (const gone of [
+    "/usr/lib/iggy-edge",
+    "/usr/lib/iggy-edge.previous",
+    "/usr/bin/iggy-edge",
+    "/lib/systemd/system/iggy-edge.service",
+  ])
+    assert.equal((await root.run(`test -e ${gone}`)).status, 1, `${gone} removed`);
+  assert.match(await root.sh("cat /etc/iggy-edge/config.yaml"), /# edited on the device/);
+  assert.deepEqual(await modes(root, [buffer]), [`${buffer} iggy-edge:iggy-edge 640`]);
+}

@@ -17,6 +17,7 @@ import {
   runAsService,
   packageDir,
   assertNoPreviousCopy,
+  assertRemovedKeepingData,
 } from "./installed-package.js";
 
 test(
@@ -71,15 +72,7 @@ test(
     assert.equal((await sh("/usr/lib/iggy-edge.previous/bin/iggy-edge --version")).trim(), version);
 
     await sh(`/tmp/b/${name}/install.sh --uninstall`);
-    for (const gone of [
-      "/usr/lib/iggy-edge",
-      "/usr/lib/iggy-edge.previous",
-      "/usr/bin/iggy-edge",
-      "/lib/systemd/system/iggy-edge.service",
-    ])
-      assert.equal((await root.run(`test -e ${gone}`)).status, 1, `${gone} removed`);
-    assert.match(await sh("cat /etc/iggy-edge/config.yaml"), /# edited on the device/);
-    assert.deepEqual(await modes(root, [buffer]), [`${buffer} iggy-edge:iggy-edge 640`]);
+    await assertRemovedKeepingData(root, buffer);
     await sh(`/tmp/b/${name}/install.sh --uninstall`);
 
     await sh(`/tmp/b/${name}/install.sh --uninstall --purge`);

@@ -18,6 +18,7 @@ import {
   modes,
   assertInstalled,
   assertNoPreviousCopy,
+  assertRemovedKeepingData,
   runAsService,
   nextDeb,
   packageDir,
@@ -131,15 +132,7 @@ test(
     // remove: the program goes, the config, the buffer and the user stay.
     await sh("dpkg -r iggy-edge");
     assert.match(await sh("dpkg -s iggy-edge | grep '^Status'"), /deinstall ok config-files/);
-    for (const gone of [
-      "/usr/lib/iggy-edge",
-      "/usr/lib/iggy-edge.previous",
-      "/usr/bin/iggy-edge",
-      "/lib/systemd/system/iggy-edge.service",
-    ])
-      assert.equal((await root.run(`test -e ${gone}`)).status, 1, `${gone} removed`);
-    assert.match(await sh("cat /etc/iggy-edge/config.yaml"), /# edited on the device/);
-    assert.deepEqual(await modes(root, [buffer]), [`${buffer} iggy-edge:iggy-edge 640`]);
+    await assertRemovedKeepingData(root, buffer);
     await sh("getent passwd iggy-edge");
 
     // purge: config, buffer, user and the enabling link go too.
