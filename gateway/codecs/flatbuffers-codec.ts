@@ -57,6 +57,18 @@ function valuesTable(b: flatbuffers.Builder, kind: ValueKind, values: ReadingVal
   }
 }
 
+// Field 4 of Series. The generated adder takes a bigint, and the library's int64 write makes five
+// more per call: one series per reading in a batch of many points, so this writes the two halves.
+const BASE_TS_FIELD = 4;
+
+function addBaseTs(b: flatbuffers.Builder, ms: number): void {
+  const high = Math.floor(ms / 2 ** 32);
+  b.prep(8, 0);
+  b.writeInt32(high | 0);
+  b.writeInt32((ms - high * 2 ** 32) | 0);
+  b.slot(BASE_TS_FIELD);
+}
+
 function seriesTable(b: flatbuffers.Builder, s: Series): number {
   const tags = s.tags
     ? FbSeries.createTagsVector(
@@ -79,7 +91,7 @@ function seriesTable(b: flatbuffers.Builder, s: Series): number {
   // `unit` is an optional scalar: 0 is a real index, so it must not be elided as a default.
   if (s.unit !== null) b.addFieldInt32(2, s.unit, null);
   if (tags) FbSeries.addTags(b, tags);
-  FbSeries.addBaseTsMs(b, BigInt(s.baseTs));
+  addBaseTs(b, s.baseTs);
   FbSeries.addTsOffsetsMs(b, ts);
   FbSeries.addSeqOffsets(b, seq);
   if (qualities) FbSeries.addQualities(b, qualities);
@@ -90,19 +102,35 @@ function seriesTable(b: flatbuffers.Builder, s: Series): number {
   return FbSeries.endSeries(b);
 }
 
+// The batch's names (devices, points, units) are the same from batch to batch: their UTF-8 is kept
+// rather than encoded again for every batch. Bounded; emptied when full.
+const UTF8_CACHE_MAX = 20_000;
+const utf8Cache = new Map<string, Uint8Array>();
+const textEncoder = new TextEncoder();
+
+function utf8Of(s: string): Uint8Array {
+  let bytes = utf8Cache.get(s);
+  if (bytes === undefined) {
+    if (utf8Cache.size >= UTF8_CACHE_MAX) utf8Cache.clear();
+    bytes = textEncoder.encode(s);
+    utf8Cache.set(s, bytes);
+  }
+  return bytes;
+}
+
 export function encodeFlatbuffers(input: BatchInput): Uint8Array {
   const batch = toSeries(input);
   // Room for the usual size (about 25 bytes a reading, 50 a series), so the buffer rarely grows.
   const b = new flatbuffers.Builder(256 + batch.count * 32 + batch.series.length * 64);
   const strings = Batch.createStringsVector(
     b,
-    batch.strings.map((s) => b.createString(s)),
+    batch.strings.map((s) => b.createString(utf8Of(s))),
   );
   const series = Batch.createSeriesVector(
     b,
     batch.series.map((s) => seriesTable(b, s)),
   );
-  const gateway = b.createString(batch.gateway);
+  const gateway = b.createString(utf8Of(batch.gateway));
   Batch.startBatch(b);
   Batch.addSchema(b, batch.schema);
   Batch.addGateway(b, gateway);

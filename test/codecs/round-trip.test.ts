@@ -119,3 +119,23 @@ test("flatbuffers decodes from an unaligned view (as a slice of a network buffer
   const decoded = codecs.flatbuffers.decode([host.subarray(3)]);
   assert.equal(decoded.readings.length, 10);
 });
+
+test("series base timestamps across the int64 range a Number holds: before 1970, 0, past 2^32 and 2^53", () => {
+  // The FlatBuffers encoder writes a series' base timestamp as two 32-bit halves.
+  const stamps = [-11_644_473_600_000, -(2 ** 32) - 1, -1, 0, 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1];
+  const readings: Reading[] = stamps.map((ts, i) => ({
+    device: "d",
+    point: `p${i}`,
+    ts,
+    value: i,
+    quality: "good",
+  }));
+  for (const name of names) {
+    const payloads = codecs[name].encode({ gateway: "gw", firstSeq: 1, readings });
+    assert.deepEqual(
+      codecs[name].decode(payloads).readings.map((r) => r.ts),
+      stamps,
+      name,
+    );
+  }
+});
