@@ -56,6 +56,8 @@ interface ChildStats {
   monitoredItems: number;
   /** CPU time of the whole process (all its threads), µs. */
   cpuUs: number;
+  /** Of which in the kernel (system calls: the socket, fsync), µs. */
+  cpuSystemUs: number;
   rss: number;
   /** process.memoryUsage() of the child's main thread. */
   mem: NodeJS.MemoryUsage;
@@ -181,6 +183,7 @@ async function gatewaySide(spec: ChildSpec): Promise<ChildSide> {
         confirmed,
         monitoredItems: s.monitoredItems,
         cpuUs: cpu.user + cpu.system,
+        cpuSystemUs: cpu.system,
         rss: process.memoryUsage().rss,
         mem: process.memoryUsage(),
       };
@@ -242,6 +245,7 @@ async function bareSide(spec: ChildSpec): Promise<ChildSide> {
         confirmed: 0,
         monitoredItems,
         cpuUs: cpu.user + cpu.system,
+        cpuSystemUs: cpu.system,
         rss: process.memoryUsage().rss,
         mem: process.memoryUsage(),
       };
@@ -419,6 +423,8 @@ interface SideRun extends Created {
   committed: number;
   confirmed: number;
   cpuPct: number;
+  /** Of cpuPct, in the kernel. */
+  cpuSystemPct: number;
   rssMax: number;
 }
 
@@ -516,12 +522,13 @@ async function runSide(
       committed: st.committed,
       confirmed: st.confirmed,
       cpuPct: ((after.cpuUs - before.cpuUs) / 1e6 / wallS) * 100,
+      cpuSystemPct: ((after.cpuSystemUs - before.cpuSystemUs) / 1e6 / wallS) * 100,
       rssMax,
     };
     ctx.log(
       `${kind}: ${run.rate.toFixed(0)} notifications/s, ${run.changesRate.toFixed(0)} changes/s made; ` +
         `of ${changes} changes ${run.changesSent} sent by the server, ${run.changesReceived} received; ` +
-        `CPU ${run.cpuPct.toFixed(1)} % (simulator ${run.simCpuPct.toFixed(1)} %), ` +
+        `CPU ${run.cpuPct.toFixed(1)} % (${run.cpuSystemPct.toFixed(1)} in the kernel; simulator ${run.simCpuPct.toFixed(1)} %), ` +
         `RSS ${(rssIdle / MiB).toFixed(0)} MiB before connecting, max ${(rssMax / MiB).toFixed(0)} MiB` +
         (kind === "gateway"
           ? `; ${run.confirmed} of ${run.committed} committed readings confirmed by Iggy`
@@ -531,10 +538,21 @@ async function runSide(
     const stopping = next(proc, "stopped", `${kind} stop`, 30_000);
     proc.send({ cmd: "stop" });
     await stopping;
+    await exited(proc, 10_000);
     return run;
   } finally {
     proc.kill("SIGKILL");
   }
+}
+
+/** Lets the child exit by itself (so that a --cpu-prof in OPCUA_BENCH_FLAGS is written); at most `ms`. */
+async function exited(proc: ChildProcess, ms: number): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exit = new Promise<void>((res) => proc.once("exit", () => res()));
+  proc.disconnect();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([exit, new Promise<void>((res) => (timer = setTimeout(res, ms)))]);
+  clearTimeout(timer);
 }
 
 function memText(m: NodeJS.MemoryUsage): string {
