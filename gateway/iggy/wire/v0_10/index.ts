@@ -98,6 +98,8 @@ export class ClientSession010 implements WireSession {
   private readonly clientIdBytes = randomClientId();
   private readonly clientId =
     this.clientIdBytes.readBigUInt64LE(0) | (this.clientIdBytes.readBigUInt64LE(8) << 64n);
+  /** The client id as four u32s, to match a reply's header without BigInts. */
+  private readonly clientIdWords = [0, 4, 8, 12].map((at) => this.clientIdBytes.readUInt32LE(at));
   private readonly bindSecret = randomBytes(L.BIND_SECRET_BYTES);
   private session = 0n;
   /** Request numbers count from 1 in each session; a number, as they never get near 2^53. */
@@ -313,11 +315,10 @@ export class ClientSession010 implements WireSession {
 
   /** Whether a reply header names this client and the request last sent (read without BigInts). */
   private answersLast(h: Buffer): boolean {
-    return (
-      h.readUInt32LE(200) === this.lastRequest >>> 0 &&
-      h.readUInt32LE(204) === Math.floor(this.lastRequest / 2 ** 32) &&
-      h.compare(this.clientIdBytes, 0, 16, 160, 176) === 0
-    );
+    if (h.readUInt32LE(200) !== this.lastRequest >>> 0) return false;
+    if (h.readUInt32LE(204) !== Math.floor(this.lastRequest / 2 ** 32)) return false;
+    for (let i = 0; i < 4; i++) if (h.readUInt32LE(160 + 4 * i) !== this.clientIdWords[i]) return false;
+    return true;
   }
 
   private sendFailed(code: number): void {
@@ -374,10 +375,8 @@ export class ClientSession010 implements WireSession {
           this.producers.confirmed(this.lastSend.partitionKey, this.lastSend.section, this.lastSend.count);
         return { partitions };
       }
-      case "poll": {
-        const { context: _context, ...batch } = L.decodePollReply(payload, this.dialect);
-        return batch;
-      }
+      case "poll":
+        return L.decodePolledBatch(payload, this.dialect);
       case "getOffset":
         return L.decodeOffsetInfo(payload);
     }
