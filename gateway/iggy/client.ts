@@ -116,6 +116,42 @@ export function parseAddress(address: string): { host: string; port: number } {
   return { host: m[1]!, port };
 }
 
+/**
+ * Tasks one at a time, in the order they came: with none under way a task starts at once, else
+ * when the one before it settles. No promise chain per task: an idle router's poll makes none.
+ */
+class RequestQueue {
+  private busy = false;
+  private readonly waiting: (() => void)[] = [];
+
+  run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.busy) {
+      return new Promise<T>((resolve, reject) => {
+        this.waiting.push(() => this.start(task).then(resolve, reject));
+      });
+    }
+    this.busy = true;
+    return this.start(task);
+  }
+
+  private start<T>(task: () => Promise<T>): Promise<T> {
+    let run: Promise<T>;
+    try {
+      run = task();
+    } catch (e) {
+      run = Promise.reject(e as Error);
+    }
+    run.then(this.startNext, this.startNext);
+    return run;
+  }
+
+  private readonly startNext = (): void => {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.busy = false;
+  };
+}
+
 /** A connect attempt that the caller's time limit, not the connect time limit, cut short. */
 class OutOfTimeError extends IggyTimeoutError {}
 
@@ -144,9 +180,7 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
   private readonly maxReplyBytes: number;
   private readonly log: Logger | undefined;
   private conn: Connection | null = null;
-  /** A request runs or waits for the connection; later ones wait in `waiting`. */
-  private busy = false;
-  private readonly waiting: (() => void)[] = [];
+  private readonly queue = new RequestQueue();
   private failures = 0;
   private nextAttemptAt = 0;
   private lastConnectError: IggyError | null = null;
@@ -472,36 +506,10 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
 
   // ---- machinery ----
 
-  /**
-   * Runs `task` after every earlier one: the connection carries one request at a time. With none
-   * under way it starts at once; else when the one before it settles, in the order they came.
-   */
+  /** Runs `task` after every earlier one: the connection carries one request at a time. */
   private serialized<T>(task: () => Promise<T>): Promise<T> {
-    if (this.busy) {
-      return new Promise<T>((resolve, reject) => {
-        this.waiting.push(() => this.start(task).then(resolve, reject));
-      });
-    }
-    this.busy = true;
-    return this.start(task);
+    return this.queue.run(task);
   }
-
-  private start<T>(task: () => Promise<T>): Promise<T> {
-    let run: Promise<T>;
-    try {
-      run = task();
-    } catch (e) {
-      run = Promise.reject(e as Error);
-    }
-    run.then(this.startNext, this.startNext);
-    return run;
-  }
-
-  private readonly startNext = (): void => {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.busy = false;
-  };
 
   private call<K extends Op>(request: RequestOf<K>): Promise<Results[K]> {
     return this.serialized(() => {
