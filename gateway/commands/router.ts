@@ -16,6 +16,7 @@ import {
   type Consumer,
   type IggyClient,
   type PolledMessage,
+  type PollOptions,
 } from "../iggy/index.js";
 import { DeviceLanes, withTimeout } from "./lanes.js";
 import { valueText, type CommandLedger, type Known } from "./ledger.js";
@@ -80,6 +81,7 @@ export class CommandRouter {
   private readonly publishBackoff = new Backoff({ initialMs: 100, maxMs: 10_000 });
   private readonly consumer: Consumer;
   private loop: Promise<void> | null = null;
+  private lastPoll: (PollOptions & { strategy: { kind: "offset"; value: bigint } }) | null = null;
   private stopping = false;
   private partition: number | null = null;
   private resultsPartition: number | null = null;
@@ -199,12 +201,11 @@ export class CommandRouter {
           await this.waker.sleep(pollMs);
           continue;
         }
-        const batch = await client.poll(stream, commandsTopic, {
-          consumer: this.consumer,
-          partition: this.partition!,
-          strategy: { kind: "offset", value: this.next! },
-          count: Math.min(pollCount, maxPending - this.window.length),
-        });
+        const batch = await client.poll(
+          stream,
+          commandsTopic,
+          this.pollOptions(Math.min(pollCount, maxPending - this.window.length)),
+        );
         this.pollBackoff.reset();
         this.lastError = null;
         let fresh = 0;
@@ -224,6 +225,26 @@ export class CommandRouter {
         await sleep(delay, this.abort.signal);
       }
     }
+  }
+
+  /** The options of the next poll: the last ones again while nothing changed (an idle gateway's polls). */
+  private pollOptions(count: number): PollOptions {
+    const last = this.lastPoll;
+    if (
+      last !== null &&
+      last.partition === this.partition &&
+      last.strategy.value === this.next &&
+      last.count === count
+    )
+      return last;
+    const options = {
+      consumer: this.consumer,
+      partition: this.partition!,
+      strategy: { kind: "offset", value: this.next! } as const,
+      count,
+    };
+    this.lastPoll = options;
+    return options;
   }
 
   private dispatch(m: PolledMessage): void {

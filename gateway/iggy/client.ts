@@ -99,8 +99,14 @@ export interface SendOptions {
 const loginRefused = (e: IggyServerError): boolean =>
   e.reason === "unauthorized" || e.reason === "incompatible";
 
-function routeKey(stream: Identifier, topic: Identifier): string {
-  return `${typeof stream}:${stream}/${typeof topic}:${topic}`;
+/** A poll's consumer when the caller names none. */
+const ANY_CONSUMER: Consumer = Object.freeze({ kind: "consumer", id: 0 });
+
+/** A context that only the topic's partition records (a request to the server) can give. */
+const LOOK_UP = Symbol("look up");
+
+function sameStrategy(a: PollingStrategy, b: PollingStrategy): boolean {
+  return a.kind === b.kind && (!("value" in a) || a.value === (b as { value: bigint }).value);
 }
 
 export function parseAddress(address: string): { host: string; port: number } {
@@ -108,6 +114,42 @@ export function parseAddress(address: string): { host: string; port: number } {
   const port = m ? Number(m[2]) : NaN;
   if (!m || port < 1 || port > 65535) throw new IggyInputError(`address "${address}" is not host:port`);
   return { host: m[1]!, port };
+}
+
+/**
+ * Tasks one at a time, in the order they came: with none under way a task starts at once, else
+ * when the one before it settles. No promise chain per task: an idle router's poll makes none.
+ */
+class RequestQueue {
+  private busy = false;
+  private readonly waiting: (() => void)[] = [];
+
+  run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.busy) {
+      return new Promise<T>((resolve, reject) => {
+        this.waiting.push(() => this.start(task).then(resolve, reject));
+      });
+    }
+    this.busy = true;
+    return this.start(task);
+  }
+
+  private start<T>(task: () => Promise<T>): Promise<T> {
+    let run: Promise<T>;
+    try {
+      run = task();
+    } catch (e) {
+      run = Promise.reject(e as Error);
+    }
+    run.then(this.startNext, this.startNext);
+    return run;
+  }
+
+  private readonly startNext = (): void => {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.busy = false;
+  };
 }
 
 /** A connect attempt that the caller's time limit, not the connect time limit, cut short. */
@@ -123,7 +165,13 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
   /** null until "auto" has found the server's generation. */
   private wire: WireGeneration | null;
   private wireState: unknown;
-  private readonly routes = new Map<string, TopicRoute>();
+  /** Topic routes by stream, then topic (a number and a name of the same text stay apart). */
+  private readonly routes = new Map<Identifier, Map<Identifier, TopicRoute>>();
+  /**
+   * The last poll request made: an identical poll (an idle router's every 50 ms) reuses it, and the
+   * wire session reuses its bytes.
+   */
+  private lastPoll: RequestOf<"poll"> | null = null;
   private readonly endpoint: Endpoint;
   private readonly requestTimeoutMs: number;
   private readonly connectTimeoutMs: number;
@@ -132,7 +180,7 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
   private readonly maxReplyBytes: number;
   private readonly log: Logger | undefined;
   private conn: Connection | null = null;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new RequestQueue();
   private failures = 0;
   private nextAttemptAt = 0;
   private lastConnectError: IggyError | null = null;
@@ -280,17 +328,16 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
         if (messages.length === 0) throw new IggyInputError("a batch must hold at least one message");
         ({ partitioning, context } = await this.route(stream, topic, partitioning));
       }
-      const request = { op: "send" as const, stream, topic, partitioning, messages };
       let confirmation: SendConfirmation;
       try {
-        confirmation = await this.call(context ? { ...request, context } : request);
+        confirmation = await this.call({ op: "send", stream, topic, partitioning, messages, context });
       } catch (e) {
         // The partition was recreated or the topic changed under us: nothing was stored; read the
         // topic again and send once more.
         if (!(context && e instanceof IggyServerError && e.reason === "missing_target")) throw e;
-        this.routes.delete(routeKey(stream, topic));
+        this.routes.get(stream)?.delete(topic);
         ({ partitioning, context } = await this.route(stream, topic, options.partitioning));
-        confirmation = await this.call({ ...request, partitioning, context });
+        confirmation = await this.call({ op: "send", stream, topic, partitioning, messages, context });
       }
       return { status: "confirmed", confirmation };
     } catch (e) {
@@ -302,19 +349,56 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
     }
   }
 
-  async poll(stream: Identifier, topic: Identifier, options: PollOptions): Promise<PolledBatch> {
-    const context = await this.contextFor(stream, topic, options.partition);
-    return this.call({
-      ...context,
+  poll(stream: Identifier, topic: Identifier, options: PollOptions): Promise<PolledBatch> {
+    const context = this.knownContext(stream, topic, options.partition);
+    if (context === LOOK_UP) {
+      return this.contextFor(stream, topic, options.partition).then((c) =>
+        this.call(this.pollRequest(stream, topic, options, c)),
+      );
+    }
+    return this.call(this.pollRequest(stream, topic, options, context));
+  }
+
+  /** The poll request of these arguments: the last one again when they are the same. */
+  private pollRequest(
+    stream: Identifier,
+    topic: Identifier,
+    o: PollOptions,
+    context: PartitionContext | undefined,
+  ): RequestOf<"poll"> {
+    const consumer = o.consumer ?? ANY_CONSUMER;
+    const autoCommit = o.autoCommit ?? false;
+    const last = this.lastPoll;
+    if (
+      last !== null &&
+      last.stream === stream &&
+      last.topic === topic &&
+      last.consumer.kind === consumer.kind &&
+      last.consumer.id === consumer.id &&
+      last.partition === o.partition &&
+      sameStrategy(last.strategy, o.strategy) &&
+      last.count === o.count &&
+      last.autoCommit === autoCommit &&
+      last.context === context
+    )
+      return last;
+    // Copies of the caller's objects: a caller may change its own after the call.
+    const request: RequestOf<"poll"> = {
       op: "poll",
-      consumer: options.consumer ?? { kind: "consumer", id: 0 },
+      consumer: { kind: consumer.kind, id: consumer.id },
       stream,
       topic,
-      ...(options.partition === undefined ? {} : { partition: options.partition }),
-      strategy: options.strategy,
-      count: options.count,
-      autoCommit: options.autoCommit ?? false,
-    });
+      partition: o.partition,
+      strategy:
+        "value" in o.strategy
+          ? { kind: o.strategy.kind, value: o.strategy.value }
+          : { kind: o.strategy.kind },
+      count: o.count,
+      autoCommit,
+      context,
+    };
+    this.lastPoll = request;
+    return request;
   }
 
   /** The last `count` messages of a partition, oldest first, headers decoded; stores no offset. */
@@ -336,15 +420,7 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
     offset: bigint,
   ): Promise<void> {
     const context = await this.contextFor(stream, topic, partition);
-    return this.call({
-      ...context,
-      op: "storeOffset",
-      consumer,
-      stream,
-      topic,
-      offset,
-      ...(partition === undefined ? {} : { partition }),
-    });
+    return this.call({ op: "storeOffset", consumer, stream, topic, offset, partition, context });
   }
 
   async getConsumerOffset(
@@ -354,14 +430,7 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
     partition?: number,
   ): Promise<ConsumerOffsetInfo | null> {
     const context = await this.contextFor(stream, topic, partition);
-    return this.call({
-      ...context,
-      op: "getOffset",
-      consumer,
-      stream,
-      topic,
-      ...(partition === undefined ? {} : { partition }),
-    });
+    return this.call({ op: "getOffset", consumer, stream, topic, partition, context });
   }
 
   // ---- 0.10 partition routing ----
@@ -373,8 +442,7 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
   }
 
   private async topicRoute(stream: Identifier, topic: Identifier): Promise<TopicRoute> {
-    const key = routeKey(stream, topic);
-    const known = this.routes.get(key);
+    const known = this.routes.get(stream)?.get(topic);
     if (known) return known;
     const t = await this.getTopic(stream, topic);
     if (!t) throw new IggyServerError(2010, "send");
@@ -383,7 +451,9 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
       contexts: new Map(t.partitions.filter((p) => p.context).map((p) => [p.id, p.context!])),
       nextBalanced: 0,
     };
-    this.routes.set(key, route);
+    let topics = this.routes.get(stream);
+    if (topics === undefined) this.routes.set(stream, (topics = new Map()));
+    topics.set(topic, route);
     return route;
   }
 
@@ -402,18 +472,34 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
     return { partitioning: { kind: "partition", id }, context: r.contexts.get(id) };
   }
 
+  /**
+   * The partition's context without a request: none when the generation wants none, the one of a
+   * known route, or LOOK_UP when the generation or the route is not known yet.
+   */
+  private knownContext(
+    stream: Identifier,
+    topic: Identifier,
+    partition: number | undefined,
+  ): PartitionContext | undefined | typeof LOOK_UP {
+    if (this.wire === null) return LOOK_UP;
+    if (this.wire.explicitPartitions !== true) return undefined;
+    const route = this.routes.get(stream)?.get(topic);
+    return route === undefined ? LOOK_UP : route.contexts.get(partition ?? 0);
+  }
+
   private async contextFor(
     stream: Identifier,
     topic: Identifier,
     partition: number | undefined,
-  ): Promise<{ context?: PartitionContext }> {
-    if (!(await this.needsRoutes())) return {};
+  ): Promise<PartitionContext | undefined> {
+    const known = this.knownContext(stream, topic, partition);
+    if (known !== LOOK_UP) return known;
+    if (!(await this.needsRoutes())) return undefined;
     try {
-      const context = (await this.topicRoute(stream, topic)).contexts.get(partition ?? 0);
-      return context ? { context } : {};
+      return (await this.topicRoute(stream, topic)).contexts.get(partition ?? 0);
     } catch (e) {
       // A missing topic is the command's own error to report.
-      if (e instanceof IggyServerError && e.reason === "missing_target") return {};
+      if (e instanceof IggyServerError && e.reason === "missing_target") return undefined;
       throw e;
     }
   }
@@ -422,26 +508,33 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
 
   /** Runs `task` after every earlier one: the connection carries one request at a time. */
   private serialized<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(task, task);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.queue.run(task);
   }
 
   private call<K extends Op>(request: RequestOf<K>): Promise<Results[K]> {
-    return this.serialized(async () => {
-      const conn = await this.ensureConnection(Date.now() + this.requestTimeoutMs);
-      try {
-        return await conn.request(request, this.requestTimeoutMs);
-      } catch (e) {
-        if (e instanceof IggyServerError) {
-          if (e.reason === "missing_target") this.routes.clear();
-          if (conn.mustCloseAfter(request, e.code)) this.drop(conn, e);
-        } else if (!(e instanceof IggyInputError)) {
-          this.drop(conn, e instanceof IggyError ? e : new IggyConnectionError(String(e)));
-        }
-        throw e;
-      }
+    return this.serialized(() => {
+      const conn = this.conn;
+      // What ensureConnection would find, without its promise.
+      if (!this.closed && conn !== null && !conn.closed) return this.requestOn(conn, request);
+      return this.ensureConnection(Date.now() + this.requestTimeoutMs).then((c) =>
+        this.requestOn(c, request),
+      );
     });
+  }
+
+  private requestOn<K extends Op>(conn: Connection, request: RequestOf<K>): Promise<Results[K]> {
+    return conn.request(request, this.requestTimeoutMs).catch((e: unknown) => this.failed(conn, request, e));
+  }
+
+  /** What a failed request leaves behind (the routes, the connection); the error goes on to the caller. */
+  private failed(conn: Connection, request: RequestOf<Op>, e: unknown): never {
+    if (e instanceof IggyServerError) {
+      if (e.reason === "missing_target") this.routes.clear();
+      if (conn.mustCloseAfter(request, e.code)) this.drop(conn, e);
+    } else if (!(e instanceof IggyInputError)) {
+      this.drop(conn, e instanceof IggyError ? e : new IggyConnectionError(String(e)));
+    }
+    throw e;
   }
 
   private drop(conn: Connection, reason: IggyError): void {

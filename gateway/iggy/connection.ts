@@ -21,7 +21,7 @@ interface Pending {
   request: RequestOf<Op>;
   resolve(value: unknown): void;
   reject(error: IggyError): void;
-  timer: NodeJS.Timeout;
+  timeoutMs: number;
   /** Resends so far on the generation's say (0.10 status 57). */
   attempts: number;
 }
@@ -33,6 +33,13 @@ function written<E extends IggyError>(e: E, flag: boolean): E {
 
 export class Connection {
   private pending: Pending | null = null;
+  /**
+   * The time limit of the request in flight: one timer, moved on (`refresh`) by each request with
+   * the same limit rather than made anew, and left to run out unreferenced between requests (it
+   * then finds nothing in flight). It holds the process open only while a request waits.
+   */
+  private timer: NodeJS.Timeout | null = null;
+  private timerMs = 0;
   private closedError: IggyError | null = null;
   private readonly closeListeners: ((e: IggyError) => void)[] = [];
 
@@ -84,15 +91,40 @@ export class Connection {
       return Promise.reject(e);
     }
     return new Promise<Results[K]>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.fail(new IggyTimeoutError(`no reply to ${request.op} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending = { request, resolve: resolve as (v: unknown) => void, reject, timer, attempts: 0 };
-      this.socket.cork();
-      for (const f of frames) this.socket.write(f);
-      this.socket.uncork();
+      this.pending = { request, resolve: resolve as (v: unknown) => void, reject, timeoutMs, attempts: 0 };
+      this.startTimer(timeoutMs);
+      this.write(frames);
     });
   }
+
+  private write(frames: Buffer[]): void {
+    if (frames.length === 1) {
+      this.socket.write(frames[0]!);
+      return;
+    }
+    this.socket.cork();
+    for (const f of frames) this.socket.write(f);
+    this.socket.uncork();
+  }
+
+  private startTimer(ms: number): void {
+    if (this.timer !== null && this.timerMs === ms) this.timer.refresh().ref();
+    else {
+      if (this.timer !== null) clearTimeout(this.timer);
+      this.timer = setTimeout(this.onTimeout, ms);
+      this.timerMs = ms;
+    }
+  }
+
+  /** The request in flight is answered (or failed): its time limit no longer holds the process. */
+  private stopTimer(): void {
+    this.timer?.unref();
+  }
+
+  private readonly onTimeout = (): void => {
+    const p = this.pending;
+    if (p) this.fail(new IggyTimeoutError(`no reply to ${p.request.op} within ${p.timeoutMs} ms`));
+  };
 
   /** Whether the generation says this connection is unusable after `request` failed with `code`. */
   mustCloseAfter(request: RequestOf<Op>, code: number): boolean {
@@ -121,11 +153,11 @@ export class Connection {
       this.pending = null;
       try {
         const value = this.session.decode(p.request, reply);
-        clearTimeout(p.timer);
+        this.stopTimer();
         p.resolve(value);
       } catch (e) {
         if (e instanceof IggyServerError && this.resend(p, e)) continue;
-        clearTimeout(p.timer);
+        this.stopTimer();
         const err = e instanceof IggyError ? e : new IggyProtocolError(String(e));
         p.reject(written(err, true));
         if (err instanceof IggyProtocolError) this.fail(err);
@@ -147,9 +179,7 @@ export class Connection {
     const frames = again.frames;
     setTimeout(() => {
       if (this.pending !== p || this.closedError) return;
-      this.socket.cork();
-      for (const f of frames) this.socket.write(f);
-      this.socket.uncork();
+      this.write(frames);
     }, again.delayMs);
     return true;
   }
@@ -171,10 +201,8 @@ export class Connection {
     this.closedError = error;
     const p = this.pending;
     this.pending = null;
-    if (p) {
-      clearTimeout(p.timer);
-      p.reject(written(error, true));
-    }
+    if (this.timer !== null) clearTimeout(this.timer);
+    if (p) p.reject(written(error, true));
     this.socket.destroy();
     for (const l of this.closeListeners) l(error);
   }

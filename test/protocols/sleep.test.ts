@@ -26,3 +26,35 @@ test(
     assert.equal(await w.sleep(1), false);
   },
 );
+
+test(
+  "a Waker's sleeps of one length share one timer; a wake or another length makes a new one",
+  { timeout: 10_000 },
+  async () => {
+    const setTimer = globalThis.setTimeout;
+    let made = 0;
+    globalThis.setTimeout = ((...a: Parameters<typeof setTimeout>) => {
+      made++;
+      return setTimer(...a);
+    }) as typeof setTimeout;
+    try {
+      const w = new Waker();
+      for (let i = 0; i < 5; i++) assert.equal(await w.sleep(1), false);
+      assert.equal(made, 1, "five 1 ms sleeps, one timer");
+      const woken = w.sleep(3_600_000);
+      assert.equal(made, 2, "another length, another timer");
+      w.wake();
+      assert.equal(await woken, true);
+      // The woken sleep's timer was cleared: the next sleep makes one, even of the same length.
+      const again = w.sleep(3_600_000);
+      assert.equal(made, 3);
+      // A sleep begun while another is under way ends that one, not woken.
+      const short = w.sleep(1);
+      assert.equal(await again, false);
+      assert.equal(await short, false);
+      assert.equal(made, 4);
+    } finally {
+      globalThis.setTimeout = setTimer;
+    }
+  },
+);

@@ -51,6 +51,10 @@ export class Reader {
     const at = this.need(n, field);
     return this.buf.subarray(at, at + n);
   }
+  /** Passes over n bytes that the reader does not need. */
+  skip(n: number, field = "bytes"): void {
+    this.need(n, field);
+  }
   /** u8 length then UTF-8. */
   name(field = "name"): string {
     const len = this.u8(`${field} length`);

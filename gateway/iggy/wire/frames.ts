@@ -33,6 +33,16 @@ export class FrameAssembler {
     return this.header ? this.headerSize + this.bodyLen : null;
   }
 
+  private checkedLength(header: Buffer): number {
+    const len = this.bodyLength(header);
+    if (!Number.isInteger(len) || len < 0)
+      throw new LayoutError(`frame header gives an invalid length ${len}`);
+    if (len > this.maxBody) {
+      throw new LayoutError(`frame body of ${len} bytes exceeds the limit of ${this.maxBody} bytes`);
+    }
+    return len;
+  }
+
   private take(n: number): Buffer {
     const first = this.chunks[0]!;
     let out: Buffer;
@@ -58,6 +68,13 @@ export class FrameAssembler {
 
   /** Adds received bytes; returns every frame now complete. Throws LayoutError on a bad header. */
   push(chunk: Buffer): Frame[] {
+    // The usual reply: one whole frame in one chunk, with nothing held; no copies, no bookkeeping.
+    if (this.header === null && this.buffered === 0 && chunk.length >= this.headerSize) {
+      const header = chunk.subarray(0, this.headerSize);
+      const len = this.checkedLength(header);
+      if (chunk.length === this.headerSize + len)
+        return [{ header, body: len === 0 ? Buffer.alloc(0) : chunk.subarray(this.headerSize) }];
+    }
     if (chunk.length > 0) {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
@@ -67,12 +84,7 @@ export class FrameAssembler {
       if (!this.header) {
         if (this.buffered < this.headerSize) return out;
         const header = this.take(this.headerSize);
-        const len = this.bodyLength(header);
-        if (!Number.isInteger(len) || len < 0)
-          throw new LayoutError(`frame header gives an invalid length ${len}`);
-        if (len > this.maxBody) {
-          throw new LayoutError(`frame body of ${len} bytes exceeds the limit of ${this.maxBody} bytes`);
-        }
+        const len = this.checkedLength(header);
         this.header = header;
         this.bodyLen = len;
       }

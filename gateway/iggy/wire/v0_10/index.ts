@@ -53,45 +53,67 @@ interface Reply010 extends WireReply {
   header: Buffer;
 }
 
-function operationOf(req: Request): { code: number; operation: number } {
-  switch (req.op) {
-    case "ping":
-      return { code: CODE.ping, operation: OPERATION.nonReplicated };
-    case "login":
-      return {
-        code: "token" in req.credentials ? CODE.loginRegisterPat : CODE.loginRegister,
-        operation: OPERATION.register,
-      };
-    case "logout":
-      return { code: CODE.logout, operation: OPERATION.logout };
-    case "getStream":
-      return { code: CODE.getStream, operation: OPERATION.nonReplicated };
-    case "createStream":
-      return { code: CODE.createStream, operation: OPERATION.createStream };
-    case "deleteStream":
-      return { code: CODE.deleteStream, operation: OPERATION.deleteStream };
-    case "getTopic":
-      return { code: CODE.getTopic, operation: OPERATION.nonReplicated };
-    case "createTopic":
-      return { code: CODE.createTopic, operation: OPERATION.createTopic };
-    case "send":
-      return { code: CODE.send, operation: OPERATION.send };
-    case "poll":
-      return { code: CODE.poll, operation: OPERATION.nonReplicated };
-    case "storeOffset":
-      return { code: CODE.storeOffset, operation: OPERATION.storeOffset };
-    case "getOffset":
-      return { code: CODE.getOffset, operation: OPERATION.nonReplicated };
+type Operation = { readonly code: number; readonly operation: number };
+
+const op = (code: number, operation: number): Operation => Object.freeze({ code, operation });
+
+/** Each op's command code and VSR operation (login's code depends on the credentials). */
+const OPERATIONS: Record<Exclude<Op, "login">, Operation> = {
+  ping: op(CODE.ping, OPERATION.nonReplicated),
+  logout: op(CODE.logout, OPERATION.logout),
+  getStream: op(CODE.getStream, OPERATION.nonReplicated),
+  createStream: op(CODE.createStream, OPERATION.createStream),
+  deleteStream: op(CODE.deleteStream, OPERATION.deleteStream),
+  getTopic: op(CODE.getTopic, OPERATION.nonReplicated),
+  createTopic: op(CODE.createTopic, OPERATION.createTopic),
+  send: op(CODE.send, OPERATION.send),
+  poll: op(CODE.poll, OPERATION.nonReplicated),
+  storeOffset: op(CODE.storeOffset, OPERATION.storeOffset),
+  getOffset: op(CODE.getOffset, OPERATION.nonReplicated),
+};
+const LOGIN = op(CODE.loginRegister, OPERATION.register);
+const LOGIN_PAT = op(CODE.loginRegisterPat, OPERATION.register);
+
+function operationOf(req: Request): Operation {
+  if (req.op === "login") return "token" in req.credentials ? LOGIN_PAT : LOGIN;
+  return OPERATIONS[req.op];
+}
+
+/** 16 random bytes, not all zero: a client id as it stands in a header (u128, little-endian). */
+function randomClientId(): Buffer {
+  for (;;) {
+    const b = randomBytes(16);
+    if (b.some((x) => x !== 0)) return b;
   }
+}
+
+/** A request number at 168..176 of a request header, written without BigInts. */
+function writeRequestNumber(h: Buffer, n: number): void {
+  h.writeUInt32LE(n >>> 0, 168);
+  h.writeUInt32LE(Math.floor(n / 2 ** 32), 172);
 }
 
 export class ClientSession010 implements WireSession {
   private readonly frames: FrameAssembler;
-  private readonly clientId = randomU128();
+  private readonly clientIdBytes = randomClientId();
+  private readonly clientId =
+    this.clientIdBytes.readBigUInt64LE(0) | (this.clientIdBytes.readBigUInt64LE(8) << 64n);
+  /** The client id as four u32s, to match a reply's header without BigInts. */
+  private readonly clientIdWords = [0, 4, 8, 12].map((at) => this.clientIdBytes.readUInt32LE(at));
   private readonly bindSecret = randomBytes(L.BIND_SECRET_BYTES);
   private session = 0n;
-  private nextRequest = 1n;
-  private last: { request: bigint; frames: Buffer[] } | null = null;
+  /** Request numbers count from 1 in each session; a number, as they never get near 2^53. */
+  private nextRequest = 1;
+  /** The request last encoded (-1: none yet) and its bytes, which status 57 resends as they are. */
+  private lastRequest = -1;
+  private lastFrames: Buffer[] = [];
+  /**
+   * The bytes of the last poll request, for the next poll with the same request object (the client
+   * hands an idle router's identical polls the same one): only the request number changes. They are
+   * rewritten in place, which is safe because the next request is encoded only once the reply to
+   * the last one came, so the server has read it whole, or on a new connection with a new session.
+   */
+  private pollBytes: { request: Request; session: bigint; frames: Buffer[] } | null = null;
   private lastSend: {
     partitionKey: string;
     section: import("../generation.js").ProducerSection;
@@ -179,17 +201,25 @@ export class ClientSession010 implements WireSession {
   }
 
   private encodeRequest(req: Request): Buffer[] {
+    const cached = this.pollBytes;
+    if (cached !== null && cached.request === req && cached.session === this.session && this.session !== 0n) {
+      const request = this.nextRequest++;
+      writeRequestNumber(cached.frames[0]!, request);
+      this.lastRequest = request;
+      this.lastFrames = cached.frames;
+      return cached.frames;
+    }
     const { code, operation } = operationOf(req);
     const body = this.body(req);
     if (HEADER_SIZE + body.length > 0xffffffff) throw new RangeError("request too large for one frame");
-    let request: bigint;
+    let request: number;
     let session: bigint;
     if (operation === OPERATION.register) {
-      request = 0n;
+      request = 0;
       session = 0n;
     } else if (this.session === 0n) {
       if (operation !== OPERATION.nonReplicated) throw new IggyInputError(`${req.op} needs a login first`);
-      request = 0n;
+      request = 0;
       session = 0n;
     } else {
       request = this.nextRequest++;
@@ -199,18 +229,25 @@ export class ClientSession010 implements WireSession {
       operation === OPERATION.register ||
       operation === OPERATION.logout ||
       (operation >= 128 && operation < 160);
+    const context = "context" in req && this.dialect.partitionContext ? req.context : undefined;
     const header = L.encodeRequestHeader({
       size: HEADER_SIZE + body.length,
       client: this.clientId,
       requestChecksum: metadataOrSession ? randomU128() : 0n,
-      request,
+      request: BigInt(request),
       operation,
       session,
       code,
-      ...("context" in req && req.context && this.dialect.partitionContext ? { context: req.context } : {}),
+      context,
     });
-    const frames = body.length > 0 ? [header, body] : [header];
-    this.last = { request, frames };
+    let frames: Buffer[];
+    if (req.op === "poll") {
+      // One buffer, written whole: the same bytes serve the next identical poll.
+      frames = [Buffer.concat([header, body])];
+      this.pollBytes = { request: req, session, frames };
+    } else frames = body.length > 0 ? [header, body] : [header];
+    this.lastRequest = request;
+    this.lastFrames = frames;
     return frames;
   }
 
@@ -258,10 +295,10 @@ export class ClientSession010 implements WireSession {
   decode<K extends Op>(request: RequestOf<K>, wire: WireReply): Results[K] {
     const reply = wire as Reply010;
     if (reply.status === EVICTED) throw this.evictionError(request, reply.header);
-    const h = L.decodeReplyHeader(reply.header);
-    if (this.last && (h.request !== this.last.request || h.client !== this.clientId)) {
+    if (this.lastRequest >= 0 && !this.answersLast(reply.header)) {
+      const h = L.decodeReplyHeader(reply.header);
       throw new IggyProtocolError(
-        `reply to ${request.op} answers request ${h.request} of client ${h.client.toString(16)}, not request ${this.last.request}`,
+        `reply to ${request.op} answers request ${h.request} of client ${h.client.toString(16)}, not request ${this.lastRequest}`,
       );
     }
     if (reply.status !== 0) {
@@ -269,11 +306,19 @@ export class ClientSession010 implements WireSession {
       throw new IggyServerError(reply.status, request.op, undefined, this.reasonOf(reply.status, request.op));
     }
     try {
-      return this.decodeBody(request, reply.body, h.operation) as Results[K];
+      return this.decodeBody(request, reply.body) as Results[K];
     } catch (e) {
       if (e instanceof LayoutError) throw new IggyProtocolError(`reply to ${request.op}: ${e.message}`);
       throw e;
     }
+  }
+
+  /** Whether a reply header names this client and the request last sent (read without BigInts). */
+  private answersLast(h: Buffer): boolean {
+    if (h.readUInt32LE(200) !== this.lastRequest >>> 0) return false;
+    if (h.readUInt32LE(204) !== Math.floor(this.lastRequest / 2 ** 32)) return false;
+    for (let i = 0; i < 4; i++) if (h.readUInt32LE(160 + 4 * i) !== this.clientIdWords[i]) return false;
+    return true;
   }
 
   private sendFailed(code: number): void {
@@ -282,7 +327,7 @@ export class ClientSession010 implements WireSession {
     if (code !== 57 && code !== 85) this.producers.failed(this.lastSend.partitionKey, this.lastSend.section);
   }
 
-  private decodeBody(req: Request, body: Buffer, replyOperation: number): Results[Op] {
+  private decodeBody(req: Request, body: Buffer): Results[Op] {
     const { operation } = operationOf(req);
     let payload = body;
     if (L.isResultFramed(operation) || (operation === OPERATION.register && body.length > 0)) {
@@ -293,7 +338,6 @@ export class ClientSession010 implements WireSession {
       }
       payload = r.payload;
     }
-    void replyOperation;
     switch (req.op) {
       case "ping":
       case "logout":
@@ -305,7 +349,8 @@ export class ClientSession010 implements WireSession {
           throw new IggyServerError(42, "login", "the server refused the login (empty reply)");
         const l = L.decodeLoginReply(payload);
         this.session = l.session;
-        this.nextRequest = 1n;
+        this.nextRequest = 1;
+        this.pollBytes = null;
         this.serverVersion = l.serverVersion;
         this.serverProtocolVersion = l.serverProtocolVersion;
         return { userId: l.userId, session: l.session };
@@ -330,10 +375,8 @@ export class ClientSession010 implements WireSession {
           this.producers.confirmed(this.lastSend.partitionKey, this.lastSend.section, this.lastSend.count);
         return { partitions };
       }
-      case "poll": {
-        const { context: _context, ...batch } = L.decodePollReply(payload, this.dialect);
-        return batch;
-      }
+      case "poll":
+        return L.decodePolledBatch(payload, this.dialect);
       case "getOffset":
         return L.decodeOffsetInfo(payload);
     }
@@ -350,8 +393,8 @@ export class ClientSession010 implements WireSession {
   ): { delayMs: number; frames: Buffer[] } | null {
     if (this.evicted || attempt > RESEND_ATTEMPTS) return null;
     // Not committed yet: the identical request (same id) again, on this connection.
-    if (error.code === 57 && this.last)
-      return { delayMs: RESEND_DELAY_MS * attempt, frames: this.last.frames };
+    if (error.code === 57 && this.lastRequest >= 0)
+      return { delayMs: RESEND_DELAY_MS * attempt, frames: this.lastFrames };
     // The partition forgot the producer: the batch (nothing of it written) starts a new epoch at 0.
     if (
       error.code === PRODUCER_UNKNOWN &&

@@ -1085,6 +1085,22 @@ export function decodePollReply(
   const currentOffset = r.u64("current offset");
   const count = r.u32("messages count");
   const context = d.partitionContext ? readContext(r) : undefined;
+  const messages = readPolledMessages(r, body, d, count);
+  return { partitionId, currentOffset, messages, context };
+}
+
+/** A poll reply as the client needs it: the partition's context is passed over, not read. */
+export function decodePolledBatch(body: Buffer, d: VsrDialect): PolledBatch {
+  const r = new Reader(body, "poll reply");
+  const partitionId = r.u32("partition id");
+  const currentOffset = r.u64("current offset");
+  const count = r.u32("messages count");
+  if (d.partitionContext) r.skip(24, "partition context");
+  const messages = readPolledMessages(r, body, d, count);
+  return { partitionId, currentOffset, messages };
+}
+
+function readPolledMessages(r: Reader, body: Buffer, d: VsrDialect, count: number): PolledMessage[] {
   const messages: PolledMessage[] = [];
   while (r.remaining > 0) {
     const at = r.pos;
@@ -1120,7 +1136,7 @@ export function decodePollReply(
   }
   if (messages.length !== count)
     throw new LayoutError(`reply says ${count} messages, its batches hold ${messages.length}`);
-  return { partitionId, currentOffset, messages, context };
+  return messages;
 }
 
 // ---- send confirmation ----

@@ -49,8 +49,11 @@ function encodeRequest(req: Request): Buffer[] {
       return frame(COMMAND.createTopic, L.encodeCreateTopic(req.stream, req.name, req.settings));
     case "send":
       return [L.encodeSendFrame(req)];
-    case "poll":
-      return frame(COMMAND.poll, L.encodePoll(req));
+    case "poll": {
+      // One buffer, written whole: the same bytes serve the next identical poll.
+      const body = L.encodePoll(req);
+      return [Buffer.concat(frame(COMMAND.poll, body), 8 + body.length)];
+    }
     case "storeOffset":
       return frame(
         COMMAND.storeOffset,
@@ -98,14 +101,22 @@ function decodeResult(req: Request, body: Buffer): Results[Op] {
 
 class ClientSession implements WireSession {
   private readonly frames: FrameAssembler;
+  /**
+   * The last poll request and its bytes: the client hands an idle router's identical polls the same
+   * request object, and 0.8 requests carry no number, so the bytes are the same too.
+   */
+  private lastPoll: { request: Request; frames: Buffer[] } | null = null;
 
   constructor(maxReplyBytes: number) {
     this.frames = new FrameAssembler(8, (h) => h.readUInt32LE(4), maxReplyBytes);
   }
 
   encode(request: Request): Buffer[] {
+    if (this.lastPoll?.request === request) return this.lastPoll.frames;
     try {
-      return encodeRequest(request);
+      const frames = encodeRequest(request);
+      if (request.op === "poll") this.lastPoll = { request, frames };
+      return frames;
     } catch (e) {
       if (e instanceof RangeError) throw new IggyInputError(e.message);
       throw e;
