@@ -141,7 +141,7 @@ export class AnsweredExchanges {
 }
 
 /** Source address and port, message id and token: what makes two datagrams the same request. */
-function exchangeKey(req: IncomingMessage): string {
+export function exchangeKey(req: Pick<IncomingMessage, "rsinfo" | "_packet">): string {
   const p = req._packet;
   return `${req.rsinfo.address}:${req.rsinfo.port}/${p.messageId ?? ""}/${p.token?.toString("hex") ?? ""}`;
 }
