@@ -611,27 +611,25 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
   private async newestInPartition(batch: Batch, partition: number): Promise<Tail | null> {
     const { stream, topic, gatewayId } = this.options;
     const pageSize = this.options.tailPageSize ?? Math.max(100, this.options.batch.maxReadings + 1);
-    let page = await this.client.poll(stream, topic, {
-      partition,
-      strategy: { kind: "last" },
-      count: pageSize,
-    });
+    let page = await this.client.pollTail(stream, topic, partition, pageSize);
     for (let pages = 0; pages < TAIL_MAX_PAGES; pages++) {
-      for (let i = page.messages.length - 1; i >= 0; i--) {
-        const envelope = readEnvelope(page.messages[i]!);
+      for (let i = page.length - 1; i >= 0; i--) {
+        const envelope = readEnvelope(page[i]!);
         if (envelope.gateway !== gatewayId) continue;
         if (envelope.firstSeq === undefined) continue;
         // Without a count, only its first reading is known to be there.
         return { firstSeq: envelope.firstSeq, lastSeq: envelope.firstSeq + (envelope.count ?? 1) - 1 };
       }
-      const oldest = page.messages[0]?.offset;
+      const oldest = page[0]?.offset;
       if (oldest === undefined || oldest === 0n) return null;
       const from = oldest > BigInt(pageSize) ? oldest - BigInt(pageSize) : 0n;
-      page = await this.client.poll(stream, topic, {
-        partition,
-        strategy: { kind: "offset", value: from },
-        count: Number(oldest - from),
-      });
+      page = (
+        await this.client.poll(stream, topic, {
+          partition,
+          strategy: { kind: "offset", value: from },
+          count: Number(oldest - from),
+        })
+      ).messages;
     }
     if (batch.attempts > 1)
       this.log.warn(

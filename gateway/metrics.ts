@@ -25,6 +25,7 @@ export class GatewayMetrics {
   readonly connectionUp: Gauge<"protocol" | "connection">;
   readonly connectionInflight: Gauge<"protocol" | "connection">;
   readonly connectionAckDelay: Histogram<"protocol" | "connection">;
+  readonly connectionRetransmissions: Counter<"protocol" | "connection">;
 
   constructor(options: { processMetrics?: boolean } = {}) {
     const r = [this.registry];
@@ -105,6 +106,12 @@ export class GatewayMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: r,
     });
+    this.connectionRetransmissions = new Counter({
+      name: `${PREFIX}connection_retransmissions_total`,
+      help: "Copies of a message the sender sent again (it had not seen the answer) that the adapter answered with the first copy's outcome, not storing them again (CoAP: those the coap package's own response cache did not answer)",
+      labelNames: connection,
+      registers: r,
+    });
   }
 
   /** The buffer's metrics (buffer_*, readings_dropped_total, readings_rejected_total), read from it when scraped. */
@@ -142,6 +149,10 @@ export class GatewayMetrics {
 
   ackDelay(protocol: string, connection: string, seconds: number): void {
     this.connectionAckDelay.observe({ protocol, connection }, seconds);
+  }
+
+  retransmitted(protocol: string, connection: string): void {
+    this.connectionRetransmissions.inc({ protocol, connection });
   }
 
   text(): Promise<string> {

@@ -345,6 +345,7 @@ export class GatewayRuntime {
           log,
           reject: (reason) => this.metrics.reject(reason),
           ackDelay: (connection, seconds) => this.metrics.ackDelay(protocol, connection, seconds),
+          retransmitted: (connection) => this.metrics.retransmitted(protocol, connection),
           readMarks: (prefix) => {
             const buffer = this.buffer;
             return buffer ? buffer.readMarks(prefix) : Promise.reject(new Error("the gateway is stopping"));

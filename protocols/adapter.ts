@@ -122,6 +122,12 @@ export interface AdapterDeps {
    * `seconds` after it arrived (optional: the gateway keeps the histogram behind /metrics).
    */
   ackDelay?(connection: string, seconds: number): void;
+  /**
+   * A copy of a message already taken on `connection` (a retransmission: the sender had not seen its
+   * answer) was answered with the first copy's outcome and not stored again (optional: counted behind
+   * /metrics).
+   */
+  retransmitted?(connection: string): void;
   /** The marks (EmitOptions.marks) committed so far that start with `prefix`; absent: no durable marks. */
   readMarks?(prefix: string): Promise<string[]>;
 }

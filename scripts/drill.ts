@@ -1,7 +1,7 @@
-// `npm run drill -- [NAME...] [--short] [--seed N] [--rounds N]`: runs the reliability drills of
-// scripts/drill/ (all when no NAME is given), prints what each did and found, and writes the run's
-// JSON summary to drill-results/drill-<time>.json (and drill-results/latest.json). Exit 1 when a
-// drill found a lost or doubled reading or a crash; a drill whose peer is missing is reported as
+// `npm run drill -- [NAME...] [--short] [--seed N] [--rounds N] [--outages N]`: runs the reliability
+// drills of scripts/drill/ (all when no NAME is given), prints what each did and found, and writes
+// the run's JSON summary to drill-results/drill-<time>.json (and drill-results/latest.json). Exit 1
+// when a drill found a lost or doubled reading or a crash; a drill whose peer is missing is reported as
 // skipped (under CI=true a missing peer is a failure).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -33,6 +33,7 @@ async function main(): Promise<void> {
       short: { type: "boolean", default: false },
       seed: { type: "string" },
       rounds: { type: "string" },
+      outages: { type: "string" },
     },
   });
   const names = positionals.length ? positionals : [...DRILLS];
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
           outDir: resultsDir,
           log: (m) => console.log(`  ${m}`),
           ...(values.rounds ? { rounds: Number(values.rounds) } : {}),
+          ...(values.outages ? { outages: Number(values.outages) } : {}),
         } as Parameters<Drill["run"]>[0],
         ctx,
       );

@@ -401,15 +401,31 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
     return request;
   }
 
-  /** The last `count` messages of a partition, oldest first, headers decoded; stores no offset. */
+  /**
+   * The last `count` messages of a partition, oldest first, headers decoded; stores no offset.
+   * Apache Iggy 0.8 restarted after a SIGKILL was seen refusing a poll of the last N (N above 5) with
+   * InvalidOffset while polls by offset worked, for as long as it ran (the Iggy-away drill): then the
+   * same messages are read by offset, back from the partition's current offset.
+   */
   async pollTail(
     stream: Identifier,
     topic: Identifier,
     partition: number,
     count: number,
   ): Promise<PolledMessage[]> {
-    const batch = await this.poll(stream, topic, { partition, strategy: { kind: "last" }, count });
-    return batch.messages;
+    try {
+      return (await this.poll(stream, topic, { partition, strategy: { kind: "last" }, count })).messages;
+    } catch (e) {
+      if (!(e instanceof IggyServerError && e.codeName === "InvalidOffset")) throw e;
+    }
+    const { currentOffset } = await this.poll(stream, topic, {
+      partition,
+      strategy: { kind: "first" },
+      count: 1,
+    });
+    const from = currentOffset >= BigInt(count) ? currentOffset - BigInt(count) + 1n : 0n;
+    return (await this.poll(stream, topic, { partition, strategy: { kind: "offset", value: from }, count }))
+      .messages;
   }
 
   async storeConsumerOffset(

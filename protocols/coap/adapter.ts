@@ -103,6 +103,9 @@ export class CoapAdapter implements ProtocolAdapter {
           // The name is kept from the start: asking the socket for its address costs a system call.
           if (this.serverName !== null) this.deps.ackDelay?.(this.serverName, seconds);
         },
+        retransmitted: () => {
+          if (this.serverName !== null) this.deps.retransmitted?.(this.serverName);
+        },
       });
       const guarded: Emit = async (readings, options) => {
         await emit(readings, options);

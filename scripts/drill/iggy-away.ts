@@ -93,7 +93,12 @@ async function phase(
   return report;
 }
 
-export async function runIggyAway(options: DrillOptions, ctx: DrillContext): Promise<DrillResult> {
+export interface IggyAwayOptions extends DrillOptions {
+  /** Unreachable phases one after the other (default 1): whether RSS grows outage after outage. */
+  outages?: number;
+}
+
+export async function runIggyAway(options: IggyAwayOptions, ctx: DrillContext): Promise<DrillResult> {
   const { short, log } = options;
   let proxy: TcpProxy | null = null;
   const m = await prepareMixedLoad(options, ctx, {
@@ -127,10 +132,10 @@ export async function runIggyAway(options: DrillOptions, ctx: DrillContext): Pro
   // A baseline: the loads once with Iggy there, so the later RSS figures have something to compare with.
   await runPhase("baseline", async () => ({}));
 
-  // (a) Unreachable: every connection cut, new ones reset, while the loads go on.
+  // (a) Unreachable: every connection cut, new ones reset, while the loads go on; `outages` times.
   const outageMs = short ? 0 : 90_000;
   const outageDepth = short ? 2_000 : 20_000;
-  await runPhase("unreachable", async () => {
+  const unreachable = async (): Promise<Record<string, number>> => {
     px.set({ kind: "down" });
     const from = Date.now();
     let depth = 0;
@@ -156,7 +161,9 @@ export async function runIggyAway(options: DrillOptions, ctx: DrillContext): Pro
       connections_refused: refused,
       reconnected: connected,
     };
-  });
+  };
+  for (let outage = 1; outage <= (options.outages ?? 1); outage++)
+    await runPhase(outage === 1 ? "unreachable" : `unreachable-${outage}`, unreachable);
 
   // (b) Slow: every reply held back 200 ms; the backlog drains at that pace.
   const slowBatches = short ? 10 : 200;

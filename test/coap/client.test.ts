@@ -3,25 +3,16 @@
 // to them, registers again after the device restarts, and marks it down and up once per transition.
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { createSocket } from "node:dgram";
 import { test, type TestContext } from "node:test";
 import { CoapSimulator } from "../../protocols/coap/simulator.js";
 import { hasCommand, requirePeer } from "../helpers/peers.js";
 import { killAtEnd } from "../helpers/cleanup.js";
 import { waitFor } from "../helpers/wait.js";
-import { coapClient, coapDevice, recorder, section } from "./helpers.js";
+import { coapClient, coapDevice, freeUdpPort, recorder, section } from "./helpers.js";
 import { CoapAdapter } from "../../protocols/coap/adapter.js";
 import type { CoapDeviceConfig } from "../../protocols/coap/schema.js";
 
 const opts = { timeout: 180_000 };
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket("udp4");
-  await new Promise<void>((resolve) => s.bind(0, "127.0.0.1", () => resolve()));
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 function libcoapServer(t: TestContext, port: number): ChildProcess {
   const child = spawn("coap-server-notls", ["-A", "127.0.0.1", "-p", String(port), "-d", "10"], {

@@ -4,58 +4,10 @@
 // comes while the first copy still waits for its commit is not stored either: both copies get the
 // first copy's outcome.
 import assert from "node:assert/strict";
-import { createSocket } from "node:dgram";
-import { test, type TestContext } from "node:test";
+import { test } from "node:test";
 import type { Reading } from "../../protocols/adapter.js";
 import { waitFor } from "../helpers/wait.js";
-import { coapDevice, section, startAdapter } from "./helpers.js";
-
-interface Answer {
-  messageId: number;
-  code: string;
-}
-
-/** RFC 7252 message types. */
-const TYPES = ["CON", "NON", "ACK", "RST"] as const;
-
-interface Datagram extends Answer {
-  type: (typeof TYPES)[number];
-}
-
-/** A loopback socket that sends raw confirmable POSTs to `port` and keeps every answer's id and code. */
-async function rawClient(t: TestContext, port: number) {
-  const sock = createSocket("udp4");
-  t.after(() => new Promise<void>((r) => sock.close(() => r())));
-  await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
-  const answers: Answer[] = [];
-  const datagrams: Datagram[] = [];
-  sock.on("message", (m) => {
-    // RFC 7252 header: version/type/token length, code (class.detail), message id.
-    const answer = {
-      messageId: m.readUInt16BE(2),
-      code: `${m[1]! >> 5}.${String(m[1]! & 31).padStart(2, "0")}`,
-    };
-    answers.push(answer);
-    datagrams.push({ ...answer, type: TYPES[(m[0]! >> 4) & 3]! });
-  });
-  const post = (messageId: number, value: number): Promise<void> =>
-    new Promise((resolve, reject) => {
-      // A confirmable POST (0.02), a 4-byte token, Uri-Path "v" (option 11, length 1), a payload.
-      const datagram = Buffer.concat([
-        Buffer.from([0x44, 0x02, messageId >> 8, messageId & 0xff, messageId >> 8, messageId & 0xff, 1, 2]),
-        Buffer.from([0xb1, 0x76, 0xff]),
-        Buffer.from(String(value)),
-      ]);
-      sock.send(datagram, port, "127.0.0.1", (e) => (e ? reject(e) : resolve()));
-    });
-  /** The empty ACK of a confirmable (separate) response. */
-  const ack = (messageId: number): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const datagram = Buffer.from([0x60, 0x00, messageId >> 8, messageId & 0xff]);
-      sock.send(datagram, port, "127.0.0.1", (e) => (e ? reject(e) : resolve()));
-    });
-  return { answers, datagrams, post, ack };
-}
+import { coapDevice, rawClient, section, startAdapter } from "./helpers.js";
 
 /** A buffer whose commit finishes only when the test says so: commits[i]() ends the i-th. */
 function heldCommits(): {

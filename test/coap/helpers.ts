@@ -1,6 +1,7 @@
 // Shared by the CoAP tests: device configs through the real schema, an adapter on a free port, a
 // real libcoap client, and requests with the coap package's own client.
 import { execFile } from "node:child_process";
+import { createSocket } from "node:dgram";
 import type { TestContext } from "node:test";
 import { Agent, type IncomingMessage } from "coap";
 import { CoapAdapter } from "../../protocols/coap/adapter.js";
@@ -25,6 +26,15 @@ export function coapDevice(d: Record<string, unknown>): CoapDeviceConfig {
 
 export function section(s: Record<string, unknown> = {}): CoapSectionConfig {
   return coapSection.parse(s);
+}
+
+/** A loopback UDP port free a moment ago. */
+export async function freeUdpPort(): Promise<number> {
+  const s = createSocket("udp4");
+  await new Promise<void>((resolve) => s.bind(0, "127.0.0.1", () => resolve()));
+  const port = s.address().port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
 }
 
 export interface Rig {
@@ -108,4 +118,51 @@ export function clientAgent(t: TestContext): Agent {
       }),
   );
   return agent;
+}
+
+interface Answer {
+  messageId: number;
+  code: string;
+}
+
+/** RFC 7252 message types. */
+const TYPES = ["CON", "NON", "ACK", "RST"] as const;
+
+interface Datagram extends Answer {
+  type: (typeof TYPES)[number];
+}
+
+/** A loopback socket that sends raw confirmable POSTs to `port` and keeps every answer's id and code. */
+export async function rawClient(t: TestContext, port: number) {
+  const sock = createSocket("udp4");
+  t.after(() => new Promise<void>((r) => sock.close(() => r())));
+  await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
+  const answers: Answer[] = [];
+  const datagrams: Datagram[] = [];
+  sock.on("message", (m) => {
+    // RFC 7252 header: version/type/token length, code (class.detail), message id.
+    const answer = {
+      messageId: m.readUInt16BE(2),
+      code: `${m[1]! >> 5}.${String(m[1]! & 31).padStart(2, "0")}`,
+    };
+    answers.push(answer);
+    datagrams.push({ ...answer, type: TYPES[(m[0]! >> 4) & 3]! });
+  });
+  const post = (messageId: number, value: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      // A confirmable POST (0.02), a 4-byte token, Uri-Path "v" (option 11, length 1), a payload.
+      const datagram = Buffer.concat([
+        Buffer.from([0x44, 0x02, messageId >> 8, messageId & 0xff, messageId >> 8, messageId & 0xff, 1, 2]),
+        Buffer.from([0xb1, 0x76, 0xff]),
+        Buffer.from(String(value)),
+      ]);
+      sock.send(datagram, port, "127.0.0.1", (e) => (e ? reject(e) : resolve()));
+    });
+  /** The empty ACK of a confirmable (separate) response. */
+  const ack = (messageId: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const datagram = Buffer.from([0x60, 0x00, messageId >> 8, messageId & 0xff]);
+      sock.send(datagram, port, "127.0.0.1", (e) => (e ? reject(e) : resolve()));
+    });
+  return { answers, datagrams, post, ack };
 }

@@ -128,10 +128,12 @@ async function resumeAndCheck(
   why: string,
   protocol: (typeof generations)[number] = "0.8",
   before?: (buffer: ReadingBuffer) => Promise<void>,
+  patch?: (client: IggyClient) => void,
 ): Promise<void> {
   const port = server.address.port;
   const buffer = await openBuffer({ dir });
   const client = clientFor(port, { protocol });
+  patch?.(client);
   const metrics = new GatewayMetrics({ processMetrics: false });
   const forwarder = new Forwarder(buffer, client, options(metrics));
   try {
@@ -258,6 +260,43 @@ for (const protocol of generations) {
     );
   });
 }
+
+// Apache Iggy 0.8, restarted after a SIGKILL (the Iggy-away drill), refused every poll of the last N
+// messages (N above 5) with InvalidOffset while polls by offset worked: the forwarder retried that
+// read of the tail for ever and sent nothing more.
+test("Iggy refusing a poll of the last messages with InvalidOffset: the tail is read by offset, nothing resent", async () => {
+  const server = await startDev({ dedup: { enabled: false } });
+  const dir = temp("fwd-last-refused-");
+  const first = await openBuffer({ dir });
+  await append(first, null, readings(0, 250));
+  const dying = dyingAtSecondRelease(first);
+  const client1 = clientFor(server.address.port);
+  const f1 = new Forwarder(dying.buffer, client1, options());
+  f1.start();
+  await until("the crash", dying.died);
+  await f1.stop();
+  await client1.close();
+  await first.close();
+  const before = await stored(server.address.port);
+  let refused = 0;
+  await resumeAndCheck(
+    server,
+    dir,
+    before.firstSeqs.length - 1,
+    "each batch Iggy had was found by offset, not resent",
+    "0.8",
+    undefined,
+    (client) => {
+      const poll = client.poll.bind(client);
+      client.poll = (stream, topic, o) => {
+        if (o.strategy.kind !== "last" || o.count <= 5) return poll(stream, topic, o);
+        refused++;
+        return Promise.reject(new IggyServerError(4100, "Poll"));
+      };
+    },
+  );
+  assert.ok(refused > 0, "the forwarder asked for the last messages first");
+});
 
 // What ext4 can do when it fails under the buffer (errors=remount-ro): report the commit that
 // recorded a lease durable, let the batch go to Iggy, and lose the commit (and every commit after
