@@ -417,6 +417,10 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
       return (await this.poll(stream, topic, { partition, strategy: { kind: "last" }, count })).messages;
     } catch (e) {
       if (!(e instanceof IggyServerError && e.codeName === "InvalidOffset")) throw e;
+      this.log?.warn(
+        { partition, count },
+        "iggy refused a poll of the partition's last messages (InvalidOffset); reading them by offset instead",
+      );
     }
     const { currentOffset } = await this.poll(stream, topic, {
       partition,
