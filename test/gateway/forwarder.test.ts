@@ -117,6 +117,29 @@ function dyingAtSecondRelease(
 }
 
 /**
+ * A first run on a new buffer in `dir` holding 250 readings, until the buffer "dies" at its second
+ * release (see dyingAtSecondRelease, whose `after` it passes on); what Iggy then holds.
+ */
+async function firstRunDying(
+  port: number,
+  dir: string,
+  protocol: (typeof generations)[number] | undefined,
+  after?: Parameters<typeof dyingAtSecondRelease>[1],
+): Promise<Awaited<ReturnType<typeof stored>>> {
+  const first = await openBuffer({ dir });
+  await append(first, null, readings(0, 250));
+  const dying = dyingAtSecondRelease(first, after);
+  const client = clientFor(port, protocol ? { protocol } : {});
+  const forwarder = new Forwarder(dying.buffer, client, options());
+  forwarder.start();
+  await until("the crash", dying.died);
+  await forwarder.stop();
+  await client.close();
+  await first.close();
+  return stored(port);
+}
+
+/**
  * A second run on the buffer in `dir` after the first one died: it sends the rest, and Iggy then
  * holds the 250 readings once each, `duplicates` batches having been found there and not resent.
  * Closes the server at the end.
@@ -233,20 +256,15 @@ for (const protocol of generations) {
     const server = await startDev({ dedup: { enabled: false } });
     const port = server.address.port;
     const dir = temp("fwd-crash-");
-    const first = await openBuffer({ dir });
-    await append(first, null, readings(0, 250));
     let released = 0;
     // Iggy has the second batch (and perhaps the next, sent while the release was on its way), the
     // buffer still has them leased.
-    const dying = dyingAtSecondRelease(first, (r) => (released += r.released.filter((ok) => ok).length));
-    const client1 = clientFor(port, { protocol });
-    const f1 = new Forwarder(dying.buffer, client1, options());
-    f1.start();
-    await until("the crash", dying.died);
-    await f1.stop();
-    await client1.close();
-    await first.close();
-    const before = await stored(port);
+    const before = await firstRunDying(
+      port,
+      dir,
+      protocol,
+      (r) => (released += r.released.filter((ok) => ok).length),
+    );
     assert.equal(released, 1, "the first batch was released");
     assert.ok(before.firstSeqs.length >= 2, "the second batch is in Iggy, unreleased");
     assert.deepEqual(before.values, range(before.values.length), "a prefix, in order");
@@ -267,17 +285,7 @@ for (const protocol of generations) {
 test("Iggy refusing a poll of the last messages with InvalidOffset: the tail is read by offset, nothing resent", async () => {
   const server = await startDev({ dedup: { enabled: false } });
   const dir = temp("fwd-last-refused-");
-  const first = await openBuffer({ dir });
-  await append(first, null, readings(0, 250));
-  const dying = dyingAtSecondRelease(first);
-  const client1 = clientFor(server.address.port);
-  const f1 = new Forwarder(dying.buffer, client1, options());
-  f1.start();
-  await until("the crash", dying.died);
-  await f1.stop();
-  await client1.close();
-  await first.close();
-  const before = await stored(server.address.port);
+  const before = await firstRunDying(server.address.port, dir, undefined);
   let refused = 0;
   await resumeAndCheck(
     server,
