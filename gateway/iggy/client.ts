@@ -533,9 +533,8 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
 
   private call<K extends Op>(request: RequestOf<K>): Promise<Results[K]> {
     return this.serialized(() => {
-      const conn = this.conn;
-      // What ensureConnection would find, without its promise.
-      if (!this.closed && conn !== null && !conn.closed) return this.requestOn(conn, request);
+      const live = this.liveConnection();
+      if (live !== null) return this.requestOn(live, request);
       return this.ensureConnection(Date.now() + this.requestTimeoutMs).then((c) =>
         this.requestOn(c, request),
       );
@@ -584,11 +583,18 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
   }
 
   /** The live connection, or a new one (connect + login) made before `deadline`. */
+  /** The open connection of a client not closed, or null: what a request can go out on at once. */
+  private liveConnection(): Connection | null {
+    const conn = this.conn;
+    return !this.closed && conn !== null && !conn.closed ? conn : null;
+  }
+
   private async ensureConnection(deadline: number): Promise<Connection> {
     for (;;) {
       if (this.closed)
         throw Object.assign(new IggyClosedError("the Iggy client is closed"), { requestWritten: false });
-      if (this.conn && !this.conn.closed) return this.conn;
+      const live = this.liveConnection();
+      if (live !== null) return live;
       if (this.conn) this.drop(this.conn, new IggyConnectionError("connection lost"));
       if (this.nextAttemptAt > Date.now()) {
         if (this.nextAttemptAt > deadline) throw this.notConnected();
