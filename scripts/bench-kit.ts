@@ -1,6 +1,8 @@
 // What a benchmark module under scripts/bench/ exports, and small measuring helpers they share.
+import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
 import { cpus } from "node:os";
+import { fileURLToPath } from "node:url";
 
 export interface Figure {
   name: string;
@@ -115,4 +117,50 @@ export async function waitPort(port: number, ms: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`nothing listens on ${port}`);
+}
+
+const DEV_IGGY = fileURLToPath(new URL("../gateway/iggy/dev-server/main.js", import.meta.url));
+
+/**
+ * dev-iggy in a child process on a free loopback port (`args` added to `--port 0`), once it says
+ * where it listens; killed if it does not within 30 s or exits first. `stop()` kills it and waits.
+ */
+export async function startDevIggy(
+  args: string[] = [],
+): Promise<{ child: ChildProcess; port: number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [DEV_IGGY, "--port", "0", ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  try {
+    const port = await new Promise<number>((ok, fail) => {
+      const timer = setTimeout(() => fail(new Error("dev-iggy did not start within 30 s")), 30_000);
+      child.stdout!.on("data", (d: Buffer) => {
+        out += d.toString();
+        const m = /listening on [^\s]+:(\d+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          ok(Number(m[1]));
+        }
+      });
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        fail(new Error(`dev-iggy exited with ${code}: ${out}`));
+      });
+    });
+    child.stdout!.resume();
+    return {
+      child,
+      port,
+      async stop() {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGKILL");
+        await exited;
+      },
+    };
+  } catch (e) {
+    child.kill("SIGKILL");
+    throw e;
+  }
 }

@@ -1,9 +1,8 @@
 // The forwarder and its codecs: bytes per reading and encode rate of each codec, the drain of a
 // backlog into the dev server (beside the raw client sending the same batches), and the latency
 // from accepted (committed to the buffer) to confirmed by Iggy at 1,000 readings/s.
-import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { openBuffer, type ReadingBuffer } from "../../buffer/index.js";
 import { codecs, type CodecName } from "../../gateway/codecs/index.js";
 import { Forwarder } from "../../gateway/forwarder.js";
@@ -11,10 +10,16 @@ import { batchMessageId } from "../../gateway/envelope.js";
 import { IggyClient, header } from "../../gateway/iggy/index.js";
 import { createLogger } from "../../gateway/log.js";
 import type { Reading } from "../../protocols/adapter.js";
-import { percentile, withPeer, type Benchmark, type BenchContext, type Figure } from "../bench-kit.js";
+import {
+  percentile,
+  startDevIggy,
+  withPeer,
+  type Benchmark,
+  type BenchContext,
+  type Figure,
+} from "../bench-kit.js";
 
 const log = createLogger({ level: "silent" });
-const devMain = resolve(import.meta.dirname, "../../gateway/iggy/dev-server/main.js");
 
 /** A few devices, tens of points, float values with a few decimals, millisecond timestamps. */
 function realistic(n: number, start: number): Reading[] {
@@ -67,20 +72,6 @@ function rate(seconds: number, fn: () => number): { wall: number; cpu: number } 
   const wall = items / ((performance.now() - t0) / 1000);
   const cpu = process.cpuUsage(cpu0);
   return { wall, cpu: items / ((cpu.user + cpu.system) / 1e6) };
-}
-
-async function startDevIggy(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [devMain, "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
-  let out = "";
-  const port = await new Promise<number>((ok, fail) => {
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on [^\s]+:(\d+)/.exec(out);
-      if (m) ok(Number(m[1]));
-    });
-    child.once("exit", (code) => fail(new Error(`dev-iggy exited with ${code}: ${out}`)));
-  });
-  return { child, port };
 }
 
 function client(port: number): IggyClient {

@@ -4,42 +4,15 @@
 // that the count is reached soon; after a warm-up (V8 optimizes the loop) V8's sampling heap
 // profiler counts every sampled allocation, also of objects already collected, over a fixed number
 // of polls. A count of bytes, not of time: figures from a loaded machine compare.
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { Session } from "node:inspector";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import type { Benchmark, Figure } from "../bench-kit.js";
+import { startDevIggy, type Benchmark, type Figure } from "../bench-kit.js";
 import { CommandLedger } from "../../gateway/commands/ledger.js";
 import { CommandRouter } from "../../gateway/commands/router.js";
 import { IggyClient } from "../../gateway/iggy/index.js";
 import { createLogger } from "../../gateway/log.js";
 
-const DEV_IGGY = fileURLToPath(new URL("../../gateway/iggy/dev-server/main.js", import.meta.url));
 const PASSWORD = "idle-poll";
-
-async function devIggy(): Promise<{ port: number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [DEV_IGGY, "--port", "0", "--password", PASSWORD], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  let out = "";
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on [^\s]+:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once("exit", (code) => reject(new Error(`dev-iggy exited (${code}): ${out}`)));
-  });
-  return {
-    port,
-    async stop() {
-      const exited = once(child, "exit");
-      child.kill("SIGKILL");
-      await exited;
-    },
-  };
-}
 
 /** Sampled bytes allocated per poll over `polls` polls of a router speaking `protocol`. */
 async function bytesPerPoll(
@@ -48,7 +21,7 @@ async function bytesPerPoll(
   polls: number,
   dir: string,
 ): Promise<number> {
-  const iggy = await devIggy();
+  const iggy = await startDevIggy(["--password", PASSWORD]);
   const client = new IggyClient({
     address: `127.0.0.1:${iggy.port}`,
     credentials: { username: "iggy", password: PASSWORD },

@@ -18,16 +18,15 @@
 // client, OPCUA_BENCH_STAGE=adapter (emit goes nowhere) or buffer (no forwarder) stops the gateway
 // side's path early, OPCUA_BENCH_FLAGS="--trace-gc ..." adds node flags to both children (and lets
 // their stdout through).
-import { fork, spawn, type ChildProcess } from "node:child_process";
+import { fork, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { OpcuaDeviceConfig } from "../../protocols/opcua/schema.js";
 import { binNodeFlags } from "./footprint.js";
-import { withPeer, type Benchmark, type BenchContext, type Figure } from "../bench-kit.js";
+import { startDevIggy, withPeer, type Benchmark, type BenchContext, type Figure } from "../bench-kit.js";
 
 const CHILD_FLAG = "--opcua-bench-child";
 const SIM_PROCESS = resolve(import.meta.dirname, "../../protocols/opcua/sim-process.js");
-const DEV_IGGY = resolve(import.meta.dirname, "../../gateway/iggy/dev-server/main.js");
 const MiB = 1024 * 1024;
 
 type Kind = "gateway" | "bare";
@@ -359,33 +358,6 @@ async function startSimulator(
   }
 }
 
-async function startDevIggy(): Promise<{ proc: ChildProcess; port: number }> {
-  const proc = spawn(process.execPath, [DEV_IGGY, "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
-  let out = "";
-  try {
-    const port = await new Promise<number>((ok, fail) => {
-      const timer = setTimeout(() => fail(new Error("dev-iggy did not start within 30 s")), 30_000);
-      proc.stdout!.on("data", (d: Buffer) => {
-        out += d.toString();
-        const m = /listening on [^\s]+:(\d+)/.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          ok(Number(m[1]));
-        }
-      });
-      proc.once("exit", (code) => {
-        clearTimeout(timer);
-        fail(new Error(`dev-iggy exited with ${code}: ${out}`));
-      });
-    });
-    proc.stdout!.resume();
-    return { proc, port };
-  } catch (e) {
-    proc.kill("SIGKILL");
-    throw e;
-  }
-}
-
 interface SimCounts {
   changes: number;
   cpu: NodeJS.CpuUsage;
@@ -669,7 +641,7 @@ const bench: Benchmark = {
         }
       }
     } finally {
-      iggy.proc.kill("SIGKILL");
+      iggy.child.kill("SIGKILL");
     }
     return figures;
   },
