@@ -9,7 +9,7 @@ import { parameters } from "coap";
 import { collectGarbage } from "../../protocols/collect-garbage.js";
 import { AnsweredExchanges, exchangeKey } from "../../protocols/coap/ingest.js";
 import { COAP_SECTION_DEFAULTS } from "../../protocols/coap/section-defaults.js";
-import type { Benchmark, Figure } from "../bench-kit.js";
+import { medianOf, type Benchmark, type Figure } from "../bench-kit.js";
 
 /** The answer to every committed POST, shared by its entries (the ingest's CREATED). */
 const CREATED = { code: "2.01" };
@@ -53,11 +53,6 @@ async function perEntry(limit: number, inserts: number, answer: Answer): Promise
   return (after - before) / limit;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
 const bench: Benchmark = {
   description: "heap per entry of the CoAP ingest's record of answered exchanges, full at the default limit",
   async run(ctx) {
@@ -74,7 +69,7 @@ const bench: Benchmark = {
       ] as const) {
         const xs: number[] = [];
         for (let r = 0; r < rounds; r++) xs.push(await perEntry(limit, inserts, answer));
-        const value = median(xs);
+        const value = medianOf(xs);
         ctx.log(`${label}, ${when}: ${xs.map((x) => x.toFixed(1)).join(", ")} B/entry`);
         figures.push({
           name: `per entry (${label}; ${limit.toLocaleString("en")} kept, ${when})`,

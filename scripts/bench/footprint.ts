@@ -13,7 +13,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Benchmark, BenchContext, Figure } from "../bench-kit.js";
-import { freePort, withPeer } from "../bench-kit.js";
+import { freePort, medianOf, withPeer } from "../bench-kit.js";
 import { BIN, binLine, binNodeFlags, executableBin, unitEnvironment } from "../installed.js";
 
 const MiB = 1024 * 1024;
@@ -515,10 +515,5 @@ const bench: Benchmark = {
     return figures;
   },
 };
-
-export function medianOf(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 export default bench;

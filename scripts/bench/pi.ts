@@ -10,8 +10,8 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Benchmark, Figure } from "../bench-kit.js";
-import { medianOf, runGateway, startScenarioPeers, type RunResult, type Scenario } from "./footprint.js";
+import { medianOf, type Benchmark, type Figure } from "../bench-kit.js";
+import { runGateway, startScenarioPeers, type RunResult, type Scenario } from "./footprint.js";
 
 const repo = resolve(import.meta.dirname, "../../..");
 const VERSION = (JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { version: string }).version;
