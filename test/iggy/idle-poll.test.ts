@@ -6,6 +6,7 @@ import { Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import type { ChildProcess } from "node:child_process";
 import type { IggyClient, PollOptions } from "../../gateway/iggy/index.js";
+import { countTimers } from "../helpers/timers.js";
 import { clientFor, kill, spawnDev } from "./helpers.js";
 
 /**
@@ -18,9 +19,7 @@ async function watched(
 ): Promise<{ writes: Buffer[]; numbers: number[]; timers: number }> {
   const writes: Buffer[] = [];
   const numbers: number[] = [];
-  let timers = 0;
   const write = Socket.prototype.write;
-  const setTimer = globalThis.setTimeout;
   Socket.prototype.write = function (this: Socket, chunk: unknown, ...rest: unknown[]) {
     if (this.remotePort === port && Buffer.isBuffer(chunk)) {
       writes.push(chunk);
@@ -28,17 +27,14 @@ async function watched(
     }
     return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
   } as typeof write;
-  globalThis.setTimeout = ((...a: Parameters<typeof setTimeout>) => {
-    timers++;
-    return setTimer(...a);
-  }) as typeof setTimeout;
+  const timers = countTimers();
   try {
     await body();
   } finally {
     Socket.prototype.write = write;
-    globalThis.setTimeout = setTimer;
+    timers.restore();
   }
-  return { writes, numbers, timers };
+  return { writes, numbers, timers: timers.made };
 }
 
 for (const protocol of ["0.8", "0.10"] as const) {

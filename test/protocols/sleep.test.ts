@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { sleep, Waker } from "../../protocols/sleep.js";
+import { countTimers } from "../helpers/timers.js";
 
 test("sleep ends at once when its signal aborts", { timeout: 10_000 }, async () => {
   const ac = new AbortController();
@@ -31,30 +32,25 @@ test(
   "a Waker's sleeps of one length share one timer; a wake or another length makes a new one",
   { timeout: 10_000 },
   async () => {
-    const setTimer = globalThis.setTimeout;
-    let made = 0;
-    globalThis.setTimeout = ((...a: Parameters<typeof setTimeout>) => {
-      made++;
-      return setTimer(...a);
-    }) as typeof setTimeout;
+    const timers = countTimers();
     try {
       const w = new Waker();
       for (let i = 0; i < 5; i++) assert.equal(await w.sleep(1), false);
-      assert.equal(made, 1, "five 1 ms sleeps, one timer");
+      assert.equal(timers.made, 1, "five 1 ms sleeps, one timer");
       const woken = w.sleep(3_600_000);
-      assert.equal(made, 2, "another length, another timer");
+      assert.equal(timers.made, 2, "another length, another timer");
       w.wake();
       assert.equal(await woken, true);
       // The woken sleep's timer was cleared: the next sleep makes one, even of the same length.
       const again = w.sleep(3_600_000);
-      assert.equal(made, 3);
+      assert.equal(timers.made, 3);
       // A sleep begun while another is under way ends that one, not woken.
       const short = w.sleep(1);
       assert.equal(await again, false);
       assert.equal(await short, false);
-      assert.equal(made, 4);
+      assert.equal(timers.made, 4);
     } finally {
-      globalThis.setTimeout = setTimer;
+      timers.restore();
     }
   },
 );
