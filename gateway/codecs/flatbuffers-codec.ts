@@ -13,12 +13,16 @@ import {
   Tag,
   Values,
 } from "./generated/reading-batch_generated.js";
+import type { ReadingColumns } from "../../buffer/index.js";
 import {
   BatchFormatError,
   fromSeries,
+  groupColumnSeries,
   QUALITIES,
+  SCHEMA_VERSION,
   toSeries,
   type BatchInput,
+  type ColumnSeries,
   type DecodedBatch,
   type Series,
 } from "./series.js";
@@ -69,13 +73,40 @@ function addBaseTs(b: flatbuffers.Builder, ms: number): void {
   b.slot(BASE_TS_FIELD);
 }
 
-function seriesTable(b: flatbuffers.Builder, s: Series): number {
-  const tags = s.tags
+function tagsVector(b: flatbuffers.Builder, tags: [string, string][] | null): number {
+  return tags
     ? FbSeries.createTagsVector(
         b,
-        s.tags.map(([k, v]) => Tag.createTag(b, b.createSharedString(k), b.createSharedString(v))),
+        tags.map(([k, v]) => Tag.createTag(b, b.createSharedString(k), b.createSharedString(v))),
       )
     : 0;
+}
+
+/** The Series table, its vectors written (0 for the absent ones). */
+function endSeries(
+  b: flatbuffers.Builder,
+  s: { device: number; point: number; unit: number | null; baseTs: number; kind: ValueKind },
+  v: { tags: number; ts: number; seq: number; qualities: number; values: number },
+): number {
+  FbSeries.startSeries(b);
+  FbSeries.addDevice(b, s.device);
+  FbSeries.addPoint(b, s.point);
+  // `unit` is an optional scalar: 0 is a real index, so it must not be elided as a default.
+  if (s.unit !== null) b.addFieldInt32(2, s.unit, null);
+  if (v.tags) FbSeries.addTags(b, v.tags);
+  addBaseTs(b, s.baseTs);
+  FbSeries.addTsOffsetsMs(b, v.ts);
+  FbSeries.addSeqOffsets(b, v.seq);
+  if (v.qualities) FbSeries.addQualities(b, v.qualities);
+  if (s.kind !== "null") {
+    FbSeries.addValuesType(b, KIND_TO_UNION[s.kind]);
+    FbSeries.addValues(b, v.values);
+  }
+  return FbSeries.endSeries(b);
+}
+
+function seriesTable(b: flatbuffers.Builder, s: Series): number {
+  const tags = tagsVector(b, s.tags);
   const ts = FbSeries.createTsOffsetsMsVector(b, s.tsOffsets);
   const seq = FbSeries.createSeqOffsetsVector(b, s.seqOffsets);
   const qualities = s.qualities
@@ -85,21 +116,41 @@ function seriesTable(b: flatbuffers.Builder, s: Series): number {
       )
     : 0;
   const values = valuesTable(b, s.kind, s.values);
-  FbSeries.startSeries(b);
-  FbSeries.addDevice(b, s.device);
-  FbSeries.addPoint(b, s.point);
-  // `unit` is an optional scalar: 0 is a real index, so it must not be elided as a default.
-  if (s.unit !== null) b.addFieldInt32(2, s.unit, null);
-  if (tags) FbSeries.addTags(b, tags);
-  addBaseTs(b, s.baseTs);
-  FbSeries.addTsOffsetsMs(b, ts);
-  FbSeries.addSeqOffsets(b, seq);
-  if (qualities) FbSeries.addQualities(b, qualities);
-  if (s.kind !== "null") {
-    FbSeries.addValuesType(b, KIND_TO_UNION[s.kind]);
-    FbSeries.addValues(b, values);
+  return endSeries(b, s, { tags, ts, seq, qualities, values });
+}
+
+/** One series' values, gathered for valuesTable; emptied after each batch (it holds readings' values). */
+const gathered: ReadingValue[] = [];
+
+/** Series s of grouped columns, written as seriesTable writes the same series as an object. */
+function columnSeriesTable(b: flatbuffers.Builder, g: ColumnSeries, c: ReadingColumns, s: number): number {
+  const from = g.start[s]!;
+  const to = g.start[s + 1]!;
+  const n = to - from;
+  const base = g.baseTs[s]!;
+  const kind = g.kind[s]!;
+  const tags = tagsVector(b, g.tags[s]!);
+  b.startVector(4, n, 4);
+  for (let j = to - 1; j >= from; j--) b.addInt32(c.ts[g.order[j]!]! - base);
+  const ts = b.endVector();
+  b.startVector(4, n, 4);
+  for (let j = to - 1; j >= from; j--) b.addInt32(g.order[j]!);
+  const seq = b.endVector();
+  let qualities = 0;
+  if (g.notGood[s]) {
+    b.startVector(1, n, 1);
+    for (let j = to - 1; j >= from; j--) b.addInt8(c.quality[g.order[j]!]!);
+    qualities = b.endVector();
   }
-  return FbSeries.endSeries(b);
+  gathered.length = 0;
+  if (kind !== "null") for (let j = from; j < to; j++) gathered.push(c.values[g.order[j]!]!);
+  const values = valuesTable(b, kind, gathered);
+  const unit = g.unit[s]!;
+  return endSeries(
+    b,
+    { device: g.device[s]!, point: g.point[s]!, unit: unit < 0 ? null : unit, baseTs: base, kind },
+    { tags, ts, seq, qualities, values },
+  );
 }
 
 // The batch's names (devices, points, units) are the same from batch to batch: their UTF-8 is kept
@@ -119,23 +170,30 @@ function utf8Of(s: string): Uint8Array {
 }
 
 export function encodeFlatbuffers(input: BatchInput): Uint8Array {
-  const batch = toSeries(input);
+  // Columns (as the forwarder has them) are grouped without an object or array per series.
+  const c = input.columns;
+  const g = c ? groupColumnSeries(c) : null;
+  const batch = g ? null : toSeries(input);
+  const count = c ? c.ts.length : input.readings.length;
+  const seriesCount = g ? g.count : batch!.series.length;
   // Room for the usual size (about 25 bytes a reading, 50 a series), so the buffer rarely grows.
-  const b = new flatbuffers.Builder(256 + batch.count * 32 + batch.series.length * 64);
+  const b = new flatbuffers.Builder(256 + count * 32 + seriesCount * 64);
   const strings = Batch.createStringsVector(
     b,
-    batch.strings.map((s) => b.createString(utf8Of(s))),
+    (g ? g.strings : batch!.strings).map((s) => b.createString(utf8Of(s))),
   );
-  const series = Batch.createSeriesVector(
-    b,
-    batch.series.map((s) => seriesTable(b, s)),
-  );
-  const gateway = b.createString(utf8Of(batch.gateway));
+  const tables: number[] = [];
+  if (g) {
+    for (let s = 0; s < g.count; s++) tables.push(columnSeriesTable(b, g, c!, s));
+    gathered.length = 0;
+  } else for (const s of batch!.series) tables.push(seriesTable(b, s));
+  const series = Batch.createSeriesVector(b, tables);
+  const gateway = b.createString(utf8Of(input.gateway));
   Batch.startBatch(b);
-  Batch.addSchema(b, batch.schema);
+  Batch.addSchema(b, SCHEMA_VERSION);
   Batch.addGateway(b, gateway);
-  Batch.addFirstSeq(b, BigInt(batch.firstSeq));
-  Batch.addCount(b, batch.count);
+  Batch.addFirstSeq(b, BigInt(input.firstSeq));
+  Batch.addCount(b, count);
   Batch.addStrings(b, strings);
   Batch.addSeries(b, series);
   Batch.finishBatchBuffer(b, Batch.endBatch(b));

@@ -170,13 +170,6 @@ class SeriesGrouping {
     s.qualities?.push(quality);
     if (kind !== "null") s.values.push(value);
   }
-
-  /** Adds a good reading to `e`'s open series if it fits there (what `add` would do); false if not. */
-  tryAppend(e: OpenSeries, ts: number, value: ReadingValue): boolean {
-    if (e.s.qualities !== null || !fits(e.s, ts) || valueKind(value) !== e.kind) return false;
-    this.push(e.s, e.kind, ts, value, "good");
-    return true;
-  }
 }
 
 function groupReadings(g: SeriesGrouping, readings: readonly Reading[]): void {
@@ -196,45 +189,165 @@ function groupReadings(g: SeriesGrouping, readings: readonly Reading[]): void {
 }
 
 /**
- * The same grouping, looking each stored series up once per batch rather than once per reading,
- * and adding a good reading straight to the series its stored series joined last.
+ * A batch's columns grouped into series with no object per series: series s has its fields at
+ * index s of the arrays below, and its readings are `order[start[s]]` to `order[start[s + 1] - 1]`
+ * (indexes into the columns, in sequence order). The same series, in the same order and with the
+ * same names table, as grouping the readings one by one.
  */
-function groupColumns(g: SeriesGrouping, c: ReadingColumns): void {
-  const known = new Map<SeriesDef, { candidates: OpenSeries[]; tk: string; last: OpenSeries | null }>();
-  for (let i = 0; i < c.ts.length; i++) {
+export interface ColumnSeries {
+  count: number;
+  strings: string[];
+  device: Int32Array;
+  point: Int32Array;
+  /** -1: no unit. */
+  unit: Int32Array;
+  tags: ([string, string][] | null)[];
+  kind: ValueKind[];
+  baseTs: Float64Array;
+  /** 1 where a reading of the series is not good (its qualities are written). */
+  notGood: Uint8Array;
+  start: Int32Array;
+  order: Int32Array;
+}
+
+interface OpenSlot {
+  slot: number;
+  kind: ValueKind;
+  unit: string | undefined;
+  tags: string;
+}
+
+interface KnownDef {
+  candidates: OpenSlot[];
+  tk: string;
+  pairs: [string, string][] | null;
+  last: OpenSlot | null;
+}
+
+export function groupColumnSeries(c: ReadingColumns): ColumnSeries {
+  const n = c.ts.length;
+  const names = new StringTable();
+  // At most one series per reading: sized for that, read up to `count`.
+  const device = new Int32Array(n);
+  const point = new Int32Array(n);
+  const unit = new Int32Array(n);
+  const baseTs = new Float64Array(n);
+  const notGood = new Uint8Array(n);
+  const sizes = new Int32Array(n + 1);
+  const slotOf = new Int32Array(n);
+  const tags: ([string, string][] | null)[] = [];
+  const kinds: ValueKind[] = [];
+  const open = new Map<string, Map<string, OpenSlot[]>>();
+  const known = new Map<SeriesDef, KnownDef>();
+  let count = 0;
+  for (let i = 0; i < n; i++) {
     const def = c.series[i]!;
     let k = known.get(def);
     if (k === undefined) {
-      k = { candidates: g.candidates(def.device, def.point), tk: tagsKey(def.tags), last: null };
+      let points = open.get(def.device);
+      if (points === undefined) open.set(def.device, (points = new Map()));
+      let candidates = points.get(def.point);
+      if (candidates === undefined) points.set(def.point, (candidates = []));
+      const tk = tagsKey(def.tags);
+      k = { candidates, tk, pairs: tk ? (JSON.parse(tk) as [string, string][]) : null, last: null };
       known.set(def, k);
     }
-    if (k.last !== null && c.quality[i] === 0 && g.tryAppend(k.last, c.ts[i]!, c.values[i]!)) continue;
-    k.last = g.add(
-      k.candidates,
-      def.device,
-      def.point,
-      def.unit,
-      k.tk,
-      c.ts[i]!,
-      c.values[i]!,
-      QUALITIES[c.quality[i]!]!,
-    );
+    const ts = c.ts[i]!;
+    const kind = valueKind(c.values[i]!);
+    let e = k.last;
+    if (e === null || e.kind !== kind) {
+      e = null;
+      for (const o of k.candidates)
+        if (o.kind === kind && o.unit === def.unit && o.tags === k.tk) {
+          e = o;
+          break;
+        }
+    }
+    // uint32 timestamp offsets: a reading earlier than its series' base, or more than 49 days after
+    // it, starts a new series of the same point.
+    let slot = e === null ? -1 : e.slot;
+    if (slot < 0 || ts < baseTs[slot]! || ts - baseTs[slot]! > MAX_OFFSET) {
+      slot = count++;
+      device[slot] = names.intern(def.device);
+      point[slot] = names.intern(def.point);
+      unit[slot] = def.unit === undefined ? -1 : names.intern(def.unit);
+      tags.push(k.pairs);
+      kinds.push(kind);
+      baseTs[slot] = ts;
+      if (e === null) k.candidates.push((e = { slot, kind, unit: def.unit, tags: k.tk }));
+      else e.slot = slot;
+    }
+    k.last = e;
+    slotOf[i] = slot;
+    sizes[slot + 1]!++;
+    if (c.quality[i] !== 0) notGood[slot] = 1;
   }
+  // Counting sort of the readings by series, stable: each series' readings in sequence order.
+  const start = sizes.subarray(0, count + 1);
+  for (let s = 1; s <= count; s++) start[s]! += start[s - 1]!;
+  const next = start.slice(0, count);
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[next[slotOf[i]!]!++] = i;
+  return {
+    count,
+    strings: names.strings,
+    device,
+    point,
+    unit,
+    tags,
+    kind: kinds,
+    baseTs,
+    notGood,
+    start,
+    order,
+  };
+}
+
+/** Column series as Series objects (for a codec that writes arrays). */
+function seriesOfColumns(g: ColumnSeries, c: ReadingColumns): Series[] {
+  const out: Series[] = [];
+  for (let s = 0; s < g.count; s++) {
+    const from = g.start[s]!;
+    const to = g.start[s + 1]!;
+    const base = g.baseTs[s]!;
+    const kind = g.kind[s]!;
+    const tsOffsets: number[] = [];
+    const seqOffsets: number[] = [];
+    const values: ReadingValue[] = [];
+    const qualities: Quality[] | null = g.notGood[s] ? [] : null;
+    for (let j = from; j < to; j++) {
+      const i = g.order[j]!;
+      tsOffsets.push(c.ts[i]! - base);
+      seqOffsets.push(i);
+      qualities?.push(QUALITIES[c.quality[i]!]!);
+      if (kind !== "null") values.push(c.values[i]!);
+    }
+    out.push({
+      device: g.device[s]!,
+      point: g.point[s]!,
+      unit: g.unit[s]! < 0 ? null : g.unit[s]!,
+      tags: g.tags[s]!,
+      kind,
+      baseTs: base,
+      tsOffsets,
+      seqOffsets,
+      qualities,
+      values,
+    });
+  }
+  return out;
 }
 
 export function toSeries(input: BatchInput): SeriesBatch {
+  const head = { schema: SCHEMA_VERSION, gateway: input.gateway, firstSeq: input.firstSeq };
+  if (input.columns) {
+    const g = groupColumnSeries(input.columns);
+    const series = seriesOfColumns(g, input.columns);
+    return { ...head, count: input.columns.ts.length, strings: g.strings, series };
+  }
   const g = new SeriesGrouping();
-  if (input.columns) groupColumns(g, input.columns);
-  else groupReadings(g, input.readings);
-  const count = input.columns ? input.columns.ts.length : input.readings.length;
-  return {
-    schema: SCHEMA_VERSION,
-    gateway: input.gateway,
-    firstSeq: input.firstSeq,
-    count,
-    strings: g.names.strings,
-    series: g.series,
-  };
+  groupReadings(g, input.readings);
+  return { ...head, count: input.readings.length, strings: g.names.strings, series: g.series };
 }
 
 export class BatchFormatError extends Error {

@@ -99,6 +99,7 @@ const mixedReading = fc.record({
   value: fc.oneof(fc.double({ noNaN: true }), fc.constant(null), fc.boolean(), fc.constantFrom("on", "off")),
   quality: fc.constantFrom("good", "good", "good", "uncertain", "bad") as fc.Arbitrary<Reading["quality"]>,
   unit: fc.constantFrom("degC", undefined),
+  tags: fc.constantFrom(undefined, { line: "1" }, { line: "2", cell: "a" }),
 });
 
 for (const name of ["flatbuffers", "msgpack"] as CodecName[]) {
@@ -106,8 +107,8 @@ for (const name of ["flatbuffers", "msgpack"] as CodecName[]) {
     fc.assert(
       fc.property(fc.array(mixedReading, { minLength: 1, maxLength: 60 }), (rs) => {
         const readings = rs.map((r) => {
-          const { unit, ...rest } = r;
-          return (unit === undefined ? rest : { ...rest, unit }) as Reading;
+          const { unit, tags, ...rest } = r;
+          return { ...rest, ...(unit === undefined ? {} : { unit }), ...(tags ? { tags } : {}) } as Reading;
         });
         const [fromColumns, fromObjects] = encodeBoth(name, readings);
         assert.deepEqual(fromColumns, fromObjects);
