@@ -54,7 +54,10 @@ export interface ForwarderOptions {
   retry?: { initialDelayMs?: number; maxDelayMs?: number };
   /** Defects in a row (no confirmed batch between them) after which the forwarder gives up. Default 5. */
   maxDefects?: number;
-  /** Messages read per page when looking for the gateway's last batch in the partition. */
+  /**
+   * Messages read per page when looking for the gateway's last batch in the partition: 16 when a
+   * message carries a batch, max(100, max readings + 1) with JSON.
+   */
   tailPageSize?: number;
   /**
    * Batches held at once: the one in flight to Iggy, those leased and encoded to follow it, and
@@ -98,7 +101,14 @@ class TopicUnavailableError extends Error {
   override name = "TopicUnavailableError";
 }
 
-const TAIL_MAX_PAGES = 20;
+/** How far back, in messages, the tail check looks for the gateway's newest batch. */
+const TAIL_LOOKBACK_MESSAGES = 20_000;
+/**
+ * Messages per page of the tail check where each message carries a whole batch (up to
+ * batch.max_bytes): a page is held in memory at once, so a few. With JSON (a message per reading),
+ * a batch's worth.
+ */
+const TAIL_PAGE_BATCH_MESSAGES = 16;
 const IDLE_RECHECK_MS = 1000;
 const DEFAULT_PIPELINE = 8;
 
@@ -610,9 +620,13 @@ export class Forwarder extends EventEmitter<{ state: [ForwarderState] }> {
   /** The gateway's newest batch in the partition's recent tail, or null. */
   private async newestInPartition(batch: Batch, partition: number): Promise<Tail | null> {
     const { stream, topic, gatewayId } = this.options;
-    const pageSize = this.options.tailPageSize ?? Math.max(100, this.options.batch.maxReadings + 1);
+    const pageSize =
+      this.options.tailPageSize ??
+      (this.options.codec.name === "json"
+        ? Math.max(100, this.options.batch.maxReadings + 1)
+        : TAIL_PAGE_BATCH_MESSAGES);
     let page = await this.client.pollTail(stream, topic, partition, pageSize);
-    for (let pages = 0; pages < TAIL_MAX_PAGES; pages++) {
+    for (let pages = 0; pages < Math.ceil(TAIL_LOOKBACK_MESSAGES / pageSize); pages++) {
       for (let i = page.length - 1; i >= 0; i--) {
         const envelope = readEnvelope(page[i]!);
         if (envelope.gateway !== gatewayId) continue;
