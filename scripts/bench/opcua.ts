@@ -1,7 +1,8 @@
 // OPC-UA: 10,000 monitored items sampled every 1 s, and 1,000 every 100 ms, on our simulator in a
 // process of its own (protocols/opcua/sim-process.ts), whose values change once a sampling interval
 // and which counts the changes it makes and the notifications its server sends. The gateway side,
-// in a child process with the node flags of the bin's #! line: the OPC-UA adapter loaded as the
+// in a child process with the node flags of the bin's #! line and the systemd unit's environment
+// (deploy/iggy-edge.service): the OPC-UA adapter loaded as the
 // gateway loads it (the registry), the real buffer (the config's defaults) and the forwarder into
 // dev-iggy. Beside it, in the same run and against the same simulator, a bare node-opcua client in
 // a child process of its own subscribing to the same items in the same batches. For each: the time
@@ -11,19 +12,28 @@
 // process.cpuUsage, all its threads, over the measured window) and RSS (the largest sample of that
 // window, and before connecting); for the gateway also the readings Iggy confirmed. The simulator
 // is paused while items are created, so that every change it counts happens on items that exist.
-// Bounded in count (the scenarios' items) and time (each phase has a deadline). At the largest RSS
+// Each side runs three times, alternating with the other: CPU, rates, times and largest RSS are the
+// medians of the runs, counts the sums of all runs. Bounded in count (the scenarios' items) and time
+// (each phase has a deadline). At the largest RSS
 // sample the log also breaks the child's memory down (its main thread's heap and external memory,
 // the rest: code, the buffer's worker, native). For a breakdown by ablation, environment variables:
 // OPCUA_BENCH_ITEMS=N runs only the scenario of N items, OPCUA_BENCH_SIDES=gateway skips the bare
 // client, OPCUA_BENCH_STAGE=adapter (emit goes nowhere) or buffer (no forwarder) stops the gateway
 // side's path early, OPCUA_BENCH_FLAGS="--trace-gc ..." adds node flags to both children (and lets
-// their stdout through).
+// their stdout through), OPCUA_BENCH_RUNS=N runs each side N times.
 import { fork, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { OpcuaDeviceConfig } from "../../protocols/opcua/schema.js";
-import { binNodeFlags } from "./footprint.js";
-import { startDevIggy, withPeer, type Benchmark, type BenchContext, type Figure } from "../bench-kit.js";
+import { binNodeFlags, unitEnvironment } from "./footprint.js";
+import {
+  medianOf,
+  startDevIggy,
+  withPeer,
+  type Benchmark,
+  type BenchContext,
+  type Figure,
+} from "../bench-kit.js";
 
 const CHILD_FLAG = "--opcua-bench-child";
 const SIM_PROCESS = resolve(import.meta.dirname, "../../protocols/opcua/sim-process.js");
@@ -43,6 +53,8 @@ interface ChildSpec {
   samplingMs: number;
   dataDir: string;
   iggyPort: number;
+  /** One per run (and its stream): a run's fresh buffer starts its sequence at 0 again, in a dev-iggy the runs share. */
+  gatewayId: string;
 }
 
 interface ChildStats {
@@ -108,8 +120,14 @@ async function gatewaySide(spec: ChildSpec): Promise<ChildSide> {
   const { Forwarder } = await import("../../gateway/forwarder.js");
   const log = pino({ level: "warn" }, pino.destination(2));
   const config = configSchema.parse({
-    gateway: { id: "bench-opcua", data_dir: spec.dataDir },
-    iggy: { address: `127.0.0.1:${spec.iggyPort}`, username: "iggy", password: "iggy" },
+    gateway: { id: spec.gatewayId, data_dir: spec.dataDir },
+    // A stream of its own too: the tail check of a gateway new to a partition reads it back whole.
+    iggy: {
+      address: `127.0.0.1:${spec.iggyPort}`,
+      username: "iggy",
+      password: "iggy",
+      stream: spec.gatewayId,
+    },
     devices: [deviceMap(spec.endpoint, spec.items, spec.samplingMs)],
   });
   const buffer = await openBuffer({ ...bufferOptions(config), log: log.child({ component: "buffer" }) });
@@ -417,8 +435,9 @@ async function runSide(
   writeFileSync(specFile, JSON.stringify(spec));
   const proc = fork(new URL(import.meta.url).pathname, [CHILD_FLAG, kind, specFile], {
     stdio: ["ignore", process.env.OPCUA_BENCH_FLAGS ? "inherit" : "ignore", "inherit", "ipc"],
-    // The gateway with the node flags of the bin's #! line, as `iggy-edge run` starts; the bare
-    // client as plain `node` starts it.
+    // The gateway with the node flags of the bin's #! line and the environment of the systemd unit,
+    // as `iggy-edge run` starts as a service; the bare client as plain `node` starts it.
+    env: kind === "gateway" ? { ...process.env, ...unitEnvironment() } : process.env,
     execArgv: [
       ...(kind === "gateway" ? binNodeFlags() : []),
       ...(process.env.OPCUA_BENCH_FLAGS ?? "").split(" ").filter(Boolean),
@@ -535,6 +554,33 @@ function memText(m: NodeJS.MemoryUsage): string {
   );
 }
 
+/**
+ * Several runs of one side as one: rates, times, CPU and each run's largest RSS their median (the
+ * machine's pace varies between runs, CPU most), counts of changes and readings their sums (every
+ * run must receive every change).
+ */
+function combineRuns(runs: SideRun[]): SideRun {
+  const median = (f: (r: SideRun) => number) => medianOf(runs.map(f));
+  const sum = (f: (r: SideRun) => number) => runs.reduce((a, r) => a + f(r), 0);
+  return {
+    connectToLastMs: median((r) => r.connectToLastMs),
+    createMs: median((r) => r.createMs),
+    rate: median((r) => r.rate),
+    changesRate: median((r) => r.changesRate),
+    changes: sum((r) => r.changes),
+    changesReceived: sum((r) => r.changesReceived),
+    changesSent: sum((r) => r.changesSent),
+    lost: sum((r) => r.lost),
+    simCpuPct: median((r) => r.simCpuPct),
+    rssIdle: median((r) => r.rssIdle),
+    committed: sum((r) => r.committed),
+    confirmed: sum((r) => r.confirmed),
+    cpuPct: median((r) => r.cpuPct),
+    cpuSystemPct: median((r) => r.cpuSystemPct),
+    rssMax: median((r) => r.rssMax),
+  };
+}
+
 function scenarioFigures(s: Scenario, gw: SideRun, bare: SideRun): Figure[] {
   const every = s.samplingMs >= 1000 ? `${s.samplingMs / 1000} s` : `${s.samplingMs} ms`;
   const at = `${s.items.toLocaleString("en-US")} items @ ${every}`;
@@ -616,6 +662,8 @@ const bench: Benchmark = {
     const only = Number(process.env.OPCUA_BENCH_ITEMS ?? 0);
     if (only > 0) scenarios.splice(0, scenarios.length, ...scenarios.filter((s) => s.items === only));
     const steadyS = ctx.quick ? 3 : 20;
+    // Each side runs this many times, alternating with the other (OPCUA_BENCH_RUNS=N to change it).
+    const runs = ctx.quick ? 1 : Number(process.env.OPCUA_BENCH_RUNS ?? 3);
     const figures: Figure[] = [];
     const iggy = await startDevIggy();
     try {
@@ -625,17 +673,29 @@ const bench: Benchmark = {
         );
         const { sim, endpoint } = await startSimulator(ctx, s);
         try {
-          const spec = (kind: Kind): ChildSpec => ({
+          const spec = (kind: Kind, run: number): ChildSpec => ({
             endpoint,
             items: s.items,
             samplingMs: s.samplingMs,
-            dataDir: join(ctx.tmpDir, `${kind}-${s.items}`),
+            dataDir: join(ctx.tmpDir, `${kind}-${s.items}-${run}`),
             iggyPort: iggy.port,
+            gatewayId: `bench-opcua-${s.items}-${run}`,
           });
-          const gw = await runSide(ctx, "gateway", s, sim, spec("gateway"), steadyS);
-          if (process.env.OPCUA_BENCH_SIDES === "gateway") continue;
-          const bare = await runSide(ctx, "bare", s, sim, spec("bare"), steadyS);
-          figures.push(...scenarioFigures(s, gw, bare));
+          const gw: SideRun[] = [];
+          const bare: SideRun[] = [];
+          const gatewayOnly = process.env.OPCUA_BENCH_SIDES === "gateway";
+          for (let run = 0; run < runs; run++) {
+            gw.push(await runSide(ctx, "gateway", s, sim, spec("gateway", run), steadyS));
+            if (!gatewayOnly) bare.push(await runSide(ctx, "bare", s, sim, spec("bare", run), steadyS));
+          }
+          if (runs > 1) {
+            const cpu = (rs: SideRun[]) => rs.map((r) => r.cpuPct.toFixed(1)).join(", ") || "-";
+            const rss = (rs: SideRun[]) => rs.map((r) => (r.rssMax / MiB).toFixed(0)).join(", ") || "-";
+            ctx.log(`  the ${runs} runs: CPU gateway ${cpu(gw)} %, bare ${cpu(bare)} %`);
+            ctx.log(`  largest RSS gateway ${rss(gw)} MiB, bare ${rss(bare)} MiB`);
+          }
+          if (gatewayOnly) continue;
+          figures.push(...scenarioFigures(s, combineRuns(gw), combineRuns(bare)));
         } finally {
           sim.kill("SIGKILL");
         }
