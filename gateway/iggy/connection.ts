@@ -1,6 +1,5 @@
 // One TCP (or TLS) connection speaking one wire generation, one request at a time.
 import { connect as netConnect, type Socket } from "node:net";
-import { connect as tlsConnect } from "node:tls";
 import {
   IggyConnectionError,
   IggyError,
@@ -209,17 +208,21 @@ export class Connection {
 }
 
 /** A TCP or TLS socket to the endpoint, connected (and handshaken) within `timeoutMs`. */
-export function openSocket(endpoint: Endpoint, timeoutMs: number): Promise<Socket> {
+export async function openSocket(endpoint: Endpoint, timeoutMs: number): Promise<Socket> {
+  // node:tls (and OpenSSL's TLS code it brings in) is loaded only for an endpoint that uses it.
+  const tls = endpoint.tls;
+  const tlsConnect = tls ? (await import("node:tls")).connect : null;
   return new Promise((resolve, reject) => {
     const where = `${endpoint.host}:${endpoint.port}`;
-    const socket = endpoint.tls
-      ? tlsConnect({
-          host: endpoint.host,
-          port: endpoint.port,
-          servername: endpoint.tls.serverName ?? endpoint.host,
-          ...(endpoint.tls.ca ? { ca: endpoint.tls.ca } : {}),
-        })
-      : netConnect({ host: endpoint.host, port: endpoint.port });
+    const socket =
+      tls && tlsConnect
+        ? tlsConnect({
+            host: endpoint.host,
+            port: endpoint.port,
+            servername: tls.serverName ?? endpoint.host,
+            ...(tls.ca ? { ca: tls.ca } : {}),
+          })
+        : netConnect({ host: endpoint.host, port: endpoint.port });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new IggyTimeoutError(`connecting to ${where} took longer than ${timeoutMs} ms`));

@@ -18,7 +18,6 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import net, { type AddressInfo } from "node:net";
-import tls from "node:tls";
 import type { Readable, Writable } from "node:stream";
 import {
   Aedes,
@@ -217,8 +216,9 @@ export class EmbeddedBroker {
       this.guard(socket, socket.remoteAddress);
       this.adopt(aedes.handle(socket) as unknown as Client | undefined);
     };
+    // node:tls is loaded only for a broker that listens with TLS.
     const server = c.tls
-      ? tls.createServer(
+      ? (await import("node:tls")).createServer(
           {
             cert: readFileSync(c.tls.cert),
             key: readFileSync(c.tls.key),

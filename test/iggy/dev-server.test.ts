@@ -1,11 +1,11 @@
 // dev-iggy on its own: bad input on a raw socket, auth, dedup, the data directory, TLS.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { header, IggyServerError } from "../../gateway/iggy/index.js";
 import { clientFor, frame, loginFrame, rawConnection, readBytes, startDev, tempDir } from "./helpers.js";
+import { makeTestCertificates } from "../helpers/certs.js";
 import { hasCommand } from "../helpers/peers.js";
 
 const status = (b: Buffer) => b.readUInt32LE(0);
@@ -220,66 +220,13 @@ test("TLS: the client verifies the server with a CA file and a server name", asy
   }
   const dir = tempDir("iggy-tls-");
   try {
-    const run = (args: string[]) => {
-      const r = spawnSync("openssl", args, { cwd: dir.path, encoding: "utf8" });
-      assert.equal(r.status, 0, r.stderr);
-    };
-    run([
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "2",
-      "-subj",
-      "/CN=Test CA",
-      "-keyout",
-      "ca.key",
-      "-out",
-      "ca.pem",
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-      "-addext",
-      "keyUsage=critical,keyCertSign",
-    ]);
-    run([
-      "req",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-subj",
-      "/CN=iggy.test",
-      "-keyout",
-      "srv.key",
-      "-out",
-      "srv.csr",
-    ]);
-    const ext = join(dir.path, "ext.cnf");
-    writeFileSync(ext, "subjectAltName=DNS:iggy.test\n");
-    run([
-      "x509",
-      "-req",
-      "-in",
-      "srv.csr",
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-days",
-      "2",
-      "-out",
-      "srv.pem",
-      "-extfile",
-      ext,
-    ]);
+    const certs = makeTestCertificates(dir.path, "iggy.test");
     const server = await startDev({
-      tls: { cert: readFileSync(join(dir.path, "srv.pem")), key: readFileSync(join(dir.path, "srv.key")) },
+      tls: { cert: readFileSync(certs.cert), key: readFileSync(certs.key) },
     });
     t.after(() => server.close());
     const ok = clientFor(server.address.port, {
-      tls: { ca: join(dir.path, "ca.pem"), serverName: "iggy.test" },
+      tls: { ca: certs.ca, serverName: "iggy.test" },
     });
     t.after(() => ok.close());
     await ok.ensureStream("tls");
@@ -289,7 +236,7 @@ test("TLS: the client verifies the server with a CA file and a server name", asy
     // long a handshake takes on this machine.
     const once = { requestTimeoutMs: 30_000, reconnect: { initialDelayMs: 60_000, maxDelayMs: 60_000 } };
     const wrongName = clientFor(server.address.port, {
-      tls: { ca: join(dir.path, "ca.pem"), serverName: "other.test" },
+      tls: { ca: certs.ca, serverName: "other.test" },
       ...once,
     });
     t.after(() => wrongName.close());

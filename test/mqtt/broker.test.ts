@@ -1,9 +1,10 @@
-// The embedded broker against mosquitto_pub/mosquitto_sub as devices: readings, credentials, ACLs,
+// The embedded broker against mosquitto_pub/mosquitto_sub as devices: readings, TLS, credentials, ACLs,
 // limits, bad payloads, commands, retained messages kept across a restart.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { connectAsync } from "mqtt";
 import { hashPassword } from "../../protocols/mqtt/password.js";
+import { makeTestCertificates } from "../helpers/certs.js";
 import { ENGINES, embeddedOn, hasMosquittoClients, pub, sub, tempDir, USER, waitFor } from "./helpers.js";
 
 const sensor = {
@@ -95,6 +96,21 @@ for (const engine of ENGINES) {
     );
     const allowed = await sub(t, port, ["-t", "sensors/+/setpoint/set", "-E"]);
     assert.doesNotMatch(allowed.log, /denied/);
+  });
+
+  test(`${engine.name}: with tls configured the broker listens with TLS: mosquitto_pub verifying it gives a reading, plain TCP does not`, async (t) => {
+    if (!hasMosquittoClients(t)) return;
+    const certs = makeTestCertificates(tempDir(t, "mqtt-tls-"), "localhost", "IP:127.0.0.1");
+    const { rec, port } = await embedded(t, [sensor], {
+      broker: { tls: { cert: certs.cert, key: certs.key } },
+    });
+    const secure = await pub(port, ["--cafile", certs.ca, "-t", "sensors/sensor-7/temperature", "-m", "21"]);
+    assert.equal(secure.code, 0, secure.stderr);
+    await waitFor("the reading over TLS", () => rec.readings.length === 1);
+    assert.equal(rec.readings[0]?.value, 21);
+    const plain = await pub(port, ["-t", "sensors/sensor-7/temperature", "-m", "22"]);
+    assert.notEqual(plain.code, 0, "a plain TCP client is not served");
+    assert.equal(rec.readings.length, 1);
   });
 
   test(`${engine.name}: undecodable payloads are counted and logged once per burst; the flow goes on and they are acked`, async (t) => {
