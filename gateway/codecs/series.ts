@@ -224,22 +224,37 @@ interface KnownDef {
   last: OpenSlot | null;
 }
 
+/** The arrays of the last grouping, reused by the next (grown to a power of two). */
+let scratch = allocScratch(0);
+
+function allocScratch(capacity: number) {
+  return {
+    capacity,
+    device: new Int32Array(capacity),
+    point: new Int32Array(capacity),
+    unit: new Int32Array(capacity),
+    baseTs: new Float64Array(capacity),
+    notGood: new Uint8Array(capacity),
+    start: new Int32Array(capacity + 1),
+    next: new Int32Array(capacity),
+    slotOf: new Int32Array(capacity),
+    order: new Int32Array(capacity),
+  };
+}
+
+/** Valid until the next call: its arrays are reused (and longer than `count`). */
 export function groupColumnSeries(c: ReadingColumns): ColumnSeries {
   const n = c.ts.length;
+  if (scratch.capacity < n) scratch = allocScratch(2 ** Math.ceil(Math.log2(n)));
+  // At most one series per reading: room for that, read up to `count`.
+  const { device, point, unit, baseTs, notGood, start, next, slotOf, order } = scratch;
   const names = new StringTable();
-  // At most one series per reading: sized for that, read up to `count`.
-  const device = new Int32Array(n);
-  const point = new Int32Array(n);
-  const unit = new Int32Array(n);
-  const baseTs = new Float64Array(n);
-  const notGood = new Uint8Array(n);
-  const sizes = new Int32Array(n + 1);
-  const slotOf = new Int32Array(n);
   const tags: ([string, string][] | null)[] = [];
   const kinds: ValueKind[] = [];
   const open = new Map<string, Map<string, OpenSlot[]>>();
   const known = new Map<SeriesDef, KnownDef>();
   let count = 0;
+  start[0] = 0;
   for (let i = 0; i < n; i++) {
     const def = c.series[i]!;
     let k = known.get(def);
@@ -274,19 +289,19 @@ export function groupColumnSeries(c: ReadingColumns): ColumnSeries {
       tags.push(k.pairs);
       kinds.push(kind);
       baseTs[slot] = ts;
+      notGood[slot] = 0;
+      start[slot + 1] = 0;
       if (e === null) k.candidates.push((e = { slot, kind, unit: def.unit, tags: k.tk }));
       else e.slot = slot;
     }
     k.last = e;
     slotOf[i] = slot;
-    sizes[slot + 1]!++;
+    start[slot + 1]!++;
     if (c.quality[i] !== 0) notGood[slot] = 1;
   }
   // Counting sort of the readings by series, stable: each series' readings in sequence order.
-  const start = sizes.subarray(0, count + 1);
   for (let s = 1; s <= count; s++) start[s]! += start[s - 1]!;
-  const next = start.slice(0, count);
-  const order = new Int32Array(n);
+  next.set(start.subarray(0, count));
   for (let i = 0; i < n; i++) order[next[slotOf[i]!]!++] = i;
   return {
     count,
