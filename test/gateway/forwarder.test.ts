@@ -280,6 +280,23 @@ for (const protocol of generations) {
   });
 }
 
+/** resumeAndCheck on Iggy 0.8 with each poll of the second run going through `through`. */
+function resumeThroughPolls(
+  server: Awaited<ReturnType<typeof startDev>>,
+  dir: string,
+  duplicates: number,
+  why: string,
+  through: (
+    options: Parameters<IggyClient["poll"]>[2],
+    poll: () => ReturnType<IggyClient["poll"]>,
+  ) => ReturnType<IggyClient["poll"]>,
+): Promise<void> {
+  return resumeAndCheck(server, dir, duplicates, why, "0.8", undefined, (client) => {
+    const poll = client.poll.bind(client);
+    client.poll = (stream, topic, o) => through(o, () => poll(stream, topic, o));
+  });
+}
+
 // Apache Iggy 0.8, restarted after a SIGKILL (the Iggy-away drill), refused every poll of the last N
 // messages (N above 5) with InvalidOffset while polls by offset worked: the forwarder retried that
 // read of the tail for ever and sent nothing more.
@@ -288,20 +305,15 @@ test("Iggy refusing a poll of the last messages with InvalidOffset: the tail is 
   const dir = temp("fwd-last-refused-");
   const before = await firstRunDying(server.address.port, dir, undefined);
   let refused = 0;
-  await resumeAndCheck(
+  await resumeThroughPolls(
     server,
     dir,
     before.firstSeqs.length - 1,
     "each batch Iggy had was found by offset, not resent",
-    "0.8",
-    undefined,
-    (client) => {
-      const poll = client.poll.bind(client);
-      client.poll = (stream, topic, o) => {
-        if (o.strategy.kind !== "last" || o.count <= 5) return poll(stream, topic, o);
-        refused++;
-        return Promise.reject(new IggyServerError(4100, "Poll"));
-      };
+    (o, poll) => {
+      if (o.strategy.kind !== "last" || o.count <= 5) return poll();
+      refused++;
+      return Promise.reject(new IggyServerError(4100, "Poll"));
     },
   );
   assert.ok(refused > 0, "the forwarder asked for the last messages first");
@@ -332,19 +344,14 @@ test("the tail check reads a few batch messages at a time, back past another gat
     await other.close();
   }
   const counts: number[] = [];
-  await resumeAndCheck(
+  await resumeThroughPolls(
     server,
     dir,
     before.firstSeqs.length - 1,
     "the batch Iggy had was found behind the other gateway's, not resent",
-    "0.8",
-    undefined,
-    (client) => {
-      const poll = client.poll.bind(client);
-      client.poll = (stream, topic, o) => {
-        counts.push(o.count);
-        return poll(stream, topic, o);
-      };
+    (o, poll) => {
+      counts.push(o.count);
+      return poll();
     },
   );
   assert.ok(counts.length >= 3, `paged back past 40 messages (${counts.length} polls)`);
