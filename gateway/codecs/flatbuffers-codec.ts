@@ -16,11 +16,11 @@ import {
 import type { ReadingColumns } from "../../buffer/index.js";
 import {
   BatchFormatError,
+  columnsOf,
   fromSeries,
   groupColumnSeries,
   QUALITIES,
   SCHEMA_VERSION,
-  toSeries,
   type BatchInput,
   type ColumnSeries,
   type DecodedBatch,
@@ -82,47 +82,10 @@ function tagsVector(b: flatbuffers.Builder, tags: [string, string][] | null): nu
     : 0;
 }
 
-/** The Series table, its vectors written (0 for the absent ones). */
-function endSeries(
-  b: flatbuffers.Builder,
-  s: { device: number; point: number; unit: number | null; baseTs: number; kind: ValueKind },
-  v: { tags: number; ts: number; seq: number; qualities: number; values: number },
-): number {
-  FbSeries.startSeries(b);
-  FbSeries.addDevice(b, s.device);
-  FbSeries.addPoint(b, s.point);
-  // `unit` is an optional scalar: 0 is a real index, so it must not be elided as a default.
-  if (s.unit !== null) b.addFieldInt32(2, s.unit, null);
-  if (v.tags) FbSeries.addTags(b, v.tags);
-  addBaseTs(b, s.baseTs);
-  FbSeries.addTsOffsetsMs(b, v.ts);
-  FbSeries.addSeqOffsets(b, v.seq);
-  if (v.qualities) FbSeries.addQualities(b, v.qualities);
-  if (s.kind !== "null") {
-    FbSeries.addValuesType(b, KIND_TO_UNION[s.kind]);
-    FbSeries.addValues(b, v.values);
-  }
-  return FbSeries.endSeries(b);
-}
-
-function seriesTable(b: flatbuffers.Builder, s: Series): number {
-  const tags = tagsVector(b, s.tags);
-  const ts = FbSeries.createTsOffsetsMsVector(b, s.tsOffsets);
-  const seq = FbSeries.createSeqOffsetsVector(b, s.seqOffsets);
-  const qualities = s.qualities
-    ? FbSeries.createQualitiesVector(
-        b,
-        s.qualities.map((q) => QUALITIES.indexOf(q)),
-      )
-    : 0;
-  const values = valuesTable(b, s.kind, s.values);
-  return endSeries(b, s, { tags, ts, seq, qualities, values });
-}
-
 /** One series' values, gathered for valuesTable; emptied after each batch (it holds readings' values). */
 const gathered: ReadingValue[] = [];
 
-/** Series s of grouped columns, written as seriesTable writes the same series as an object. */
+/** The Series table of series s of the grouped columns. */
 function columnSeriesTable(b: flatbuffers.Builder, g: ColumnSeries, c: ReadingColumns, s: number): number {
   const from = g.start[s]!;
   const to = g.start[s + 1]!;
@@ -146,11 +109,21 @@ function columnSeriesTable(b: flatbuffers.Builder, g: ColumnSeries, c: ReadingCo
   if (kind !== "null") for (let j = from; j < to; j++) gathered.push(c.values[g.order[j]!]!);
   const values = valuesTable(b, kind, gathered);
   const unit = g.unit[s]!;
-  return endSeries(
-    b,
-    { device: g.device[s]!, point: g.point[s]!, unit: unit < 0 ? null : unit, baseTs: base, kind },
-    { tags, ts, seq, qualities, values },
-  );
+  FbSeries.startSeries(b);
+  FbSeries.addDevice(b, g.device[s]!);
+  FbSeries.addPoint(b, g.point[s]!);
+  // `unit` is an optional scalar: 0 is a real index, so it must not be elided as a default.
+  if (unit >= 0) b.addFieldInt32(2, unit, null);
+  if (tags) FbSeries.addTags(b, tags);
+  addBaseTs(b, base);
+  FbSeries.addTsOffsetsMs(b, ts);
+  FbSeries.addSeqOffsets(b, seq);
+  if (qualities) FbSeries.addQualities(b, qualities);
+  if (kind !== "null") {
+    FbSeries.addValuesType(b, KIND_TO_UNION[kind]);
+    FbSeries.addValues(b, values);
+  }
+  return FbSeries.endSeries(b);
 }
 
 // The batch's names (devices, points, units) are the same from batch to batch: their UTF-8 is kept
@@ -170,23 +143,19 @@ function utf8Of(s: string): Uint8Array {
 }
 
 export function encodeFlatbuffers(input: BatchInput): Uint8Array {
-  // Columns (as the forwarder has them) are grouped without an object or array per series.
-  const c = input.columns;
-  const g = c ? groupColumnSeries(c) : null;
-  const batch = g ? null : toSeries(input);
-  const count = c ? c.ts.length : input.readings.length;
-  const seriesCount = g ? g.count : batch!.series.length;
+  // Columns as the forwarder has them (objects become columns): no object or array per series.
+  const c = input.columns ?? columnsOf(input.readings);
+  const g = groupColumnSeries(c);
+  const count = c.ts.length;
   // Room for the usual size (about 25 bytes a reading, 50 a series), so the buffer rarely grows.
-  const b = new flatbuffers.Builder(256 + count * 32 + seriesCount * 64);
+  const b = new flatbuffers.Builder(256 + count * 32 + g.count * 64);
   const strings = Batch.createStringsVector(
     b,
-    (g ? g.strings : batch!.strings).map((s) => b.createString(utf8Of(s))),
+    g.strings.map((s) => b.createString(utf8Of(s))),
   );
   const tables: number[] = [];
-  if (g) {
-    for (let s = 0; s < g.count; s++) tables.push(columnSeriesTable(b, g, c!, s));
-    gathered.length = 0;
-  } else for (const s of batch!.series) tables.push(seriesTable(b, s));
+  for (let s = 0; s < g.count; s++) tables.push(columnSeriesTable(b, g, c, s));
+  gathered.length = 0;
   const series = Batch.createSeriesVector(b, tables);
   const gateway = b.createString(utf8Of(input.gateway));
   Batch.startBatch(b);

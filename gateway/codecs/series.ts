@@ -55,11 +55,6 @@ export interface DecodedBatch {
 export const QUALITIES: readonly Quality[] = ["good", "uncertain", "bad"];
 const MAX_OFFSET = 0xffffffff;
 
-/** Whether a reading at `ts` can join series `s` (its offset from the base fits a uint32). */
-function fits(s: Series, ts: number): boolean {
-  return ts >= s.baseTs && ts - s.baseTs <= MAX_OFFSET;
-}
-
 export class StringTable {
   readonly strings: string[] = [];
   private readonly index = new Map<string, number>();
@@ -88,111 +83,33 @@ function tagsKey(tags: Readonly<Record<string, string>> | undefined): string {
   return key;
 }
 
-/** An open series and what tells it apart from the others of its device and point. */
-interface OpenSeries {
-  s: Series;
-  kind: ValueKind;
-  unit: string | undefined;
-  tags: string;
-}
-
-/** Groups readings, added in sequence order, into series. */
-class SeriesGrouping {
-  readonly names = new StringTable();
-  readonly series: Series[] = [];
-  // By device, then point (a batch's strings repeat, so each lookup hashes a string once), then a
-  // short list told apart by kind, unit and tags.
-  private readonly open = new Map<string, Map<string, OpenSeries[]>>();
-  private count = 0;
-
-  /** The open series of a device and point (to pass to add). */
-  candidates(device: string, point: string): OpenSeries[] {
-    let points = this.open.get(device);
-    if (points === undefined) this.open.set(device, (points = new Map()));
-    let candidates = points.get(point);
-    if (candidates === undefined) points.set(point, (candidates = []));
-    return candidates;
-  }
-
-  add(
-    candidates: OpenSeries[],
-    device: string,
-    point: string,
-    unit: string | undefined,
-    tk: string,
-    ts: number,
-    value: ReadingValue,
-    quality: Quality,
-  ): OpenSeries {
-    const kind = valueKind(value);
-    let entry: OpenSeries | undefined;
-    for (const c of candidates)
-      if (c.kind === kind && c.unit === unit && c.tags === tk) {
-        entry = c;
-        break;
-      }
-    const s = entry?.s;
-    // uint32 timestamp offsets: a reading earlier than its series' base, or more than 49 days after
-    // it, starts a new series of the same point.
-    if (s !== undefined && fits(s, ts)) {
-      this.push(s, kind, ts, value, quality);
-      return entry!;
-    }
-    const names = this.names;
-    // A new series holds its first reading from the start: vectors made empty and pushed to would
-    // each get room for 17, and in a batch of many points most series hold one reading.
-    const fresh: Series = {
-      device: names.intern(device),
-      point: names.intern(point),
-      unit: unit === undefined ? null : names.intern(unit),
-      tags: tk ? (JSON.parse(tk) as [string, string][]) : null,
-      kind,
-      baseTs: ts,
-      tsOffsets: [0],
-      seqOffsets: [this.count++],
-      qualities: quality === "good" ? null : [quality],
-      values: kind === "null" ? [] : [value],
-    };
-    this.series.push(fresh);
-    if (entry) {
-      entry.s = fresh;
-      return entry;
-    }
-    const open: OpenSeries = { s: fresh, kind, unit, tags: tk };
-    candidates.push(open);
-    return open;
-  }
-
-  private push(s: Series, kind: ValueKind, ts: number, value: ReadingValue, quality: Quality): void {
-    if (quality !== "good" && s.qualities === null) s.qualities = s.tsOffsets.map(() => "good");
-    s.tsOffsets.push(ts - s.baseTs);
-    s.seqOffsets.push(this.count++);
-    s.qualities?.push(quality);
-    if (kind !== "null") s.values.push(value);
-  }
-}
-
-function groupReadings(g: SeriesGrouping, readings: readonly Reading[]): void {
-  for (let i = 0; i < readings.length; i++) {
+/**
+ * Readings as columns, each reading its own series definition (the grouping tells series apart by
+ * device, point, unit and tags, not by the definition's identity).
+ */
+export function columnsOf(readings: readonly Reading[]): ReadingColumns {
+  const n = readings.length;
+  const c: ReadingColumns = {
+    series: new Array<SeriesDef>(n),
+    ts: new Float64Array(n),
+    values: new Array<ReadingValue>(n),
+    quality: new Uint8Array(n),
+  };
+  for (let i = 0; i < n; i++) {
     const r = readings[i]!;
-    g.add(
-      g.candidates(r.device, r.point),
-      r.device,
-      r.point,
-      r.unit,
-      tagsKey(r.tags),
-      r.ts,
-      r.value,
-      r.quality,
-    );
+    c.series[i] = r;
+    c.ts[i] = r.ts;
+    c.values[i] = r.value;
+    c.quality[i] = QUALITIES.indexOf(r.quality);
   }
+  return c;
 }
 
 /**
  * A batch's columns grouped into series with no object per series: series s has its fields at
  * index s of the arrays below, and its readings are `order[start[s]]` to `order[start[s + 1] - 1]`
- * (indexes into the columns, in sequence order). The same series, in the same order and with the
- * same names table, as grouping the readings one by one.
+ * (indexes into the columns, in sequence order). Series are made in the order of their first
+ * reading, their names interned as they are made.
  */
 export interface ColumnSeries {
   count: number;
@@ -220,7 +137,8 @@ interface OpenSlot {
 interface KnownDef {
   candidates: OpenSlot[];
   tk: string;
-  pairs: [string, string][] | null;
+  /** The tags as pairs, parsed from `tk` when a series of them is first made. */
+  pairs?: [string, string][] | null;
   last: OpenSlot | null;
 }
 
@@ -264,7 +182,7 @@ export function groupColumnSeries(c: ReadingColumns): ColumnSeries {
       let candidates = points.get(def.point);
       if (candidates === undefined) points.set(def.point, (candidates = []));
       const tk = tagsKey(def.tags);
-      k = { candidates, tk, pairs: tk ? (JSON.parse(tk) as [string, string][]) : null, last: null };
+      k = { candidates, tk, last: null };
       known.set(def, k);
     }
     const ts = c.ts[i]!;
@@ -286,7 +204,7 @@ export function groupColumnSeries(c: ReadingColumns): ColumnSeries {
       device[slot] = names.intern(def.device);
       point[slot] = names.intern(def.point);
       unit[slot] = def.unit === undefined ? -1 : names.intern(def.unit);
-      tags.push(k.pairs);
+      tags.push((k.pairs ??= k.tk ? (JSON.parse(k.tk) as [string, string][]) : null));
       kinds.push(kind);
       baseTs[slot] = ts;
       notGood[slot] = 0;
@@ -354,15 +272,16 @@ function seriesOfColumns(g: ColumnSeries, c: ReadingColumns): Series[] {
 }
 
 export function toSeries(input: BatchInput): SeriesBatch {
-  const head = { schema: SCHEMA_VERSION, gateway: input.gateway, firstSeq: input.firstSeq };
-  if (input.columns) {
-    const g = groupColumnSeries(input.columns);
-    const series = seriesOfColumns(g, input.columns);
-    return { ...head, count: input.columns.ts.length, strings: g.strings, series };
-  }
-  const g = new SeriesGrouping();
-  groupReadings(g, input.readings);
-  return { ...head, count: input.readings.length, strings: g.names.strings, series: g.series };
+  const c = input.columns ?? columnsOf(input.readings);
+  const g = groupColumnSeries(c);
+  return {
+    schema: SCHEMA_VERSION,
+    gateway: input.gateway,
+    firstSeq: input.firstSeq,
+    count: c.ts.length,
+    strings: g.strings,
+    series: seriesOfColumns(g, c),
+  };
 }
 
 export class BatchFormatError extends Error {
