@@ -582,13 +582,13 @@ export class IggyClient extends EventEmitter<{ connected: []; disconnected: [Igg
     });
   }
 
-  /** The live connection, or a new one (connect + login) made before `deadline`. */
   /** The open connection of a client not closed, or null: what a request can go out on at once. */
   private liveConnection(): Connection | null {
     const conn = this.conn;
     return !this.closed && conn !== null && !conn.closed ? conn : null;
   }
 
+  /** The live connection, or a new one (connect + login) made before `deadline`. */
   private async ensureConnection(deadline: number): Promise<Connection> {
     for (;;) {
       if (this.closed)
