@@ -129,10 +129,12 @@ const DEV_IGGY = fileURLToPath(new URL("../gateway/iggy/dev-server/main.js", imp
 
 /**
  * dev-iggy in a child process on a free loopback port (`args` added to `--port 0`), once it says
- * where it listens; killed if it does not within 30 s or exits first. `stop()` kills it and waits.
+ * where it listens; killed if it does not within `startWithinMs` or exits first. `stop()` kills it
+ * and waits.
  */
 export async function startDevIggy(
   args: string[] = [],
+  startWithinMs = 30_000,
 ): Promise<{ child: ChildProcess; port: number; stop(): Promise<void> }> {
   const child = spawn(process.execPath, [DEV_IGGY, "--port", "0", ...args], {
     stdio: ["ignore", "pipe", "inherit"],
@@ -140,7 +142,10 @@ export async function startDevIggy(
   let out = "";
   try {
     const port = await new Promise<number>((ok, fail) => {
-      const timer = setTimeout(() => fail(new Error("dev-iggy did not start within 30 s")), 30_000);
+      const timer = setTimeout(
+        () => fail(new Error(`dev-iggy did not start within ${startWithinMs / 1000} s: ${out}`)),
+        startWithinMs,
+      );
       child.stdout!.on("data", (d: Buffer) => {
         out += d.toString();
         const m = /listening on [^\s]+:(\d+)/.exec(out);

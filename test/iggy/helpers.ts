@@ -1,12 +1,13 @@
 // Shared fixtures of the Iggy tests: a dev server in this process or in a child, clients, raw sockets.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { IggyClient, type IggyClientOptions } from "../../gateway/iggy/index.js";
 import { DevIggyServer, type DevServerOptions } from "../../gateway/iggy/dev-server/server.js";
+import { startDevIggy } from "../../scripts/bench-kit.js";
 
 export const PASSWORD = "secret-pw";
 
@@ -29,29 +30,9 @@ export function tempDir(prefix: string): { path: string; remove(): void } {
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-const MAIN = resolve(import.meta.dirname, "../../gateway/iggy/dev-server/main.js");
-
-/** dev-iggy in a child process (so it can be killed with SIGKILL). */
+/** dev-iggy in a child process (so it can be killed with SIGKILL), with the tests' password. */
 export async function spawnDev(args: string[]): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [MAIN, "--port", "0", "--password", PASSWORD, ...args], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  let out = "";
-  const port = await new Promise<number>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`dev-iggy did not start: ${out}`)), 15_000);
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on [^\s]+:(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        ok(Number(m[1]));
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      fail(new Error(`dev-iggy exited with ${code}: ${out}`));
-    });
-  });
+  const { child, port } = await startDevIggy(["--password", PASSWORD, ...args], 15_000);
   return { child, port };
 }
 
