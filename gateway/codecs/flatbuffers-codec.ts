@@ -145,7 +145,7 @@ function utf8Of(s: string): Uint8Array {
 export function encodeFlatbuffers(input: BatchInput): Uint8Array {
   // Columns as the forwarder has them (objects become columns): no object or array per series.
   const c = input.columns ?? columnsOf(input.readings);
-  const g = groupColumnSeries(c);
+  const g = groupColumnSeries(c, input.columns !== undefined);
   const count = c.ts.length;
   // Room for the usual size (about 25 bytes a reading, 50 a series), so the buffer rarely grows.
   const b = new flatbuffers.Builder(256 + count * 32 + g.count * 64);

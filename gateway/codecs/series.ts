@@ -160,8 +160,12 @@ function allocScratch(capacity: number) {
   };
 }
 
-/** Valid until the next call: its arrays are reused (and longer than `count`). */
-export function groupColumnSeries(c: ReadingColumns): ColumnSeries {
+/**
+ * Valid until the next call: its arrays are reused (and longer than `count`). `defsShared`: the
+ * readings of a stored series share its definition, so each is looked up once per batch (false for
+ * columnsOf's, a definition per reading, where that lookup would only cost).
+ */
+export function groupColumnSeries(c: ReadingColumns, defsShared = true): ColumnSeries {
   const n = c.ts.length;
   if (scratch.capacity < n) scratch = allocScratch(2 ** Math.ceil(Math.log2(n)));
   // At most one series per reading: room for that, read up to `count`.
@@ -175,7 +179,7 @@ export function groupColumnSeries(c: ReadingColumns): ColumnSeries {
   start[0] = 0;
   for (let i = 0; i < n; i++) {
     const def = c.series[i]!;
-    let k = known.get(def);
+    let k = defsShared ? known.get(def) : undefined;
     if (k === undefined) {
       let points = open.get(def.device);
       if (points === undefined) open.set(def.device, (points = new Map()));
@@ -183,7 +187,7 @@ export function groupColumnSeries(c: ReadingColumns): ColumnSeries {
       if (candidates === undefined) points.set(def.point, (candidates = []));
       const tk = tagsKey(def.tags);
       k = { candidates, tk, last: null };
-      known.set(def, k);
+      if (defsShared) known.set(def, k);
     }
     const ts = c.ts[i]!;
     const kind = valueKind(c.values[i]!);
@@ -273,7 +277,7 @@ function seriesOfColumns(g: ColumnSeries, c: ReadingColumns): Series[] {
 
 export function toSeries(input: BatchInput): SeriesBatch {
   const c = input.columns ?? columnsOf(input.readings);
-  const g = groupColumnSeries(c);
+  const g = groupColumnSeries(c, input.columns !== undefined);
   return {
     schema: SCHEMA_VERSION,
     gateway: input.gateway,
