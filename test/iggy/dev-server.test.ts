@@ -6,7 +6,7 @@ import { test } from "node:test";
 import { header, IggyServerError } from "../../gateway/iggy/index.js";
 import { clientFor, frame, loginFrame, rawConnection, readBytes, startDev, tempDir } from "./helpers.js";
 import { makeTestCertificates } from "../helpers/certs.js";
-import { hasCommand } from "../helpers/peers.js";
+import { hasCommand, requirePeer } from "../helpers/peers.js";
 
 const status = (b: Buffer) => b.readUInt32LE(0);
 const partition0 = { partitioning: { kind: "partition" as const, id: 0 } };
@@ -214,10 +214,15 @@ test("the data directory keeps streams, messages, headers and consumer offsets a
 });
 
 test("TLS: the client verifies the server with a CA file and a server name", async (t) => {
-  if (!hasCommand("openssl", ["version"])) {
-    t.skip("openssl not found: cannot make a test certificate");
+  if (
+    !requirePeer(
+      t,
+      "openssl (test certificates)",
+      hasCommand("openssl", ["version"]),
+      "apt-get install openssl",
+    )
+  )
     return;
-  }
   const dir = tempDir("iggy-tls-");
   try {
     const certs = makeTestCertificates(dir.path, "iggy.test");

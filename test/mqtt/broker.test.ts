@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { connectAsync } from "mqtt";
 import { hashPassword } from "../../protocols/mqtt/password.js";
 import { makeTestCertificates } from "../helpers/certs.js";
+import { hasCommand, requirePeer } from "../helpers/peers.js";
 import { ENGINES, embeddedOn, hasMosquittoClients, pub, sub, tempDir, USER, waitFor } from "./helpers.js";
 
 const sensor = {
@@ -100,6 +101,15 @@ for (const engine of ENGINES) {
 
   test(`${engine.name}: with tls configured the broker listens with TLS: mosquitto_pub verifying it gives a reading, plain TCP does not`, async (t) => {
     if (!hasMosquittoClients(t)) return;
+    if (
+      !requirePeer(
+        t,
+        "openssl (test certificates)",
+        hasCommand("openssl", ["version"]),
+        "apt-get install openssl",
+      )
+    )
+      return;
     const certs = makeTestCertificates(tempDir(t, "mqtt-tls-"), "localhost", "IP:127.0.0.1");
     const { rec, port } = await embedded(t, [sensor], {
       broker: { tls: { cert: certs.cert, key: certs.key } },
