@@ -1,4 +1,6 @@
-// The durable store-and-forward buffer: what the rest of the gateway imports.
+// The durable store-and-forward buffer: what the rest of the gateway imports. The downgrade of a
+// buffer file (`./store-downgrade.js`, with SQLite in the thread that calls it) is imported on its own,
+// so that a running gateway's main thread loads no SQLite.
 export type {
   AppendOptions,
   AppendResult,
@@ -11,7 +13,6 @@ export type {
   StoredReading,
 } from "./api.js";
 export { openBuffer } from "./buffer.js";
-export { downgradeBuffer, type DowngradeResult } from "./store-downgrade.js";
 export { FORMAT_VERSION } from "./store-schema.js";
 export { readingAt, type ReadingColumns, type SeriesDef } from "./reading-codec.js";
 export {

@@ -161,7 +161,8 @@ export function bufferCommand(deps: BufferCommandDeps = {}): Command {
     )
     .requiredOption("--format <n>", "the format to go to (1 for every version before buffer format 2)", count)
     .action(async (opts: { format: number }, cmd: Command) =>
-      withOptions(cmd, async (options, _given, { downgradeBuffer }) => {
+      withOptions(cmd, async (options) => {
+        const { downgradeBuffer } = await import("../../buffer/store-downgrade.js");
         const r = downgradeBuffer(options.dir, opts.format);
         if (r.from === 0) out(`no buffer at ${r.file} yet: nothing to do (any version creates one)`);
         else if (r.from === r.to) out(`${r.file} is in buffer format ${r.from} already: nothing to do`);

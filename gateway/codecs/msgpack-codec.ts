@@ -5,7 +5,8 @@
 // kind k: 0 number, 1 integer (int64), 2 boolean, 3 string, 4 bytes (bin), 5 no value.
 // Numbers are float64 on the wire except whole ones, which the encoder writes as the shortest
 // integer; a decoder reads kind 0 values as float64 either way (so -0 arrives as 0).
-import { Decoder, Encoder } from "@msgpack/msgpack";
+import { createRequire } from "node:module";
+import type { Decoder, Encoder } from "@msgpack/msgpack";
 import type { ValueKind } from "../../protocols/adapter.js";
 import {
   BatchFormatError,
@@ -19,9 +20,21 @@ import {
 
 const KINDS: readonly ValueKind[] = ["number", "integer", "boolean", "string", "bytes", "null"];
 
-// bigint goes out as int64/uint64.
-const encoder = new Encoder({ useBigInt64: true, ignoreUndefined: true });
-const decoder = new Decoder({ useBigInt64: true });
+const require = createRequire(import.meta.url);
+let coders: { encoder: Encoder; decoder: Decoder } | undefined;
+
+/** @msgpack/msgpack, loaded on first use: a gateway on another codec never loads it. */
+function msgpack(): { encoder: Encoder; decoder: Decoder } {
+  if (coders === undefined) {
+    const lib = require("@msgpack/msgpack") as typeof import("@msgpack/msgpack");
+    // bigint goes out as int64/uint64.
+    coders = {
+      encoder: new lib.Encoder({ useBigInt64: true, ignoreUndefined: true }),
+      decoder: new lib.Decoder({ useBigInt64: true }),
+    };
+  }
+  return coders;
+}
 
 interface WireSeries {
   d: number;
@@ -50,7 +63,7 @@ export function encodeMsgpack(input: BatchInput): Uint8Array {
     q: s.qualities ? s.qualities.map((q) => QUALITIES.indexOf(q)) : undefined,
     x: s.kind === "null" ? undefined : s.values,
   }));
-  return encoder.encode({
+  return msgpack().encoder.encode({
     v: batch.schema,
     g: batch.gateway,
     f: batch.firstSeq,
@@ -63,7 +76,7 @@ export function encodeMsgpack(input: BatchInput): Uint8Array {
 export function decodeMsgpack(bytes: Uint8Array): DecodedBatch {
   let raw: unknown;
   try {
-    raw = decoder.decode(bytes);
+    raw = msgpack().decoder.decode(bytes);
   } catch (e) {
     throw new BatchFormatError(`corrupt MessagePack batch: ${(e as Error).message}`);
   }

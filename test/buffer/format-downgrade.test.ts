@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import Database from "better-sqlite3";
-import { downgradeBuffer } from "../../buffer/index.js";
+import { downgradeBuffer } from "../../buffer/store-downgrade.js";
 import type { Reading } from "../../protocols/adapter.js";
 import { open, readings, scratch, storedRows } from "./helpers.js";
 
