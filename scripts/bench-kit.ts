@@ -101,14 +101,7 @@ export function formatNumber(n: number): string {
   return n.toPrecision(3);
 }
 
-/** A TCP port on loopback that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+export { freePort } from "../protocols/free-port.js";
 
 /** Resolves once something accepts connections on loopback `port`; gives up after `ms`. */
 export async function waitPort(port: number, ms: number): Promise<void> {

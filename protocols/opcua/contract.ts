@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { AsyncuaPeer } from "../../test/opcua/asyncua-peer.js";
 import type { AdapterDeps, Emit } from "../adapter.js";
 import type { ContractEntry, ContractRig } from "../contract-entry.js";
+import { freePort } from "../free-port.js";
 import { OpcuaAdapter } from "./adapter.js";
 import { opcuaDevice, type OpcuaDeviceConfig } from "./schema.js";
 
@@ -181,14 +182,6 @@ class OpcuaRig implements ContractRig {
     await this.adapter.stop();
     await Promise.all([...this.links.values()].map((l) => Promise.all([l.proxy.close(), l.peer.stop()])));
   }
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
 }
 
 export const contract: ContractEntry = {

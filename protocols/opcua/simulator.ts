@@ -6,7 +6,6 @@
 // Basic256Sha256 and the Aes policies, with the server's own certificate in a PKI folder; anonymous
 // login and the user names and passwords the device map gives.
 import { mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "pino";
@@ -28,6 +27,7 @@ import {
 } from "node-opcua";
 import type { Simulator } from "../adapter.js";
 import { parseFaultSpec, type FaultKind } from "../fault-spec.js";
+import { freePort } from "../free-port.js";
 import type { OpcuaDeviceConfig } from "./schema.js";
 
 export type OpcuaPointType = NonNullable<OpcuaDeviceConfig["points"][number]["type"]>;
@@ -703,17 +703,6 @@ export function statusCodeOf(name: string): StatusCode {
     throw new Error(`there is no OPC-UA StatusCode named ${JSON.stringify(name)} (such as BadSensorFailure)`);
   }
   return code;
-}
-
-async function freePort(host: string): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    s.once("error", reject);
-    s.listen(0, host, resolve);
-  });
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 // ---- faults from the environment ----------------------------------------------------------------

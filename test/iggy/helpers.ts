@@ -98,12 +98,7 @@ export async function listen(server: Server): Promise<number> {
   return (server.address() as { port: number }).port;
 }
 
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  const port = await listen(s);
-  await new Promise((r) => s.close(r));
-  return port;
-}
+export { freePort } from "../../protocols/free-port.js";
 
 /**
  * A proxy in front of the dev server. `cut` decides, for each chunk from the client, how many of its

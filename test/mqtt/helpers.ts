@@ -171,13 +171,8 @@ export function hasMosquitto(t: TestContext): boolean {
   return requirePeer(t, "mosquitto", hasCommand("mosquitto", ["-h"]), "apt-get install mosquitto");
 }
 
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+import { freePort } from "../../protocols/free-port.js";
+export { freePort };
 
 export interface Mosquitto {
   port: number;
