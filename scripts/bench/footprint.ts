@@ -1,17 +1,19 @@
 // Footprint: `iggy-edge run` started the way the systemd unit starts it (the bin file, so its #!
-// line with its V8 flags applies; NOTIFY_SOCKET and WATCHDOG_USEC from a stand-in socket), against a dev-iggy this benchmark runs. For MQTT alone,
-// Modbus alone and every protocol configured (OPC-UA and CoAP are reported as not built), beside a
-// bare `node -e` in the same run: start-to-READY (spawn until /readyz answers 200), the CPU time
-// the child used until then, and its idle RSS read from /proc once it is steady (MQTT alone: also 4
-// minutes after READY, when the idle command polling has grown it). Then what the MQTT
-// gateway's RSS is made of: fresh probe processes that each go
-// one step further on the way to a running gateway (scripts/footprint-probe.ts), measured the same way.
+// line with its V8 flags applies; NOTIFY_SOCKET and WATCHDOG_USEC from a stand-in socket), against
+// a dev-iggy this benchmark runs. For MQTT alone, Modbus alone and all four protocols configured,
+// beside a bare `node -e` in the same run: start-to-READY (spawn until /readyz answers 200), the CPU
+// time the child used until then, and its idle RSS read from /proc once it is steady. MQTT alone
+// also: once one device has connected, published and stayed connected, and 4 minutes after READY
+// (the idle command polling grows it). Then what the MQTT gateway's RSS is made of: fresh probe
+// processes that each go one step further on the way to a running gateway
+// (scripts/footprint-probe.ts), measured the same way.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { MqttClient } from "mqtt";
 import type { Benchmark, BenchContext, Figure } from "../bench-kit.js";
 import { freePort, medianOf, withPeer } from "../bench-kit.js";
 import { BIN, binLine, binNodeFlags, executableBin, unitEnvironment } from "../installed.js";
@@ -115,6 +117,11 @@ export interface Scenario {
   env?: Record<string, string>;
   /** Also read the RSS this long after READY (the gateway's periodic work goes on while it idles). */
   longIdleMs?: number;
+  /**
+   * Once idle, an MQTT device connects, publishes one reading at QoS 1 and stays connected (its
+   * keepalive pings go on); the RSS is read again once steady.
+   */
+  device?: { port: number; username: string; password: string; topic: string };
 }
 
 /**
@@ -145,6 +152,8 @@ export interface RunResult {
   settled: Settled;
   /** The RSS `longIdleMs` after READY (median of ten samples 0.5 s apart), when asked for. */
   longIdle?: Mem;
+  /** Steady again after the device connected, when there is one. */
+  withDevice?: Settled;
   heap?: { total: number; used: number };
   notBuilt: string[];
 }
@@ -172,6 +181,7 @@ export async function runGateway(
   });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+  let device: MqttClient | undefined;
   try {
     const readyWithinMs = s.readyWithinMs ?? 60_000;
     const deadline = t0 + readyWithinMs;
@@ -191,6 +201,18 @@ export async function runGateway(
     if (Number.isNaN(readyMs))
       throw new Error(`${s.name}: not ready within ${readyWithinMs / 1000} s: ${stderr}`);
     const settled = await settledMem(child.pid!, maxSamples);
+    let withDevice: Settled | undefined;
+    if (s.device) {
+      const { connectAsync } = await import("mqtt");
+      const { port, username, password, topic } = s.device;
+      device = await connectAsync(`mqtt://127.0.0.1:${port}`, { username, password, reconnectPeriod: 0 });
+      await device.publishAsync(topic, "21.5", { qos: 1 });
+      withDevice = await settledMem(child.pid!, maxSamples);
+      ctx.log(
+        `${s.name}: idle RSS ${withDevice.mem.rss.toFixed(1)} MiB (anon ${withDevice.mem.anon.toFixed(1)}, file ` +
+          `${withDevice.mem.file.toFixed(1)}) with one device connected`,
+      );
+    }
     let longIdle: Mem | undefined;
     if (s.longIdleMs !== undefined) {
       await sleep(Math.max(0, t0 + readyMs + s.longIdleMs - 5_000 - performance.now()));
@@ -223,6 +245,7 @@ export async function runGateway(
       cpuMs: cpu,
       settled,
       ...(longIdle ? { longIdle } : {}),
+      ...(withDevice ? { withDevice } : {}),
       heap: {
         total: metric("nodejs_heap_size_total_bytes") / MiB,
         used: metric("nodejs_heap_size_used_bytes") / MiB,
@@ -230,6 +253,7 @@ export async function runGateway(
       notBuilt,
     };
   } finally {
+    await device?.endAsync(true);
     await stopChild(child);
   }
 }
@@ -320,6 +344,12 @@ export function configs(iggyPort: number, ports: Record<string, number>): Scenar
       title: "MQTT alone",
       httpPort: ports.httpMqtt!,
       yaml: head(ports.httpMqtt!) + mqttSection + `devices:\n` + mqttDevice,
+      device: {
+        port: ports.mqtt!,
+        username: "dev",
+        password: "dev-password",
+        topic: "s/sensor-1/temperature",
+      },
     },
     {
       name: "mqtt-small",
@@ -470,11 +500,24 @@ const bench: Benchmark = {
           unit: "ms",
         });
         const mid = rs.find((r) => r.settled.mem.rss === rss) ?? rs[0]!;
+        const withDevice = rs.flatMap((r) => (r.withDevice ? [r.withDevice.mem.rss] : []));
+        if (withDevice.length > 0) {
+          figures.push(
+            withPeer(
+              `idle RSS, ${s.title}, one device connected`,
+              medianOf(withDevice),
+              "MiB",
+              "bare node -e",
+              bareRss,
+              TARGETS[s.name]?.rss,
+            ),
+          );
+        }
         const longIdle = rs.find((r) => r.longIdle)?.longIdle;
         if (longIdle) {
           figures.push(
             withPeer(
-              `idle RSS ${LONG_IDLE_MS / 60_000} min after READY, ${s.title}`,
+              `idle RSS ${LONG_IDLE_MS / 60_000} min after READY, ${s.title}${s.device ? ", one device connected" : ""}`,
               longIdle.rss,
               "MiB",
               "bare node -e",
