@@ -22,8 +22,6 @@ export function statements(db: DB) {
     ),
     shortenChunk: db.prepare("UPDATE chunks SET last = ?, lengths = ?, body = ? WHERE first = ?"),
     rangeCount: pluck("SELECT coalesce(sum(last - first + 1), 0) FROM chunks WHERE first BETWEEN ? AND ?"),
-    syncNormal: db.prepare("PRAGMA synchronous = NORMAL"),
-    syncFull: db.prepare("PRAGMA synchronous = FULL"),
     deleteRange: db.prepare("DELETE FROM chunks WHERE first BETWEEN ? AND ?"),
     oldest: raw("SELECT lengths, body FROM chunks ORDER BY first LIMIT 1"),
     insertBatch: db.prepare(

@@ -656,7 +656,9 @@ export class Store {
     const { plans, emptied } = lease ? this.planLeases(lease, skip) : { plans: [], emptied: [] };
     const deleted: number[] = [];
     const unsynced = plans.length === 0 && this.o.sync === "full";
-    if (unsynced) this.s.syncNormal.run();
+    // Not a prepared statement: SQLite applies `PRAGMA synchronous` when the statement is prepared,
+    // and running it again later changes nothing.
+    if (unsynced) this.db!.pragma("synchronous = NORMAL");
     try {
       this.db!.transaction(() => {
         const now = Date.now();
@@ -677,7 +679,7 @@ export class Store {
       this.committedHigh();
     } finally {
       this.pendingHigh = 0;
-      if (unsynced) this.s.syncFull.run();
+      if (unsynced) this.db!.pragma("synchronous = FULL");
     }
     // Committed: now the state in memory follows.
     let d = 0;
