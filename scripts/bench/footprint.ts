@@ -205,8 +205,23 @@ export async function runGateway(
     if (s.device) {
       const { connectAsync } = await import("mqtt");
       const { port, username, password, topic } = s.device;
-      device = await connectAsync(`mqtt://127.0.0.1:${port}`, { username, password, reconnectPeriod: 0 });
-      await device.publishAsync(topic, "21.5", { qos: 1 });
+      device = await connectAsync(`mqtt://127.0.0.1:${port}`, {
+        username,
+        password,
+        reconnectPeriod: 0,
+        connectTimeout: 10_000,
+      });
+      const published = device.publishAsync(topic, "21.5", { qos: 1 });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        published,
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`${s.name}: the device's publish was not acknowledged in 10 s`)),
+            10_000,
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
       withDevice = await settledMem(child.pid!, maxSamples);
       ctx.log(
         `${s.name}: idle RSS ${withDevice.mem.rss.toFixed(1)} MiB (anon ${withDevice.mem.anon.toFixed(1)}, file ` +
@@ -253,8 +268,11 @@ export async function runGateway(
       notBuilt,
     };
   } finally {
-    await device?.endAsync(true);
-    await stopChild(child);
+    try {
+      await device?.endAsync(true);
+    } finally {
+      await stopChild(child);
+    }
   }
 }
 

@@ -308,7 +308,7 @@ const bench: Benchmark = {
     const conns = 4;
     const inflight = 100;
     const max = ctx.quick ? 50_000 : 500_000;
-    const runs = ctx.quick ? 1 : Number(process.env.MQTT_BENCH_RUNS ?? 3);
+    const runs = ctx.quick ? 1 : Math.max(1, Math.trunc(Number(process.env.MQTT_BENCH_RUNS)) || 3);
 
     // Mosquitto, our config, a free loopback port.
     const mdir = join(ctx.tmpDir, "mosquitto");

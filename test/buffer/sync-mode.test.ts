@@ -39,7 +39,15 @@ test(
       if (/^synchronous\s*=/.test(source)) applied.push(synchronous(db));
       return result;
     }) as typeof db.pragma;
+    const transaction = db.transaction.bind(db);
+    const during: number[] = [];
+    db.transaction = ((fn: (...args: unknown[]) => unknown) =>
+      transaction((...args: unknown[]) => {
+        during.push(synchronous(db));
+        return fn(...args);
+      })) as typeof db.transaction;
     store.exchange([], null);
+    assert.deepEqual(during, [1], "the transaction ran at NORMAL");
     assert.deepEqual(applied, [1, 2]);
     assert.equal(synchronous(db), 2);
   },

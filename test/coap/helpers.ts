@@ -28,14 +28,7 @@ export function section(s: Record<string, unknown> = {}): CoapSectionConfig {
   return coapSection.parse(s);
 }
 
-/** A loopback UDP port free a moment ago. */
-export async function freeUdpPort(): Promise<number> {
-  const s = createSocket("udp4");
-  await new Promise<void>((resolve) => s.bind(0, "127.0.0.1", () => resolve()));
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
+export { freeUdpPort } from "../../protocols/free-port.js";
 
 export interface Rig {
   adapter: CoapAdapter;

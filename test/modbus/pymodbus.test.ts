@@ -2,11 +2,11 @@
 // serving known values of every type and byte order, checked after writes with pymodbus's own client.
 import assert from "node:assert/strict";
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import net from "node:net";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { test, type TestContext } from "node:test";
 import { ModbusAdapter } from "../../protocols/modbus/adapter.js";
+import { freePort } from "../../protocols/free-port.js";
 import { killAtEnd } from "../helpers/cleanup.js";
 import { hasPythonModule, peerPython, repoRoot, requirePeer } from "../helpers/peers.js";
 import { modbusDevice, recorder, waitFor } from "./helpers.js";
@@ -17,14 +17,6 @@ interface ManifestPoint {
   type: string;
   value: unknown;
   [k: string]: unknown;
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 class Peer {

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
 import { readFileSync } from "node:fs";
 import net from "node:net";
-import { test } from "node:test";
-import { freePort } from "../../protocols/free-port.js";
+import { test, type TestContext } from "node:test";
+import { freePort, freeUdpPort, portRange } from "../../protocols/free-port.js";
 import { closeAtEnd } from "../helpers/cleanup.js";
 
 function ephemeralRange(): [number, number] {
@@ -13,8 +14,16 @@ function ephemeralRange(): [number, number] {
   return [low!, high!];
 }
 
+async function holdTcp(t: TestContext, port: number): Promise<void> {
+  const server = closeAtEnd(t, net.createServer());
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", resolve);
+  });
+}
+
 test(
-  "a free port is bindable and never one the kernel hands to outgoing connections",
+  "free ports are bindable, never twice the same, never one the kernel gives outgoing connections",
   { timeout: 30_000 },
   async (t) => {
     const [low, high] = ephemeralRange();
@@ -22,27 +31,41 @@ test(
     for (let i = 0; i < 20; i++) {
       const port = await freePort();
       assert.ok(port < low || port > high, `${port} is inside the ephemeral range ${low}-${high}`);
+      assert.ok(!seen.has(port), `${port} handed out twice`);
       seen.add(port);
-      const server = net.createServer();
-      closeAtEnd(t, server);
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, "127.0.0.1", resolve);
-      });
+      await holdTcp(t, port);
     }
-    assert.ok(seen.size > 1, "the ports are drawn at random");
+    const udp = await freeUdpPort();
+    assert.ok(udp < low || udp > high, `UDP ${udp} is inside the ephemeral range`);
+    const socket = createSocket("udp4");
+    t.after(() => socket.close());
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", reject);
+      socket.bind(udp, "127.0.0.1", () => resolve());
+    });
   },
 );
 
 test("a port already taken is passed over", { timeout: 30_000 }, async (t) => {
-  const [low] = ephemeralRange();
-  const taken = await freePort();
-  const server = net.createServer();
-  closeAtEnd(t, server);
-  await new Promise<void>((resolve) => server.listen(taken, "127.0.0.1", resolve));
+  const [low, high] = portRange();
+  // A port of the range that is taken, not by this helper (so only the bind check can tell).
+  let taken = 0;
+  for (let p = high; p >= low && taken === 0; p--) {
+    const s = net.createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      s.once("error", () => resolve(false));
+      s.listen(p, "127.0.0.1", () => resolve(true));
+    });
+    if (ok) {
+      closeAtEnd(t, s);
+      taken = p;
+    }
+  }
+  assert.ok(taken > 0);
   // The first draw lands on the taken port, the later ones anywhere.
-  const draws = [(taken - 10_000 + 0.5) / (low - 10_000)];
-  t.mock.method(Math, "random", () => draws.shift() ?? 0.5);
+  const draws = [(taken - low + 0.5) / (high - low + 1)];
+  const random = Math.random.bind(Math);
+  t.mock.method(Math, "random", () => draws.shift() ?? random());
   const port = await freePort();
   assert.equal(draws.length, 0, "the taken port was drawn first");
   assert.notEqual(port, taken);
