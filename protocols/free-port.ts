@@ -36,28 +36,23 @@ export function portRange(): [number, number] {
 
 type Protocol = "tcp" | "udp";
 
-function tryBind(protocol: Protocol, port: number, host: string): Promise<number | null> {
+/** Whether `port` could be bound on `host` just now. */
+function canBind(protocol: Protocol, port: number, host: string): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const refused = (e: NodeJS.ErrnoException) =>
-      e.code === "EADDRINUSE" || e.code === "EACCES" ? resolve(null) : reject(e);
+      e.code === "EADDRINUSE" || e.code === "EACCES" ? resolve(false) : reject(e);
     if (protocol === "udp") {
       const socket = createSocket(net.isIPv6(host) ? "udp6" : "udp4");
       socket.once("error", (e) => {
         socket.close();
         refused(e);
       });
-      socket.bind({ port, address: host, exclusive: true }, () => {
-        const bound = socket.address().port;
-        socket.close(() => resolve(bound));
-      });
+      socket.bind({ port, address: host, exclusive: true }, () => socket.close(() => resolve(true)));
       return;
     }
     const server = net.createServer();
     server.once("error", refused);
-    server.listen({ port, host, exclusive: true }, () => {
-      const bound = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(bound));
-    });
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
   });
 }
 
@@ -67,7 +62,7 @@ async function pick(protocol: Protocol, host: string): Promise<number> {
     const port = low + Math.floor(Math.random() * (high - low + 1));
     const key = `${protocol}:${port}`;
     if (handedOut.has(key)) continue;
-    if ((await tryBind(protocol, port, host)) === null) continue;
+    if (!(await canBind(protocol, port, host))) continue;
     handedOut.add(key);
     return port;
   }

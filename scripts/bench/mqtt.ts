@@ -233,13 +233,15 @@ interface Side {
   writtenPerReading: number;
 }
 
+function rateAndLatency(r: Qos1Run): Pick<Side, "rate" | "p50" | "p99"> {
+  return { rate: r.rate, p50: percentile(r.latencies, 50), p99: percentile(r.latencies, 99) };
+}
+
 async function mosquittoSide(pid: number, run: () => Promise<Qos1Run>): Promise<Side> {
   const cpu0 = processCpuUs(pid);
   const r = await run();
   return {
-    rate: r.rate,
-    p50: percentile(r.latencies, 50),
-    p99: percentile(r.latencies, 99),
+    ...rateAndLatency(r),
     cpuUs: (processCpuUs(pid) - cpu0) / Math.max(1, r.count),
     perCommit: 0,
     writtenPerReading: 0,
@@ -252,9 +254,7 @@ async function gatewaySide(gw: ChildProcess, run: () => Promise<Qos1Run>): Promi
   const after = await ask(gw);
   const committed = after.committed - before.committed;
   return {
-    rate: r.rate,
-    p50: percentile(r.latencies, 50),
-    p99: percentile(r.latencies, 99),
+    ...rateAndLatency(r),
     cpuUs: (after.cpuUs - before.cpuUs) / Math.max(1, r.count),
     perCommit: committed / Math.max(1, after.commits - before.commits),
     writtenPerReading: (after.written - before.written) / Math.max(1, committed),
